@@ -1,0 +1,78 @@
+//! Short, safe excerpts of bodies and server strings for error messages.
+
+/// How many characters of a body an error message shows.
+const EXCERPT_CHARS: usize = 120;
+/// A run of token characters at least this long is taken to be a token and redacted.
+/// JWTs are hundreds of characters; ordinary words and error keys are far shorter.
+const TOKEN_RUN: usize = 24;
+
+/// A short excerpt of a body: lossy UTF-8, at most [`EXCERPT_CHARS`] characters,
+/// control characters escaped, token-like runs redacted.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    // Cut the bytes first so a huge body costs nothing; allow for multi-byte characters.
+    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
+    let cut = out.chars().count() < text.chars().count() || head.len() < body.len();
+    out = sanitize(&out);
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
+/// Escapes control characters and redacts runs that look like tokens.
+pub(crate) fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(512));
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= TOKEN_RUN {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=') {
+            run.push(c);
+            continue;
+        }
+        flush(&mut run, &mut out);
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_controls_and_redacts_tokens() {
+        assert_eq!(body_excerpt(b""), "(empty body)");
+        assert_eq!(body_excerpt(b"a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJmYmExOTE5MC1l.e5z7taFefXx87TOhte2asn6b";
+        let s = body_excerpt(format!("token={jwt} end").as_bytes());
+        assert!(!s.contains("eyJ"), "{s}");
+        assert!(s.contains("[redacted]") && s.ends_with(" end"), "{s}");
+    }
+
+    #[test]
+    fn cuts_long_bodies_and_survives_bad_utf8() {
+        let long = "word ".repeat(1000);
+        let s = body_excerpt(long.as_bytes());
+        assert!(s.ends_with('…'));
+        assert!(s.chars().count() <= EXCERPT_CHARS + 1);
+        let s = body_excerpt(&[0xff, 0xfe, b'<', b'h']);
+        assert!(s.contains("<h"));
+    }
+}

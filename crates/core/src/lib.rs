@@ -1,0 +1,101 @@
+//! Sans-IO core of a client for Smartling's authentication API v2.
+//!
+//! This crate builds requests as plain [`http::Request<Vec<u8>>`](HttpRequest) values,
+//! parses answers from bytes, and runs the whole token lifecycle as a state machine
+//! ([`Session`]) that takes the time as an argument. It does no I/O: no sockets, no
+//! runtime, no files, no threads. Bring any HTTP client.
+//!
+//! - [`refresh_request`] and [`authenticate_request`] build the two calls;
+//! - [`parse_token_response`] turns an answer into a [`TokenPair`] or a typed [`Error`];
+//! - [`Session`] decides when to refresh, when to log in again, and how long to back off;
+//! - [`SharedSession`] shares one session between threads or tasks, with single-flight
+//!   renewals and a lock-free path for fresh tokens. The `smartling-auth-isahc`
+//!   (blocking) and `smartling-auth-async-std` (async) crates are thin loops over it.
+//!
+//! Secrets ([`AccessToken`], [`RefreshToken`], [`UserSecret`]) print as `[redacted]`,
+//! are wiped on drop, and come out only through `secret()`.
+//!
+//! # One call, any client
+//! ```
+//! use smartling_auth_core::{refresh_request, parse_token_response, BaseUrl, RefreshToken};
+//!
+//! let request = refresh_request(&BaseUrl::default(), &RefreshToken::new("my-refresh-token"));
+//! assert_eq!(request.uri().path(), "/auth-api/v2/authenticate/refresh");
+//! // send `request` with any HTTP client, then:
+//! let answer = http::Response::builder().status(200).body(
+//!     r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c","refreshToken":"d.e.f",
+//!         "expiresIn":480,"refreshExpiresIn":3660,"tokenType":"Bearer"}}}"#).unwrap();
+//! let pair = parse_token_response(&answer).unwrap();
+//! assert_eq!(pair.expires_in.as_secs(), 480);
+//! ```
+//!
+//! # Driving the lifecycle from any async runtime
+//! A driver is a loop over [`Session::poll`] (or [`Call::step`] for a shared session):
+//! on [`Action::Send`], await your client's request and feed the answer back; on
+//! [`Action::Wait`], race a timer for that instant against the listener of
+//! [`Step::Wait`]; on [`Action::UseToken`], return the token. The session never blocks
+//! and never reads the clock, so the same loop works on tokio, smol, async-std or an
+//! executor of your own:
+//!
+//! ```
+//! use smartling_auth_core::*;
+//! use std::time::Instant;
+//!
+//! async fn token(
+//!     session: &mut Session,
+//!     send: impl AsyncFn(HttpRequest) -> Result<HttpResponse, TransportError>,
+//!     sleep_until: impl AsyncFn(Instant),
+//! ) -> Result<AccessToken, Error> {
+//!     loop {
+//!         match session.poll(Instant::now()) {
+//!             Action::UseToken(grant) => return Ok(grant.access_token),
+//!             Action::Send(tx) => match send(tx.request).await {
+//!                 Ok(answer) => { session.handle_response(Instant::now(), tx.id, &answer); }
+//!                 Err(e) => { session.handle_transport_error(Instant::now(), tx.id, e); }
+//!             },
+//!             Action::Wait(until) => sleep_until(until).await,
+//!             Action::Fail(e) => return Err(e),
+//!         }
+//!     }
+//! }
+//! # let _ = token;
+//! ```
+//!
+//! `examples/ureq.rs` drives a session with the blocking `ureq` 3 client.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod api_error;
+mod base_url;
+mod error;
+mod excerpt;
+mod fast_path;
+mod request;
+mod response;
+mod retry_after;
+mod secret;
+mod session;
+mod shared;
+mod wire;
+
+pub use http;
+
+pub use api_error::{ApiError, ErrorCode, ErrorEntry};
+pub use base_url::{BaseUrl, PRODUCTION};
+pub use error::{Error, FieldProblem, Malformed, SessionEnd, TransportError, TransportErrorKind};
+pub use request::{
+    AUTHENTICATE_PATH, HttpRequest, HttpResponse, REFRESH_PATH, USER_AGENT_VALUE,
+    authenticate_request, refresh_request,
+};
+pub use response::{
+    DEFAULT_MAX_BODY, MAX_LIFETIME, ParseOptions, TokenPair, TokenType, parse_token_response,
+    parse_token_response_with,
+};
+pub use retry_after::RetryAfter;
+pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret};
+pub use session::{
+    Action, Grant, Handled, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session,
+    Snapshot, SnapshotError, Transmit,
+};
+pub use shared::{Call, Renewal, SharedSession, Step};

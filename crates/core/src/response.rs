@@ -1,0 +1,432 @@
+//! Parsing answers: a token pair from a success envelope, a typed error from anything else.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+use serde::Serialize;
+
+use crate::api_error::{ApiError, ErrorCode, ErrorEntry};
+use crate::error::{Error, FieldProblem, Malformed};
+use crate::excerpt::{body_excerpt, sanitize};
+use crate::retry_after::RetryAfter;
+use crate::secret::{AccessToken, RefreshToken};
+use crate::wire::{Envelope, ErrorResponse, Object, SuccessResponse, TokenData, Value};
+
+/// The default cap on a response body: 64 KiB. A token answer is about 2 KiB.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
+/// The longest lifetime accepted for a token: one year. Real lifetimes are minutes to
+/// hours; anything longer is a broken server, and would overflow `Instant` arithmetic.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Options for parsing answers.
+///
+/// ```
+/// use smartling_auth_core::ParseOptions;
+/// let opts = ParseOptions::default().max_body(1024);
+/// assert_eq!(opts.body_limit(), 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseOptions {
+    max_body: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self {
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// Sets the body cap in bytes; a larger body is refused before it is parsed.
+    /// Transports read at most this many bytes plus one.
+    ///
+    /// ```
+    /// let opts = smartling_auth_core::ParseOptions::default().max_body(10);
+    /// assert_eq!(opts.body_limit(), 10);
+    /// ```
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The body cap in bytes.
+    ///
+    /// ```
+    /// assert_eq!(smartling_auth_core::ParseOptions::default().body_limit(), 64 * 1024);
+    /// ```
+    pub fn body_limit(&self) -> usize {
+        self.max_body
+    }
+}
+
+/// The token type of a pair. Smartling always sends `Bearer` today.
+///
+/// ```
+/// use smartling_auth_core::TokenType;
+/// assert_eq!(TokenType::bearer().as_str(), "Bearer");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenType(Cow<'static, str>);
+
+impl TokenType {
+    /// `Bearer`.
+    ///
+    /// ```
+    /// assert_eq!(smartling_auth_core::TokenType::bearer().to_string(), "Bearer");
+    /// ```
+    pub const fn bearer() -> Self {
+        TokenType(Cow::Borrowed("Bearer"))
+    }
+
+    /// The type as the API spells it (`bearer` in any case is normalised to `Bearer`).
+    ///
+    /// ```
+    /// assert_eq!(smartling_auth_core::TokenType::bearer().as_str(), "Bearer");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn from_wire(s: &str) -> Self {
+        if s.eq_ignore_ascii_case("bearer") {
+            Self::bearer()
+        } else {
+            TokenType(Cow::Owned(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A token pair, as Authenticate and Refresh return it.
+///
+/// ```
+/// use smartling_auth_core::{AccessToken, RefreshToken, TokenPair};
+/// use std::time::Duration;
+/// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+///     Duration::from_secs(480), Duration::from_secs(3660));
+/// assert_eq!(pair.token_type.as_str(), "Bearer");
+/// assert!(!format!("{pair:?}").contains("\"a\""));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TokenPair {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// The refresh token.
+    pub refresh_token: RefreshToken,
+    /// Seconds until the access token expires, counted from when the request was sent.
+    pub expires_in: Duration,
+    /// Seconds until the refresh token expires, counted from when the request was sent.
+    pub refresh_expires_in: Duration,
+    /// The token type (`Bearer`).
+    pub token_type: TokenType,
+}
+
+impl TokenPair {
+    /// Creates a `Bearer` pair.
+    ///
+    /// ```
+    /// use smartling_auth_core::{AccessToken, RefreshToken, TokenPair};
+    /// let p = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     std::time::Duration::from_secs(1), std::time::Duration::from_secs(2));
+    /// assert_eq!(p.expires_in.as_secs(), 1);
+    /// ```
+    pub fn new(
+        access_token: AccessToken,
+        refresh_token: RefreshToken,
+        expires_in: Duration,
+        refresh_expires_in: Duration,
+    ) -> Self {
+        Self {
+            access_token,
+            refresh_token,
+            expires_in,
+            refresh_expires_in,
+            token_type: TokenType::bearer(),
+        }
+    }
+
+    /// The pair as the API's `data` object: `accessToken`, `refreshToken`, `expiresIn`,
+    /// `refreshExpiresIn` (whole seconds) and `tokenType`.
+    ///
+    /// # Security
+    /// The JSON holds both tokens in clear. Write it only where a secret may go.
+    ///
+    /// ```
+    /// use smartling_auth_core::{AccessToken, RefreshToken, TokenPair};
+    /// let p = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     std::time::Duration::from_secs(1), std::time::Duration::from_secs(2));
+    /// assert_eq!(p.secret_json(), r#"{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2,"tokenType":"Bearer"}"#);
+    /// ```
+    pub fn secret_json(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out<'a> {
+            access_token: &'a str,
+            refresh_token: &'a str,
+            expires_in: u64,
+            refresh_expires_in: u64,
+            token_type: &'a str,
+        }
+        let out = Out {
+            access_token: self.access_token.secret(),
+            refresh_token: self.refresh_token.secret(),
+            expires_in: self.expires_in.as_secs(),
+            refresh_expires_in: self.refresh_expires_in.as_secs(),
+            token_type: self.token_type.as_str(),
+        };
+        // Serialising borrowed strings and integers into a String cannot fail.
+        serde_json::to_string(&out).unwrap_or_default()
+    }
+}
+
+/// Parses an Authenticate or Refresh answer with the default [`ParseOptions`].
+///
+/// ```
+/// use smartling_auth_core::parse_token_response;
+/// let body = r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c",
+///   "refreshToken":"d.e.f","expiresIn":480,"refreshExpiresIn":"3660","tokenType":"Bearer"}}}"#;
+/// let resp = http::Response::builder().status(200).body(body).unwrap();
+/// let pair = parse_token_response(&resp).unwrap();
+/// assert_eq!(pair.access_token.secret(), "a.b.c");
+/// assert_eq!(pair.refresh_expires_in.as_secs(), 3660);
+/// ```
+pub fn parse_token_response<B: AsRef<[u8]>>(response: &Response<B>) -> Result<TokenPair, Error> {
+    parse_token_response_with(response, &ParseOptions::default())
+}
+
+/// Parses an Authenticate or Refresh answer.
+///
+/// A 2xx must be the success envelope; anything else becomes [`Error::Api`] when it is
+/// Smartling's error envelope, or [`Error::UnexpectedResponse`] when it is not.
+///
+/// ```
+/// use smartling_auth_core::{parse_token_response_with, Error, ParseOptions};
+/// let resp = http::Response::builder().status(200).body(vec![b' '; 100]).unwrap();
+/// let err = parse_token_response_with(&resp, &ParseOptions::default().max_body(10)).unwrap_err();
+/// assert!(matches!(err, Error::BodyTooLarge { limit: 10, .. }));
+/// ```
+pub fn parse_token_response_with<B: AsRef<[u8]>>(
+    response: &Response<B>,
+    options: &ParseOptions,
+) -> Result<TokenPair, Error> {
+    let status = response.status();
+    let body = response.body().as_ref();
+    if body.len() > options.max_body {
+        return Err(Error::BodyTooLarge {
+            status,
+            limit: options.max_body,
+        });
+    }
+    if status.is_success() {
+        parse_success(status, body)
+    } else {
+        Err(parse_failure(
+            status,
+            body,
+            RetryAfter::from_headers(response.headers()),
+        ))
+    }
+}
+
+fn parse_success(status: StatusCode, body: &[u8]) -> Result<TokenPair, Error> {
+    let malformed = |problem| Error::MalformedSuccess { status, problem };
+    let envelope: Envelope<SuccessResponse<'_>> =
+        serde_json::from_slice(body).map_err(|e| malformed(classify(&e)))?;
+    let Some(Object::Is(response)) = envelope.response else {
+        return Err(malformed(Malformed::NotEnvelope));
+    };
+    match response.code {
+        Some(Value::Str(code)) if code == "SUCCESS" => {}
+        Some(Value::Str(code)) => {
+            return Err(malformed(Malformed::UnexpectedCode(sanitize(&code))));
+        }
+        _ => return Err(malformed(Malformed::MissingCode)),
+    }
+    let Some(Object::Is(data)) = response.data else {
+        return Err(malformed(Malformed::MissingData));
+    };
+    token_pair(status, data)
+}
+
+fn token_pair(status: StatusCode, data: TokenData<'_>) -> Result<TokenPair, Error> {
+    let field = |field, problem| Error::InvalidField {
+        status,
+        field,
+        problem,
+    };
+    let access = token(data.access_token).map_err(|p| field("accessToken", p))?;
+    let refresh = token(data.refresh_token).map_err(|p| field("refreshToken", p))?;
+    let expires_in = lifetime(data.expires_in).map_err(|p| field("expiresIn", p))?;
+    let refresh_expires_in =
+        lifetime(data.refresh_expires_in).map_err(|p| field("refreshExpiresIn", p))?;
+    let token_type = match data.token_type {
+        // Smartling documents the field as always `Bearer`; a missing one means that.
+        None | Some(Value::Null) => TokenType::bearer(),
+        Some(Value::Str(s)) if !s.is_empty() && is_header_safe(&s) => TokenType::from_wire(&s),
+        Some(Value::Str(s)) if s.is_empty() => return Err(field("tokenType", FieldProblem::Empty)),
+        Some(Value::Str(_)) => return Err(field("tokenType", FieldProblem::InvalidCharacters)),
+        Some(other) => {
+            return Err(field(
+                "tokenType",
+                FieldProblem::WrongType {
+                    found: other.kind(),
+                },
+            ));
+        }
+    };
+    Ok(TokenPair {
+        access_token: AccessToken::new(access.into_owned()),
+        refresh_token: RefreshToken::new(refresh.into_owned()),
+        expires_in,
+        refresh_expires_in,
+        token_type,
+    })
+}
+
+fn token(value: Option<Value<'_>>) -> Result<Cow<'_, str>, FieldProblem> {
+    match value {
+        None | Some(Value::Null) => Err(FieldProblem::Missing),
+        Some(Value::Str(s)) if s.is_empty() => Err(FieldProblem::Empty),
+        Some(Value::Str(s)) if is_header_safe(&s) => Ok(s),
+        Some(Value::Str(_)) => Err(FieldProblem::InvalidCharacters),
+        Some(other) => Err(FieldProblem::WrongType {
+            found: other.kind(),
+        }),
+    }
+}
+
+/// Tokens go into `Authorization` headers: visible ASCII only, so building the header
+/// can never fail later.
+pub(crate) fn is_header_safe(s: &str) -> bool {
+    s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// A lifetime in seconds, sent as a JSON integer or a string of digits.
+fn lifetime(value: Option<Value<'_>>) -> Result<Duration, FieldProblem> {
+    let too_large = FieldProblem::TooLarge {
+        max_secs: MAX_LIFETIME.as_secs(),
+    };
+    let secs = match value {
+        None | Some(Value::Null) => return Err(FieldProblem::Missing),
+        Some(Value::U64(n)) => n,
+        Some(Value::NegInt) => return Err(FieldProblem::Negative),
+        Some(Value::F64(f)) if f < 0.0 => return Err(FieldProblem::Negative),
+        // `480.0` is a whole number, but the API sends integers: a float means a broken
+        // producer, and accepting it would hide the next, fractional, one.
+        Some(Value::F64(_)) => return Err(FieldProblem::Fractional),
+        Some(Value::Str(s)) => {
+            let s = s.as_ref();
+            if s.is_empty() {
+                return Err(FieldProblem::Empty);
+            }
+            if s.starts_with('-') && s.len() > 1 && s[1..].bytes().all(|b| b.is_ascii_digit()) {
+                return Err(FieldProblem::Negative);
+            }
+            if !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(if s.contains('.') && s.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+                    FieldProblem::Fractional
+                } else {
+                    FieldProblem::NotDigits
+                });
+            }
+            s.parse::<u64>().map_err(|_| too_large)?
+        }
+        Some(other) => {
+            return Err(FieldProblem::WrongType {
+                found: other.kind(),
+            });
+        }
+    };
+    let d = Duration::from_secs(secs);
+    if d > MAX_LIFETIME {
+        return Err(too_large);
+    }
+    Ok(d)
+}
+
+fn classify(e: &serde_json::Error) -> Malformed {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => Malformed::Truncated,
+        Category::Syntax | Category::Io => Malformed::NotJson {
+            line: e.line(),
+            column: e.column(),
+        },
+        // Data errors are the derive's own (a duplicate key): the lenient field types
+        // catch every wrong type. serde's message is dropped, as it may quote the body.
+        Category::Data => Malformed::NotEnvelope,
+    }
+}
+
+fn parse_failure(status: StatusCode, body: &[u8], retry_after: Option<RetryAfter>) -> Error {
+    let unexpected = |problem, retry_after| Error::UnexpectedResponse {
+        status,
+        problem,
+        excerpt: body_excerpt(body),
+        retry_after,
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return unexpected("empty body", retry_after);
+    }
+    let envelope: Envelope<ErrorResponse<'_>> = match serde_json::from_slice(body) {
+        Ok(e) => e,
+        Err(e) if e.is_eof() => return unexpected("truncated JSON", retry_after),
+        Err(e) if e.is_syntax() => return unexpected("not JSON", retry_after),
+        Err(_) => return unexpected("not an error envelope", retry_after),
+    };
+    let Some(Object::Is(response)) = envelope.response else {
+        return unexpected("no `response` object", retry_after);
+    };
+    let Some(Value::Str(code)) = response.code else {
+        return unexpected("no `response.code`", retry_after);
+    };
+    ApiError {
+        status,
+        code: ErrorCode::from(code.as_ref()),
+        errors: error_entries(response.errors),
+        retry_after,
+    }
+    .into()
+}
+
+/// `errors` entries in whatever shape they came: non-object entries and non-string keys
+/// or messages are kept as their JSON text rather than dropped.
+fn error_entries(errors: Option<serde_json::Value>) -> Vec<ErrorEntry> {
+    let Some(serde_json::Value::Array(items)) = errors else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            serde_json::Value::Object(mut map) => {
+                let text = |v: Option<serde_json::Value>| match v {
+                    Some(serde_json::Value::String(s)) => s,
+                    None | Some(serde_json::Value::Null) => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                ErrorEntry {
+                    key: text(map.remove("key")),
+                    message: text(map.remove("message")),
+                    details: map.remove("details").unwrap_or(serde_json::Value::Null),
+                }
+            }
+            other => ErrorEntry {
+                key: String::new(),
+                message: other.to_string(),
+                details: serde_json::Value::Null,
+            },
+        })
+        .collect()
+}

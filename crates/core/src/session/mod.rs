@@ -1,0 +1,710 @@
+//! The token lifecycle as a sans-IO state machine.
+//!
+//! The session never reads a clock and never does I/O: time comes in as `now`, requests
+//! go out as [`Action::Send`], answers come back through `handle_*`. Every decision
+//! (refresh ahead, refresh versus login, backoff, single flight) is made here, once, for
+//! every transport.
+
+mod action;
+mod policy;
+mod snapshot;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{Response, StatusCode};
+use tracing::debug;
+
+pub use action::{Action, Grant, Handled, Reason, RequestId, RequestKind, Transmit};
+pub use policy::{Policy, RetryPolicy};
+pub use snapshot::{Snapshot, SnapshotError};
+
+use crate::base_url::BaseUrl;
+use crate::error::{Error, FieldProblem, SessionEnd, TransportError};
+use crate::request::{authenticate_request, refresh_request};
+use crate::response::{TokenPair, TokenType, parse_token_response_with};
+use crate::secret::{AccessToken, Credentials, RefreshToken};
+
+/// One client's token lifecycle: the current pair, the credentials to log in again, and
+/// what to do next.
+///
+/// # Driving it
+/// Call [`poll`](Self::poll) with the current time and do what it says:
+/// - [`Action::UseToken`]: done, use the token;
+/// - [`Action::Send`]: send the request, then call [`handle_response`](Self::handle_response)
+///   or [`handle_transport_error`](Self::handle_transport_error) with its id;
+/// - [`Action::Wait`]: wait until that instant or until an answer arrives, then poll;
+/// - [`Action::Fail`]: give up with the error.
+///
+/// After every input, poll again. **Contract:** `poll` is repeatable. Polling twice at
+/// the same instant with no input in between gives the same answer, except that a
+/// `Send` is handed out once: the request is then outstanding, and until its answer (or
+/// its [`Policy::request_timeout`]) polls say `UseToken` or `Wait`, never a second
+/// `Send`. A `Wait` is always for a later instant than `now`, so a driver never spins.
+/// A spurious poll is harmless.
+///
+/// ```
+/// use smartling_auth_core::{Action, BaseUrl, Credentials, Policy, Session};
+/// use std::time::{Duration, Instant};
+///
+/// let mut session = Session::new(BaseUrl::default(), Policy::default())
+///     .with_credentials(Credentials::new("user", "secret"));
+/// let t0 = Instant::now();
+/// let Action::Send(tx) = session.poll(t0) else { panic!("first poll logs in") };
+/// // ... send tx.request with any HTTP client; here, a canned answer:
+/// let body = r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c",
+///     "refreshToken":"r.s.t","expiresIn":480,"refreshExpiresIn":3660,"tokenType":"Bearer"}}}"#;
+/// let answer = http::Response::builder().status(200).body(body).unwrap();
+/// session.handle_response(t0 + Duration::from_millis(80), tx.id, &answer);
+/// let Action::UseToken(grant) = session.poll(t0 + Duration::from_secs(1)) else { panic!() };
+/// assert_eq!(grant.access_token.secret(), "a.b.c");
+/// ```
+#[derive(Debug)]
+pub struct Session {
+    base: BaseUrl,
+    policy: Policy,
+    credentials: Option<Credentials>,
+    access: Option<Access>,
+    refresh: Option<Refresh>,
+    inflight: Option<InFlight>,
+    next_id: u64,
+    /// Consecutive failed tries of the current renewal.
+    failures: u32,
+    /// Backoff: no request before this instant.
+    not_before: Option<Instant>,
+    /// The latched failure that polls report until `rearm`.
+    failed: Option<Error>,
+    last_failure: Option<Error>,
+    failure_epoch: u64,
+    rng: fastrand::Rng,
+}
+
+#[derive(Debug)]
+struct Access {
+    token: AccessToken,
+    token_type: TokenType,
+    expires: Instant,
+    renew_at: Instant,
+    invalidated: bool,
+}
+
+#[derive(Debug)]
+struct Refresh {
+    token: RefreshToken,
+    /// `None` when the session started from a bare refresh token.
+    expires: Option<Instant>,
+    state: RefreshState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefreshState {
+    Usable,
+    /// The server answered 401 to it.
+    Refused,
+    /// Its lifetime shrank below the refresh-ahead window: the session cap is near.
+    Capped,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    id: RequestId,
+    kind: RequestKind,
+    sent_at: Instant,
+    deadline: Instant,
+}
+
+impl Session {
+    /// Creates a session with nothing to start from; add credentials, a refresh token or
+    /// a token pair with the `with_*` methods.
+    ///
+    /// ```
+    /// use smartling_auth_core::{Action, BaseUrl, Policy, Session};
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default());
+    /// assert!(matches!(s.poll(std::time::Instant::now()), Action::Fail(_)));
+    /// ```
+    pub fn new(base: BaseUrl, policy: Policy) -> Self {
+        let rng = policy.seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+        Self {
+            base,
+            policy,
+            credentials: None,
+            access: None,
+            refresh: None,
+            inflight: None,
+            next_id: 0,
+            failures: 0,
+            not_before: None,
+            failed: None,
+            last_failure: None,
+            failure_epoch: 0,
+            rng,
+        }
+    }
+
+    /// Adds credentials: the session logs in on first use, and again whenever the
+    /// refresh token cannot be used.
+    ///
+    /// ```
+    /// use smartling_auth_core::{Action, BaseUrl, Credentials, Policy, RequestKind, Session};
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret"));
+    /// let Action::Send(tx) = s.poll(std::time::Instant::now()) else { panic!() };
+    /// assert_eq!(tx.kind, RequestKind::Authenticate);
+    /// ```
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Continues a session from a bare refresh token whose expiry is unknown: the first
+    /// poll refreshes.
+    ///
+    /// ```
+    /// use smartling_auth_core::{Action, BaseUrl, Policy, RefreshToken, RequestKind, Session};
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_refresh_token(RefreshToken::new("r"));
+    /// let Action::Send(tx) = s.poll(std::time::Instant::now()) else { panic!() };
+    /// assert_eq!(tx.kind, RequestKind::Refresh);
+    /// ```
+    pub fn with_refresh_token(mut self, token: RefreshToken) -> Self {
+        self.refresh = Some(Refresh {
+            token,
+            expires: None,
+            state: RefreshState::Usable,
+        });
+        self
+    }
+
+    /// Continues a session from a token pair obtained by a request sent at `sent_at`.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let now = Instant::now();
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default()).with_token_pair(pair, now);
+    /// assert!(matches!(s.poll(now), Action::UseToken(_)));
+    /// ```
+    pub fn with_token_pair(mut self, pair: TokenPair, sent_at: Instant) -> Self {
+        self.install(sent_at, pair);
+        self
+    }
+
+    /// Rebuilds a session from a [`Snapshot`] taken in this or another process.
+    /// `now` and `wall_now` are the same moment on the monotonic and the wall clock.
+    /// Expired tokens in the snapshot are renewed (or replaced by a login) on first poll.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant, SystemTime};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let (now, wall) = (Instant::now(), SystemTime::now());
+    /// let s = Session::new(BaseUrl::default(), Policy::default()).with_token_pair(pair, now);
+    /// let snap = s.snapshot(now, wall).unwrap();
+    /// let later = wall + Duration::from_secs(3600); // the access token is long gone
+    /// let mut restored = Session::from_snapshot(BaseUrl::default(), Policy::default(), &snap, now, later);
+    /// assert!(matches!(restored.poll(now), Action::Send(_)));
+    /// ```
+    pub fn from_snapshot(
+        base: BaseUrl,
+        policy: Policy,
+        snapshot: &Snapshot,
+        now: Instant,
+        wall_now: SystemTime,
+    ) -> Self {
+        let mut s = Self::new(base, policy);
+        let to_instant = |at: SystemTime| match at.duration_since(wall_now) {
+            Ok(ahead) => now.checked_add(ahead).unwrap_or(now),
+            Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
+        };
+        let expires = to_instant(snapshot.access_expires_at);
+        s.access = Some(Access {
+            token: snapshot.access_token.clone(),
+            token_type: snapshot.token_type.clone(),
+            expires,
+            renew_at: s.renew_at(now.min(expires), expires),
+            invalidated: false,
+        });
+        s.refresh = Some(Refresh {
+            token: snapshot.refresh_token.clone(),
+            expires: Some(to_instant(snapshot.refresh_expires_at)),
+            state: if snapshot.refresh_usable {
+                RefreshState::Usable
+            } else {
+                RefreshState::Capped
+            },
+        });
+        s
+    }
+
+    /// Takes a snapshot with wall-clock expiry times, for persisting the session
+    /// between processes. `None` before the first token pair.
+    ///
+    /// # Security
+    /// The snapshot holds both tokens; see [`Snapshot::to_json`].
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Instant, SystemTime};
+    /// let s = Session::new(BaseUrl::default(), Policy::default());
+    /// assert!(s.snapshot(Instant::now(), SystemTime::now()).is_none());
+    /// ```
+    pub fn snapshot(&self, now: Instant, wall_now: SystemTime) -> Option<Snapshot> {
+        let access = self.access.as_ref()?;
+        let refresh = self.refresh.as_ref()?;
+        let to_wall = |at: Instant| match at.checked_duration_since(now) {
+            Some(ahead) => wall_now + ahead,
+            None => wall_now - now.duration_since(at),
+        };
+        Some(Snapshot {
+            access_token: access.token.clone(),
+            refresh_token: refresh.token.clone(),
+            token_type: access.token_type.clone(),
+            access_expires_at: to_wall(access.expires),
+            // A pair installed through this session always carries its refresh expiry.
+            refresh_expires_at: to_wall(refresh.expires.unwrap_or(access.expires)),
+            refresh_usable: refresh.state == RefreshState::Usable,
+        })
+    }
+
+    /// Says what to do next. See the contract in the type's docs.
+    ///
+    /// ```
+    /// use smartling_auth_core::{Action, BaseUrl, Credentials, Policy, Session};
+    /// use std::time::Instant;
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret"));
+    /// let now = Instant::now();
+    /// assert!(matches!(s.poll(now), Action::Send(_)));
+    /// // single flight: the login is outstanding, so the next poll waits for it
+    /// assert!(matches!(s.poll(now), Action::Wait(_)));
+    /// ```
+    pub fn poll(&mut self, now: Instant) -> Action {
+        self.expire_lost_request(now);
+        if let Some(e) = &self.failed {
+            return Action::Fail(e.clone());
+        }
+        let valid_until = self.valid_until(now);
+        if let Some(f) = &self.inflight {
+            let deadline = f.deadline;
+            return self.use_or_wait(valid_until, deadline);
+        }
+        let Some(reason) = self.renewal_reason(now, valid_until) else {
+            // No renewal due: `renewal_reason` returns `Some` whenever there is no valid
+            // token, so both are present here.
+            let renew_at = self.access.as_ref().map_or(now, |a| a.renew_at);
+            return self.use_or_wait(valid_until, renew_at);
+        };
+        if let Some(not_before) = self.not_before.filter(|nb| now < *nb) {
+            return self.use_or_wait(valid_until, not_before);
+        }
+        match self.next_kind(now) {
+            Ok(kind) => Action::Send(self.transmit(now, kind, reason)),
+            Err(end) => match valid_until {
+                // Nothing can renew it, but the current token still serves until then.
+                Some(until) => self.use_or_wait(Some(until), until),
+                None => {
+                    self.latch(Error::SessionEnded(end));
+                    self.poll(now)
+                }
+            },
+        }
+    }
+
+    /// Feeds the answer to request `id` back.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::Instant;
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "wrong"));
+    /// let now = Instant::now();
+    /// let Action::Send(tx) = s.poll(now) else { panic!() };
+    /// let body = r#"{"response":{"code":"AUTHENTICATION_ERROR","errors":[{"key":"k","message":"m"}]}}"#;
+    /// let answer = http::Response::builder().status(401).body(body).unwrap();
+    /// assert_eq!(s.handle_response(now, tx.id, &answer), Handled::Failed);
+    /// assert!(matches!(s.poll(now), Action::Fail(Error::Api(_))));
+    /// ```
+    pub fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        response: &Response<B>,
+    ) -> Handled {
+        if !self.is_outstanding(id) {
+            return Handled::Stale;
+        }
+        let result = parse_token_response_with(response, &self.policy.parse);
+        self.complete(now, result)
+    }
+
+    /// Reports that request `id` did not complete.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::Instant;
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret"));
+    /// let now = Instant::now();
+    /// let Action::Send(tx) = s.poll(now) else { panic!() };
+    /// let err = TransportError::new(TransportErrorKind::Connect, "refused");
+    /// assert_eq!(s.handle_transport_error(now, tx.id, err), Handled::WillRetry);
+    /// assert!(matches!(s.poll(now), Action::Wait(_) | Action::Send(_)));
+    /// ```
+    pub fn handle_transport_error(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        error: TransportError,
+    ) -> Handled {
+        if !self.is_outstanding(id) {
+            return Handled::Stale;
+        }
+        self.complete(now, Err(Error::Transport(error)))
+    }
+
+    /// Forgets request `id` without counting a failure: its driver went away (a dropped
+    /// future, a panicking thread). The next poll sends a new request at once.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::Instant;
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret"));
+    /// let now = Instant::now();
+    /// let Action::Send(tx) = s.poll(now) else { panic!() };
+    /// assert_eq!(s.abandon(tx.id), Handled::Abandoned);
+    /// assert!(matches!(s.poll(now), Action::Send(_)));
+    /// ```
+    pub fn abandon(&mut self, id: RequestId) -> Handled {
+        if !self.is_outstanding(id) {
+            return Handled::Stale;
+        }
+        self.inflight = None;
+        debug!(request = id.0, "request abandoned by its driver; another caller takes over");
+        Handled::Abandoned
+    }
+
+    /// Reports that an API call using `token` was answered 401. Unless a newer token
+    /// has replaced it already, the next poll renews. Returns whether it was the current
+    /// token.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let now = Instant::now();
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default()).with_token_pair(pair, now);
+    /// assert!(!s.invalidate(&AccessToken::new("older")));
+    /// assert!(s.invalidate(&AccessToken::new("a")));
+    /// assert!(matches!(s.poll(now), Action::Send(_)));
+    /// ```
+    pub fn invalidate(&mut self, token: &AccessToken) -> bool {
+        match &mut self.access {
+            Some(a) if !a.invalidated && a.token.same_secret(token) => {
+                a.invalidated = true;
+                debug!("access token invalidated by a caller");
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Clears a latched failure so that the next poll tries again. A token provider
+    /// calls this when a new caller arrives: one failed renewal fails the callers that
+    /// waited for it, not every later one.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default());
+    /// let now = std::time::Instant::now();
+    /// assert!(matches!(s.poll(now), Action::Fail(_)));
+    /// s.rearm();
+    /// assert_eq!(s.failure_epoch(), 1);
+    /// ```
+    pub fn rearm(&mut self) {
+        self.failed = None;
+    }
+
+    /// Counts the failures latched so far. A waiter that saw epoch `n` before waiting
+    /// and finds a larger one after knows its renewal failed.
+    ///
+    /// ```
+    /// let s = smartling_auth_core::Session::new(Default::default(), Default::default());
+    /// assert_eq!(s.failure_epoch(), 0);
+    /// ```
+    pub fn failure_epoch(&self) -> u64 {
+        self.failure_epoch
+    }
+
+    /// The last latched failure, even after [`rearm`](Self::rearm).
+    ///
+    /// ```
+    /// let s = smartling_auth_core::Session::new(Default::default(), Default::default());
+    /// assert!(s.last_failure().is_none());
+    /// ```
+    pub fn last_failure(&self) -> Option<&Error> {
+        self.last_failure.as_ref()
+    }
+
+    /// The base URL requests go to.
+    ///
+    /// ```
+    /// let s = smartling_auth_core::Session::new(Default::default(), Default::default());
+    /// assert_eq!(s.base_url().as_str(), "https://api.smartling.com");
+    /// ```
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base
+    }
+
+    /// The policy in force.
+    ///
+    /// ```
+    /// let s = smartling_auth_core::Session::new(Default::default(), Default::default());
+    /// assert_eq!(s.policy().retry.max_attempts, 6);
+    /// ```
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn is_outstanding(&self, id: RequestId) -> bool {
+        self.inflight.as_ref().is_some_and(|f| f.id == id)
+    }
+
+    /// The last instant at which the access token still has `min_validity` left, if it
+    /// is usable now.
+    fn valid_until(&self, now: Instant) -> Option<Instant> {
+        let a = self.access.as_ref().filter(|a| !a.invalidated)?;
+        let until = a.expires.checked_sub(self.policy.min_validity)?;
+        (now < until).then_some(until)
+    }
+
+    fn use_or_wait(&self, valid_until: Option<Instant>, next_decision: Instant) -> Action {
+        match (valid_until, &self.access) {
+            (Some(valid_until), Some(a)) => Action::UseToken(Grant {
+                access_token: a.token.clone(),
+                token_type: a.token_type.clone(),
+                valid_until,
+                fresh_until: valid_until.min(next_decision),
+            }),
+            _ => Action::Wait(next_decision),
+        }
+    }
+
+    fn renewal_reason(&self, now: Instant, valid_until: Option<Instant>) -> Option<Reason> {
+        let reason = match &self.access {
+            None => Reason::Initial,
+            Some(a) if a.invalidated => Reason::Invalidated,
+            Some(_) if valid_until.is_none() => Reason::Expired,
+            Some(a) if now >= a.renew_at => Reason::RefreshAhead,
+            Some(_) => return None,
+        };
+        Some(if self.failures > 0 { Reason::Retry } else { reason })
+    }
+
+    fn next_kind(&self, now: Instant) -> Result<RequestKind, SessionEnd> {
+        if let Some(r) = &self.refresh {
+            let alive = r
+                .expires
+                .is_none_or(|e| now.checked_add(self.policy.min_validity).is_some_and(|t| t < e));
+            if r.state == RefreshState::Usable && alive {
+                return Ok(RequestKind::Refresh);
+            }
+        }
+        if self.credentials.is_some() {
+            return Ok(RequestKind::Authenticate);
+        }
+        Err(match &self.refresh {
+            None => SessionEnd::NoCredentials,
+            Some(r) if r.state == RefreshState::Refused => SessionEnd::RefreshRejected,
+            Some(_) => SessionEnd::RefreshExpired,
+        })
+    }
+
+    fn transmit(&mut self, now: Instant, kind: RequestKind, reason: Reason) -> Transmit {
+        let reason = match (kind, &self.refresh) {
+            (RequestKind::Authenticate, Some(_)) if self.failures == 0 => Reason::FallbackToLogin,
+            _ => reason,
+        };
+        let request = match (kind, &self.credentials, &self.refresh) {
+            (RequestKind::Refresh, _, Some(r)) => refresh_request(&self.base, &r.token),
+            (RequestKind::Authenticate, Some(c), _) => authenticate_request(&self.base, c),
+            // `next_kind` only picks a kind whose input is present.
+            _ => unreachable!("request kind chosen without its input"),
+        };
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let attempt = self.failures + 1;
+        let deadline = now.checked_add(self.policy.request_timeout).unwrap_or(now);
+        self.inflight = Some(InFlight {
+            id,
+            kind,
+            sent_at: now,
+            deadline,
+        });
+        debug!(request = id.0, ?kind, ?reason, attempt, "sending");
+        Transmit {
+            id,
+            kind,
+            reason,
+            attempt,
+            request,
+        }
+    }
+
+    fn expire_lost_request(&mut self, now: Instant) {
+        if self.inflight.as_ref().is_some_and(|f| now >= f.deadline) {
+            let timeout = TransportError::timeout(self.policy.request_timeout);
+            self.complete(now, Err(Error::Transport(timeout)));
+        }
+    }
+
+    fn complete(&mut self, now: Instant, result: Result<TokenPair, Error>) -> Handled {
+        let Some(f) = self.inflight.take() else {
+            return Handled::Stale;
+        };
+        match result {
+            Ok(pair) => self.renewed(&f, pair),
+            Err(e) => self.renewal_failed(now, &f, e),
+        }
+    }
+
+    fn renewed(&mut self, f: &InFlight, pair: TokenPair) -> Handled {
+        let too_short = pair.expires_in <= self.policy.min_validity;
+        let status = StatusCode::OK;
+        self.install(f.sent_at, pair);
+        self.failures = 0;
+        self.not_before = None;
+        if !too_short {
+            debug!(request = f.id.0, "renewed");
+            return Handled::Renewed;
+        }
+        // A token that dies before the hard margin cannot be handed out. After a refresh
+        // that is the session cap closing in: log in. After a login it is the server's
+        // (or the policy's) mistake, and retrying would only spin.
+        if let Some(a) = &mut self.access {
+            a.invalidated = true;
+        }
+        if f.kind == RequestKind::Refresh && self.credentials.is_some() {
+            if let Some(r) = &mut self.refresh {
+                r.state = RefreshState::Capped;
+            }
+            debug!("refreshed token too short-lived; falling back to login");
+            return Handled::FallingBackToLogin;
+        }
+        self.latch(Error::InvalidField {
+            status,
+            field: "expiresIn",
+            problem: FieldProblem::TooShort {
+                min_secs: self.policy.min_validity.as_secs(),
+            },
+        });
+        Handled::Failed
+    }
+
+    fn renewal_failed(&mut self, now: Instant, f: &InFlight, error: Error) -> Handled {
+        let valid = self.valid_until(now).is_some();
+        if f.kind == RequestKind::Refresh && error.status() == Some(StatusCode::UNAUTHORIZED) {
+            if let Some(r) = &mut self.refresh {
+                r.state = RefreshState::Refused;
+            }
+            if self.credentials.is_some() {
+                debug!("refresh refused (401); falling back to login");
+                return Handled::FallingBackToLogin;
+            }
+            if !valid {
+                self.latch(Error::SessionEnded(SessionEnd::RefreshRejected));
+            }
+            return Handled::Failed;
+        }
+        if error.is_retryable() {
+            self.failures = self.failures.saturating_add(1);
+            let delay = self.backoff(&error);
+            if self.failures < self.policy.retry.max_attempts || valid {
+                self.not_before = now.checked_add(delay);
+                debug!(
+                    status = error.status().map(|s| s.as_u16()),
+                    failures = self.failures,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "renewal failed; retrying"
+                );
+                return Handled::WillRetry;
+            }
+        } else if valid {
+            // A rejection while the current token still serves: do not fail callers, and
+            // do not hammer the server either. Try again after the longest backoff.
+            self.failures = self.failures.max(1);
+            self.not_before = now.checked_add(self.policy.retry.max_delay);
+            debug!(
+                status = error.status().map(|s| s.as_u16()),
+                "renewal rejected; current token still valid, retrying later"
+            );
+            return Handled::WillRetry;
+        }
+        self.latch(error);
+        Handled::Failed
+    }
+
+    /// `Retry-After` when the server sent one (clamped), else full jitter under the
+    /// exponential ceiling.
+    fn backoff(&mut self, error: &Error) -> Duration {
+        let retry = self.policy.retry;
+        if let Some(d) = error.retry_after().and_then(|r| r.delay()) {
+            return d.min(retry.max_retry_after);
+        }
+        let ceiling = retry.ceiling(self.failures);
+        let ms = self.rng.u64(0..=ceiling.as_millis().min(u64::MAX as u128) as u64);
+        Duration::from_millis(ms)
+    }
+
+    fn latch(&mut self, error: Error) {
+        debug!(error = %error, "renewal failed for good");
+        self.failures = 0;
+        self.not_before = None;
+        self.failure_epoch += 1;
+        self.last_failure = Some(error.clone());
+        self.failed = Some(error);
+    }
+
+    fn install(&mut self, sent_at: Instant, pair: TokenPair) {
+        // The clock starts when the request was sent: the server's lifetimes count from
+        // when it answered, which is later, so this errs on the safe side.
+        let expires = sent_at.checked_add(pair.expires_in).unwrap_or(sent_at);
+        let refresh_expires = sent_at.checked_add(pair.refresh_expires_in).unwrap_or(sent_at);
+        let capped = pair.refresh_expires_in < self.policy.refresh_ahead;
+        if capped {
+            debug!(
+                refresh_expires_in = pair.refresh_expires_in.as_secs(),
+                "refresh lifetime below the refresh-ahead window; next renewal logs in"
+            );
+        }
+        self.access = Some(Access {
+            token: pair.access_token,
+            token_type: pair.token_type,
+            expires,
+            renew_at: self.renew_at(sent_at, expires),
+            invalidated: false,
+        });
+        self.refresh = Some(Refresh {
+            token: pair.refresh_token,
+            expires: Some(refresh_expires),
+            state: if capped {
+                RefreshState::Capped
+            } else {
+                RefreshState::Usable
+            },
+        });
+    }
+
+    /// Renewal starts `refresh_ahead` plus a jitter before expiry, never before `from`.
+    fn renew_at(&mut self, from: Instant, expires: Instant) -> Instant {
+        let jitter_ms = self.policy.refresh_jitter.as_millis().min(u64::MAX as u128) as u64;
+        let lead = self.policy.refresh_ahead + Duration::from_millis(self.rng.u64(0..=jitter_ms));
+        expires.checked_sub(lead).unwrap_or(from).max(from)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+//! Placeholder while the emulator is written.
+#![forbid(unsafe_code)]

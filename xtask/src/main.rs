@@ -1,0 +1,6 @@
+//! Project tasks. Run `cargo xtask help`.
+
+fn main() {
+    eprintln!("xtask: not yet implemented");
+    std::process::exit(2);
+}
