@@ -38,7 +38,12 @@ impl std::error::Error for ApiError {}
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {} {}", self.status.as_u16(), sanitize(self.code.as_str()))?;
+        write!(
+            f,
+            "HTTP {} {}",
+            self.status.as_u16(),
+            sanitize(self.code.as_str())
+        )?;
         for (i, e) in self.errors.iter().enumerate() {
             f.write_str(if i == 0 { ": " } else { "; " })?;
             write!(f, "{}: {}", sanitize(&e.key), sanitize(&e.message))?;
@@ -140,7 +145,10 @@ const KNOWN: [(&str, ErrorCode); 12] = [
     ("AUTHORIZATION_ERROR", ErrorCode::AuthorizationError),
     ("NOT_FOUND_ERROR", ErrorCode::NotFoundError),
     ("RESOURCE_LOCKED", ErrorCode::ResourceLocked),
-    ("MAX_OPERATIONS_LIMIT_EXCEEDED", ErrorCode::MaxOperationsLimitExceeded),
+    (
+        "MAX_OPERATIONS_LIMIT_EXCEEDED",
+        ErrorCode::MaxOperationsLimitExceeded,
+    ),
     ("GENERAL_ERROR", ErrorCode::GeneralError),
     ("MAINTENANCE_MODE_ERROR", ErrorCode::MaintenanceModeError),
     ("ACCESS_DENIED_ERROR", ErrorCode::AccessDeniedError),

@@ -77,7 +77,10 @@ impl BaseUrl {
             _ => return Err(invalid("the scheme must be https (or http for loopback)")),
         }
         let path = uri.path().trim_end_matches('/');
-        let url = format!("{scheme}://{}{path}", authority.as_str().to_ascii_lowercase());
+        let url = format!(
+            "{scheme}://{}{path}",
+            authority.as_str().to_ascii_lowercase()
+        );
         Ok(Self { url })
     }
 
@@ -183,7 +186,10 @@ mod tests {
             "https://",
         ] {
             let err = BaseUrl::parse(bad).unwrap_err();
-            assert!(matches!(err, Error::InvalidBaseUrl { .. }), "{bad}: {err:?}");
+            assert!(
+                matches!(err, Error::InvalidBaseUrl { .. }),
+                "{bad}: {err:?}"
+            );
             assert!(err.to_string().starts_with("invalid base URL"), "{err}");
         }
     }

@@ -38,7 +38,9 @@ pub enum Error {
 
     /// A non-2xx answer whose body is not a Smartling envelope: a proxy's HTML page, an
     /// empty body, truncated JSON.
-    #[error("HTTP {status}: the answer is not a Smartling error envelope ({problem}); body: {excerpt}")]
+    #[error(
+        "HTTP {status}: the answer is not a Smartling error envelope ({problem}); body: {excerpt}"
+    )]
     UnexpectedResponse {
         /// The HTTP status.
         status: StatusCode,
@@ -211,7 +213,10 @@ impl fmt::Display for Malformed {
         match self {
             Malformed::Truncated => f.write_str("the JSON body is truncated"),
             Malformed::NotJson { line, column } => {
-                write!(f, "the body is not valid JSON (line {line}, column {column})")
+                write!(
+                    f,
+                    "the body is not valid JSON (line {line}, column {column})"
+                )
             }
             Malformed::NotEnvelope => f.write_str("the JSON is not a Smartling response envelope"),
             Malformed::MissingCode => f.write_str("`response.code` is missing"),

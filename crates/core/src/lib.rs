@@ -95,7 +95,7 @@ pub use response::{
 pub use retry_after::RetryAfter;
 pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret};
 pub use session::{
-    Action, Grant, Handled, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session,
-    Snapshot, SnapshotError, Transmit,
+    Action, Grant, Handled, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session, Snapshot,
+    SnapshotError, Transmit,
 };
 pub use shared::{Call, Renewal, SharedSession, Step};

@@ -335,11 +335,15 @@ fn lifetime(value: Option<Value<'_>>) -> Result<Duration, FieldProblem> {
                 return Err(FieldProblem::Negative);
             }
             if !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(if s.contains('.') && s.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
-                    FieldProblem::Fractional
-                } else {
-                    FieldProblem::NotDigits
-                });
+                return Err(
+                    if s.contains('.')
+                        && s.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                    {
+                        FieldProblem::Fractional
+                    } else {
+                        FieldProblem::NotDigits
+                    },
+                );
             }
             s.parse::<u64>().map_err(|_| too_large)?
         }

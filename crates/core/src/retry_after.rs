@@ -121,11 +121,24 @@ mod tests {
             d("99999999999999999999999"),
             Some(RetryAfter::Delay(Duration::from_secs(u64::MAX)))
         );
-        for bad in ["", "-1", "1.5", "soon", "5s", "Wed, 99 Oct 2015 07:28:00 GMT"] {
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "5s",
+            "Wed, 99 Oct 2015 07:28:00 GMT",
+        ] {
             assert_eq!(d(bad), None, "{bad:?}");
         }
         let date = d("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
-        assert!(matches!(date, RetryAfter::At { server_date: None, .. }));
+        assert!(matches!(
+            date,
+            RetryAfter::At {
+                server_date: None,
+                ..
+            }
+        ));
         assert_eq!(date.delay(), None);
     }
 
@@ -135,6 +148,9 @@ mod tests {
             ("date", "Wed, 21 Oct 2015 07:28:00 GMT"),
             ("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT"),
         ]);
-        assert_eq!(RetryAfter::from_headers(&h).unwrap().delay(), Some(Duration::ZERO));
+        assert_eq!(
+            RetryAfter::from_headers(&h).unwrap().delay(),
+            Some(Duration::ZERO)
+        );
     }
 }

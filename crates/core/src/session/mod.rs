@@ -122,7 +122,9 @@ impl Session {
     /// assert!(matches!(s.poll(std::time::Instant::now()), Action::Fail(_)));
     /// ```
     pub fn new(base: BaseUrl, policy: Policy) -> Self {
-        let rng = policy.seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+        let rng = policy
+            .seed
+            .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
         Self {
             base,
             policy,
@@ -382,7 +384,10 @@ impl Session {
             return Handled::Stale;
         }
         self.inflight = None;
-        debug!(request = id.0, "request abandoned by its driver; another caller takes over");
+        debug!(
+            request = id.0,
+            "request abandoned by its driver; another caller takes over"
+        );
         Handled::Abandoned
     }
 
@@ -501,14 +506,19 @@ impl Session {
             Some(a) if now >= a.renew_at => Reason::RefreshAhead,
             Some(_) => return None,
         };
-        Some(if self.failures > 0 { Reason::Retry } else { reason })
+        Some(if self.failures > 0 {
+            Reason::Retry
+        } else {
+            reason
+        })
     }
 
     fn next_kind(&self, now: Instant) -> Result<RequestKind, SessionEnd> {
         if let Some(r) = &self.refresh {
-            let alive = r
-                .expires
-                .is_none_or(|e| now.checked_add(self.policy.min_validity).is_some_and(|t| t < e));
+            let alive = r.expires.is_none_or(|e| {
+                now.checked_add(self.policy.min_validity)
+                    .is_some_and(|t| t < e)
+            });
             if r.state == RefreshState::Usable && alive {
                 return Ok(RequestKind::Refresh);
             }
@@ -655,7 +665,9 @@ impl Session {
             return d.min(retry.max_retry_after);
         }
         let ceiling = retry.ceiling(self.failures);
-        let ms = self.rng.u64(0..=ceiling.as_millis().min(u64::MAX as u128) as u64);
+        let ms = self
+            .rng
+            .u64(0..=ceiling.as_millis().min(u64::MAX as u128) as u64);
         Duration::from_millis(ms)
     }
 
@@ -672,7 +684,9 @@ impl Session {
         // The clock starts when the request was sent: the server's lifetimes count from
         // when it answered, which is later, so this errs on the safe side.
         let expires = sent_at.checked_add(pair.expires_in).unwrap_or(sent_at);
-        let refresh_expires = sent_at.checked_add(pair.refresh_expires_in).unwrap_or(sent_at);
+        let refresh_expires = sent_at
+            .checked_add(pair.refresh_expires_in)
+            .unwrap_or(sent_at);
         let capped = pair.refresh_expires_in < self.policy.refresh_ahead;
         if capped {
             debug!(
@@ -705,6 +719,3 @@ impl Session {
         expires.checked_sub(lead).unwrap_or(from).max(from)
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -98,7 +98,9 @@ impl RetryPolicy {
     /// assert_eq!(r.ceiling(40), Duration::from_secs(30));
     /// ```
     pub fn ceiling(&self, failures: u32) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(failures.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.base_delay
             .checked_mul(factor)
             .unwrap_or(self.max_delay)
