@@ -79,6 +79,9 @@ mod session;
 mod shared;
 mod wire;
 
+/// The listener of [`Step::Wait`] and the trait with its blocking waits
+/// (`wait_deadline`); async code awaits the listener directly.
+pub use event_listener::{EventListener, Listener};
 pub use http;
 
 pub use api_error::{ApiError, ErrorCode, ErrorEntry};
@@ -93,7 +96,7 @@ pub use response::{
     parse_token_response_with,
 };
 pub use retry_after::RetryAfter;
-pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret};
+pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret, authorization_header};
 pub use session::{
     Action, Grant, Handled, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session, Snapshot,
     SnapshotError, Transmit,

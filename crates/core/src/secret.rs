@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Stamps out one secret newtype. Modelled on oauth2-rs: no `Display`, no `PartialEq`,
 /// a `Debug` that prints `[redacted]`, and one documented way out.
@@ -142,4 +142,29 @@ impl fmt::Debug for Credentials {
             .field("user_secret", &self.user_secret)
             .finish()
     }
+}
+
+/// `Bearer <token>` as a header value marked sensitive.
+///
+/// ```
+/// let h = smartling_auth_core::authorization_header(&smartling_auth_core::AccessToken::new("a.b.c"));
+/// assert_eq!(h, "Bearer a.b.c");
+/// assert!(h.is_sensitive());
+/// ```
+pub fn authorization_header(token: &AccessToken) -> http::HeaderValue {
+    let mut value = String::with_capacity(7 + token.secret().len());
+    value.push_str("Bearer ");
+    value.push_str(token.secret());
+    // Parsed tokens are visible ASCII (checked by the parser); a hand-made token that
+    // is not still yields a header, with the offending bytes dropped by the check below.
+    let mut header = http::HeaderValue::from_str(&value).unwrap_or_else(|_| {
+        let cleaned: String = value
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .collect();
+        http::HeaderValue::from_str(&cleaned).unwrap_or(http::HeaderValue::from_static("Bearer"))
+    });
+    header.set_sensitive(true);
+    value.zeroize();
+    header
 }

@@ -1,0 +1,284 @@
+//! The provider builder, shared by this crate's blocking provider and by the async
+//! transport, so both take exactly the same options.
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant, SystemTime};
+
+use isahc::HttpClient;
+use smartling_auth_core::{
+    BaseUrl, Credentials, DEFAULT_MAX_BODY, Error, Policy, RefreshToken, RetryPolicy, Session,
+    Snapshot, TokenPair,
+};
+
+use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+
+/// Default longest time one `access_token()` call waits for a token: 60 s.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What a built provider is made of. Implemented by the token providers of this crate
+/// and of `smartling-auth-async-std`.
+pub trait FromParts: Sized {
+    /// Assembles the provider.
+    fn from_parts(parts: Parts) -> Self;
+}
+
+/// The pieces a [`Builder`] hands to a provider.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Parts {
+    /// The configured HTTP client.
+    pub client: Client,
+    /// The session, with its policy, credentials and starting tokens.
+    pub session: Session,
+    /// The longest one call waits for a token.
+    pub deadline: Duration,
+}
+
+/// Builds a token provider `P`.
+///
+/// ```
+/// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+/// use std::time::Duration;
+/// let provider = TokenProvider::builder(BaseUrl::default())
+///     .credentials(Credentials::new("id", "secret"))
+///     .timeouts(Duration::from_secs(5), Duration::from_secs(20))
+///     .max_body(32 * 1024)
+///     .build()
+///     .unwrap();
+/// # drop(provider);
+/// ```
+#[must_use]
+pub struct Builder<P> {
+    base: BaseUrl,
+    credentials: Option<Credentials>,
+    refresh_token: Option<RefreshToken>,
+    pair: Option<(TokenPair, Instant)>,
+    snapshot: Option<Snapshot>,
+    policy: Policy,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body: usize,
+    deadline: Duration,
+    http_client: Option<HttpClient>,
+    _provider: PhantomData<fn() -> P>,
+}
+
+impl<P> std::fmt::Debug for Builder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("base", &self.base)
+            .field("credentials", &self.credentials)
+            .field("policy", &self.policy)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: FromParts> Builder<P> {
+    /// A builder for the API at `base`. Give it credentials, a refresh token, a token
+    /// pair or a snapshot before building.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Builder, TokenProvider};
+    /// let b: Builder<TokenProvider> = Builder::new(BaseUrl::default());
+    /// # drop(b);
+    /// ```
+    pub fn new(base: BaseUrl) -> Self {
+        Self {
+            base,
+            credentials: None,
+            refresh_token: None,
+            pair: None,
+            snapshot: None,
+            policy: Policy::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            deadline: DEFAULT_DEADLINE,
+            http_client: None,
+            _provider: PhantomData,
+        }
+    }
+
+    /// Credentials to log in with, first and whenever the refresh token cannot be used.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .credentials(Credentials::new("id", "secret")).build().unwrap();
+    /// # drop(p);
+    /// ```
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Starts from a bare refresh token (the first use refreshes).
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider};
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .refresh_token(RefreshToken::new("r")).build().unwrap();
+    /// # drop(p);
+    /// ```
+    pub fn refresh_token(mut self, token: RefreshToken) -> Self {
+        self.refresh_token = Some(token);
+        self
+    }
+
+    /// Starts from an existing token pair, obtained by a request sent at `sent_at`.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .token_pair(pair, Instant::now()).build().unwrap();
+    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// ```
+    pub fn token_pair(mut self, pair: TokenPair, sent_at: Instant) -> Self {
+        self.pair = Some((pair, sent_at));
+        self
+    }
+
+    /// Starts from a snapshot taken earlier, perhaps by another process.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Snapshot, TokenProvider};
+    /// let json = br#"{"accessToken":"a","refreshToken":"r","tokenType":"Bearer",
+    ///   "accessExpiresAt":4102444800,"refreshExpiresAt":4102444800,"refreshUsable":true}"#;
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .snapshot(Snapshot::from_json(json).unwrap()).build().unwrap();
+    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// ```
+    pub fn snapshot(mut self, snapshot: Snapshot) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+
+    /// The lifecycle policy: refresh-ahead window, hard margin, retries.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Policy, TokenProvider};
+    /// let mut policy = Policy::default();
+    /// policy.refresh_ahead = std::time::Duration::from_secs(120);
+    /// let b = TokenProvider::builder(BaseUrl::default()).policy(policy);
+    /// # drop(b);
+    /// ```
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The retry policy alone.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, RetryPolicy, TokenProvider};
+    /// let mut retry = RetryPolicy::default();
+    /// retry.max_attempts = 3;
+    /// let b = TokenProvider::builder(BaseUrl::default()).retry(retry);
+    /// # drop(b);
+    /// ```
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.policy.retry = retry;
+        self
+    }
+
+    /// Connect and total timeouts of each request (defaults 10 s and 30 s).
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
+    /// use std::time::Duration;
+    /// let b = TokenProvider::builder(BaseUrl::default())
+    ///     .timeouts(Duration::from_secs(1), Duration::from_secs(3));
+    /// # drop(b);
+    /// ```
+    pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.timeout = total;
+        self
+    }
+
+    /// The longest one call waits for a token before it fails with a timeout
+    /// (default 60 s). A request already on the wire may overrun it by up to its own
+    /// total timeout.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
+    /// let b = TokenProvider::builder(BaseUrl::default()).deadline(std::time::Duration::from_secs(5));
+    /// # drop(b);
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The body cap in bytes (default 64 KiB).
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
+    /// let b = TokenProvider::builder(BaseUrl::default()).max_body(8 * 1024);
+    /// # drop(b);
+    /// ```
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// A ready-made isahc client to send with.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
+    /// let b = TokenProvider::builder(BaseUrl::default())
+    ///     .http_client(isahc::HttpClient::new().unwrap());
+    /// # drop(b);
+    /// ```
+    pub fn http_client(mut self, client: HttpClient) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the provider. Nothing is sent until the first token is asked for.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .credentials(Credentials::new("id", "secret"))
+    ///     .build();
+    /// assert!(p.is_ok());
+    /// ```
+    pub fn build(self) -> Result<P, Error> {
+        let client = match self.http_client {
+            Some(http) => Client::with_http_client(http),
+            None => Client::new()?,
+        }
+        .timeouts(self.connect_timeout, self.timeout)
+        .body_cap(self.max_body);
+        let mut policy = self.policy;
+        policy.parse = policy.parse.max_body(self.max_body);
+        let mut session = match &self.snapshot {
+            Some(snap) => {
+                Session::from_snapshot(self.base, policy, snap, Instant::now(), SystemTime::now())
+            }
+            None => Session::new(self.base, policy),
+        };
+        if let Some(c) = self.credentials {
+            session = session.with_credentials(c);
+        }
+        if let Some(t) = self.refresh_token {
+            session = session.with_refresh_token(t);
+        }
+        if let Some((pair, sent_at)) = self.pair {
+            session = session.with_token_pair(pair, sent_at);
+        }
+        Ok(P::from_parts(Parts {
+            client,
+            session,
+            deadline: self.deadline,
+        }))
+    }
+}

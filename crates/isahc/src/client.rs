@@ -1,0 +1,256 @@
+//! One configured isahc client: moves a core request to the server and the answer
+//! back, blocking or async, with timeouts, no redirects and a body cap.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_lite::AsyncReadExt;
+use isahc::config::{Configurable, RedirectPolicy};
+use isahc::{AsyncBody, Body, HttpClient};
+use smartling_auth_core::{
+    BaseUrl, Credentials, Error, HttpRequest, HttpResponse, ParseOptions, RefreshToken, TokenPair,
+    TransportError, TransportErrorKind, authenticate_request, parse_token_response_with,
+    refresh_request,
+};
+
+use crate::transport_error::{from_io, from_isahc};
+
+/// Default connect timeout: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default total timeout of one request, body included: 30 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An isahc client configured for the auth API. Cheap to clone; reuse it.
+///
+/// Every request it sends has the connect and total timeouts, never follows a redirect
+/// (the request carries secrets), asks for no compression, and reads at most the body
+/// cap plus one byte.
+///
+/// ```no_run
+/// use smartling_auth_isahc::{BaseUrl, Client, RefreshToken};
+/// let client = Client::new()?;
+/// let pair = client.refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
+/// println!("access token valid for {:?}", pair.expires_in);
+/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: HttpClient,
+    parse: ParseOptions,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client with the default timeouts and body cap.
+    ///
+    /// ```
+    /// let client = smartling_auth_isahc::Client::new().unwrap();
+    /// assert_eq!(client.timeout(), smartling_auth_isahc::DEFAULT_TIMEOUT);
+    /// ```
+    pub fn new() -> Result<Self, Error> {
+        let http = HttpClient::builder()
+            .redirect_policy(RedirectPolicy::None)
+            .automatic_decompression(false)
+            .build()
+            .map_err(|e| Error::Transport(from_isahc(&e)))?;
+        Ok(Self::with_http_client(http))
+    }
+
+    /// Wraps a ready-made isahc client (for its proxy, TLS or connection-pool settings).
+    /// The timeouts, the redirect policy and the body cap are still applied per request.
+    ///
+    /// ```
+    /// let http = isahc::HttpClient::new().unwrap();
+    /// let client = smartling_auth_isahc::Client::with_http_client(http);
+    /// assert_eq!(client.max_body(), 64 * 1024);
+    /// ```
+    pub fn with_http_client(http: HttpClient) -> Self {
+        Self {
+            http,
+            parse: ParseOptions::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the connect and total timeouts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = smartling_auth_isahc::Client::new().unwrap()
+    ///     .timeouts(Duration::from_secs(2), Duration::from_secs(5));
+    /// assert_eq!(c.timeout(), Duration::from_secs(5));
+    /// ```
+    pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.timeout = total;
+        self
+    }
+
+    /// Sets the body cap in bytes (default 64 KiB).
+    ///
+    /// ```
+    /// let c = smartling_auth_isahc::Client::new().unwrap().body_cap(1024);
+    /// assert_eq!(c.max_body(), 1024);
+    /// ```
+    pub fn body_cap(mut self, bytes: usize) -> Self {
+        self.parse = self.parse.max_body(bytes);
+        self
+    }
+
+    /// The total timeout of one request.
+    ///
+    /// ```
+    /// assert_eq!(smartling_auth_isahc::Client::new().unwrap().timeout().as_secs(), 30);
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The body cap in bytes.
+    ///
+    /// ```
+    /// assert_eq!(smartling_auth_isahc::Client::new().unwrap().max_body(), 64 * 1024);
+    /// ```
+    pub fn max_body(&self) -> usize {
+        self.parse.body_limit()
+    }
+
+    /// Refreshes: the seed's call.
+    ///
+    /// ```no_run
+    /// use smartling_auth_isahc::{BaseUrl, Client, RefreshToken};
+    /// let pair = Client::new()?.refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn refresh(&self, base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, Error> {
+        self.exchange(&refresh_request(base, token))
+    }
+
+    /// Logs in with a user identifier and secret.
+    ///
+    /// ```no_run
+    /// use smartling_auth_isahc::{BaseUrl, Client, Credentials};
+    /// let pair = Client::new()?.authenticate(&BaseUrl::default(), &Credentials::new("id", "secret"))?;
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn authenticate(
+        &self,
+        base: &BaseUrl,
+        credentials: &Credentials,
+    ) -> Result<TokenPair, Error> {
+        self.exchange(&authenticate_request(base, credentials))
+    }
+
+    fn exchange(&self, request: &HttpRequest) -> Result<TokenPair, Error> {
+        let response = self.send(request)?;
+        parse_token_response_with(&response, &self.parse)
+    }
+
+    /// Sends a core request and reads the answer, blocking.
+    ///
+    /// ```no_run
+    /// use smartling_auth_isahc::{refresh_request, BaseUrl, Client, RefreshToken};
+    /// let req = refresh_request(&BaseUrl::default(), &RefreshToken::new("..."));
+    /// let answer = Client::new()?.send(&req)?;
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let response = self
+            .http
+            .send(self.prepare(request)?)
+            .map_err(|e| from_isahc(&e))?;
+        let (parts, body) = response.into_parts();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(body, self.read_limit()),
+            &mut bytes,
+        )
+        .map_err(|e| from_io(&e))?;
+        finish(parts, bytes)
+    }
+
+    /// Sends a core request and reads the answer, asynchronously, on any executor.
+    ///
+    /// ```no_run
+    /// use smartling_auth_isahc::{refresh_request, BaseUrl, Client, RefreshToken};
+    /// # async fn run() -> Result<(), smartling_auth_isahc::Error> {
+    /// let req = refresh_request(&BaseUrl::default(), &RefreshToken::new("..."));
+    /// let answer = Client::new()?.send_async(&req).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let request = self.prepare_async(request)?;
+        let response = self
+            .http
+            .send_async(request)
+            .await
+            .map_err(|e| from_isahc(&e))?;
+        let (parts, body) = response.into_parts();
+        let mut bytes = Vec::new();
+        body.take(self.read_limit())
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| from_io(&e))?;
+        finish(parts, bytes)
+    }
+
+    /// One byte past the cap, so that an oversized body is seen as such.
+    fn read_limit(&self) -> u64 {
+        self.parse.body_limit() as u64 + 1
+    }
+
+    fn builder(&self, request: &HttpRequest) -> http::request::Builder {
+        let mut b = http::Request::builder()
+            .method(request.method().clone())
+            .uri(request.uri().clone())
+            .redirect_policy(RedirectPolicy::None)
+            .automatic_decompression(false)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout);
+        if let Some(headers) = b.headers_mut() {
+            headers.extend(request.headers().clone());
+        }
+        b
+    }
+
+    fn prepare(&self, request: &HttpRequest) -> Result<http::Request<Body>, TransportError> {
+        self.builder(request)
+            .body(Body::from(request.body().clone()))
+            .map_err(|_| TransportError::new(TransportErrorKind::Other, "invalid request"))
+    }
+
+    fn prepare_async(
+        &self,
+        request: &HttpRequest,
+    ) -> Result<http::Request<AsyncBody>, TransportError> {
+        self.builder(request)
+            .body(AsyncBody::from(request.body().clone()))
+            .map_err(|_| TransportError::new(TransportErrorKind::Other, "invalid request"))
+    }
+}
+
+fn finish(parts: http::response::Parts, body: Vec<u8>) -> Result<HttpResponse, TransportError> {
+    if parts.status.is_redirection() {
+        return Err(TransportError::new(
+            TransportErrorKind::Redirect,
+            format!(
+                "HTTP {}: redirects are never followed (the request carries secrets)",
+                parts.status.as_u16()
+            ),
+        ));
+    }
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// The client behind the one-shot functions, made on first use and shared: each
+/// isahc client owns a background thread, so one per call would be wasteful.
+pub(crate) fn shared_client() -> Result<&'static Client, Error> {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let c = Client::new()?;
+    Ok(CLIENT.get_or_init(|| c))
+}

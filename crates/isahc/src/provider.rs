@@ -1,0 +1,206 @@
+//! The blocking, thread-safe token provider: a loop over the core's shared session.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::HeaderValue;
+use smartling_auth_core::{
+    AccessToken, BaseUrl, Credentials, Error, Listener, SharedSession, Snapshot, Step,
+    TransportError,
+};
+use tracing::debug;
+
+use crate::builder::{Builder, FromParts, Parts};
+use crate::client::Client;
+
+/// A valid access token from any thread, renewed ahead of expiry by one caller while
+/// the others keep going.
+///
+/// - A fresh token costs no lock and no allocation beyond a reference count.
+/// - Inside the refresh-ahead window, one caller renews; the others get the current
+///   token at once.
+/// - Callers whose token has truly expired wait for that one renewal; they never start
+///   their own. A renewal that fails wakes them all with the error; the next call tries
+///   again.
+/// - A panicking or vanished renewer hands the renewal to the next caller.
+///
+/// ```no_run
+/// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+/// let provider = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret"))?;
+/// let header = provider.authorization_header()?; // "Bearer eyJ..." (marked sensitive)
+/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokenProvider {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: SharedSession,
+    client: Client,
+    deadline: Duration,
+}
+
+impl FromParts for TokenProvider {
+    fn from_parts(parts: Parts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared: SharedSession::new(parts.session),
+                client: parts.client,
+                deadline: parts.deadline,
+            }),
+        }
+    }
+}
+
+impl TokenProvider {
+    /// A provider that logs in with `credentials` on first use.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// # drop(p);
+    /// ```
+    pub fn new(base: BaseUrl, credentials: Credentials) -> Result<Self, Error> {
+        Self::builder(base).credentials(credentials).build()
+    }
+
+    /// A builder, for timeouts, retries, the body cap, a ready-made isahc client, or a
+    /// starting token pair.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider};
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .refresh_token(RefreshToken::new("r"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(p);
+    /// ```
+    pub fn builder(base: BaseUrl) -> Builder<TokenProvider> {
+        Builder::new(base)
+    }
+
+    /// A valid access token, with at least the policy's hard margin of life left.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build().unwrap();
+    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// ```
+    #[inline]
+    pub fn access_token(&self) -> Result<AccessToken, Error> {
+        match self.inner.shared.cached(Instant::now()) {
+            Some(token) => Ok(token),
+            None => self.renew(),
+        }
+    }
+
+    /// `Authorization: Bearer <token>` as a header value marked sensitive (HTTP/2
+    /// stacks will not index it; debug output of it is redacted by `http`).
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a.b.c"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build().unwrap();
+    /// let h = p.authorization_header().unwrap();
+    /// assert!(h.is_sensitive());
+    /// assert_eq!(h, "Bearer a.b.c");
+    /// ```
+    pub fn authorization_header(&self) -> Result<HeaderValue, Error> {
+        Ok(smartling_auth_core::authorization_header(
+            &self.access_token()?,
+        ))
+    }
+
+    /// Reports that an API call with `token` was answered 401: unless a newer token has
+    /// replaced it, the next call renews. Returns whether it was the current token.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{AccessToken, BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(!p.invalidate(&AccessToken::new("not-ours")));
+    /// ```
+    pub fn invalidate(&self, token: &AccessToken) -> bool {
+        self.inner.shared.invalidate(token)
+    }
+
+    /// A snapshot of the current tokens with wall-clock expiry, for persisting.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(p.snapshot().is_none()); // nothing fetched yet
+    /// ```
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.inner
+            .shared
+            .snapshot(Instant::now(), SystemTime::now())
+    }
+
+    #[cold]
+    fn renew(&self) -> Result<AccessToken, Error> {
+        let deadline = Instant::now() + self.inner.deadline;
+        let mut call = self.inner.shared.call();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Transport(TransportError::timeout(
+                    self.inner.deadline,
+                )));
+            }
+            match call.step(now) {
+                Step::Token(grant) => return Ok(grant.access_token),
+                Step::Send(renewal) => {
+                    let answer = self.inner.client.send(renewal.request());
+                    if let Err(e) = &answer {
+                        debug!(kind = ?renewal.kind(), error = %e, "request failed");
+                    }
+                    renewal.complete(Instant::now(), answer);
+                }
+                Step::Wait(until, listener) => {
+                    let until = until.min(deadline);
+                    debug!(
+                        wait_ms = until.saturating_duration_since(now).as_millis() as u64,
+                        "waiting"
+                    );
+                    listener.wait_deadline(until);
+                }
+                Step::Fail(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Refreshes with the shared default client: the seed's call, in one line.
+///
+/// ```no_run
+/// use smartling_auth_isahc::{BaseUrl, RefreshToken};
+/// let pair = smartling_auth_isahc::refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
+/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+pub fn refresh(
+    base: &BaseUrl,
+    token: &smartling_auth_core::RefreshToken,
+) -> Result<smartling_auth_core::TokenPair, Error> {
+    crate::client::shared_client()?.refresh(base, token)
+}
+
+/// Logs in with the shared default client.
+///
+/// ```no_run
+/// use smartling_auth_isahc::{BaseUrl, Credentials};
+/// let pair = smartling_auth_isahc::authenticate(&BaseUrl::default(), &Credentials::new("id", "secret"))?;
+/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+pub fn authenticate(
+    base: &BaseUrl,
+    credentials: &Credentials,
+) -> Result<smartling_auth_core::TokenPair, Error> {
+    crate::client::shared_client()?.authenticate(base, credentials)
+}
