@@ -24,10 +24,7 @@ impl RateLimiter {
 
     /// Admits a call at `now`, or returns the whole seconds to wait (at least 1).
     pub(crate) fn check(&self, now: Duration) -> Result<(), u64> {
-        let mut accepted = self
-            .accepted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut accepted = self.accepted.lock().unwrap_or_else(PoisonError::into_inner);
         while accepted
             .front()
             .is_some_and(|&t| t.saturating_add(self.window) <= now)

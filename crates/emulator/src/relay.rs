@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ struct Conn {
     back: TcpStream,
     /// Set by [`Relay::reset`]: skip the orderly FIN so the close becomes an RST.
     reset: AtomicBool,
+    /// Client bytes forwarded since the server last sent anything.
+    unanswered: AtomicU64,
 }
 
 /// Live client connections and the relay threads that serve them.
@@ -37,6 +39,10 @@ pub(crate) struct Relay {
     stopping: AtomicBool,
     backend: SocketAddr,
     front: SocketAddr,
+    /// Cap on [`Conn::unanswered`]. tiny_http buffers a header line until its CRLF,
+    /// however long; cutting a connection whose client keeps talking without getting
+    /// answers bounds that memory without parsing HTTP here.
+    unanswered_cap: u64,
 }
 
 /// Counts a relay thread as live until dropped, even if the thread panics.
@@ -59,6 +65,7 @@ impl Relay {
     pub(crate) fn start(
         listener: TcpListener,
         backend: SocketAddr,
+        unanswered_cap: u64,
     ) -> io::Result<(Arc<Relay>, JoinHandle<()>)> {
         let relay = Arc::new(Relay {
             conns: Mutex::new(HashMap::new()),
@@ -67,6 +74,7 @@ impl Relay {
             stopping: AtomicBool::new(false),
             backend,
             front: listener.local_addr()?,
+            unanswered_cap,
         });
         let accept = {
             let relay = Arc::clone(&relay);
@@ -131,6 +139,7 @@ impl Relay {
             front: front_c,
             back: back_c,
             reset: AtomicBool::new(false),
+            unanswered: AtomicU64::new(0),
         });
         lock(&self.conns).insert(key, Arc::clone(&conn));
         if self.stopping.load(Ordering::SeqCst) {
@@ -148,7 +157,10 @@ impl Relay {
                 .stack_size(RELAY_STACK)
                 .spawn(move || {
                     let _guard = guard;
-                    pipe(back_r, &front_w);
+                    let _ = pipe(back_r, &front_w, |_| {
+                        conn.unanswered.store(0, Ordering::SeqCst);
+                        true
+                    });
                     if !conn.reset.load(Ordering::SeqCst) {
                         // tiny_http closed its side: close ours, which also wakes the
                         // upstream pipe blocked reading the client.
@@ -157,7 +169,16 @@ impl Relay {
                 })
         };
         if down.is_ok() {
-            pipe(front, &back);
+            let cap = self.unanswered_cap;
+            let refused = pipe(front, &back, |n| {
+                let n = u64::try_from(n).unwrap_or(u64::MAX);
+                let sent = conn.unanswered.fetch_add(n, Ordering::SeqCst);
+                sent.saturating_add(n) <= cap
+            });
+            if refused {
+                let _ = conn.front.shutdown(Shutdown::Both);
+                let _ = conn.back.shutdown(Shutdown::Both);
+            }
         }
         let _ = back.shutdown(Shutdown::Write);
         if let Ok(down) = down {
@@ -236,19 +257,23 @@ impl Relay {
     }
 }
 
-/// Copies until EOF or error on either side.
-fn pipe(mut from: TcpStream, mut to: &TcpStream) {
+/// Copies until EOF, an error on either side, or `admit` refusing a chunk; returns
+/// whether `admit` refused.
+fn pipe(mut from: TcpStream, mut to: &TcpStream, mut admit: impl FnMut(usize) -> bool) -> bool {
     let mut buf = vec![0; BUF];
     loop {
         match from.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return false,
             Ok(n) => {
+                if !admit(n) {
+                    return true;
+                }
                 if to.write_all(&buf[..n]).is_err() {
-                    break;
+                    return false;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(_) => return false,
         }
     }
 }

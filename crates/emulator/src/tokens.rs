@@ -212,7 +212,7 @@ impl TokenStore {
 }
 
 /// A JWT-shaped token: RS256 header, real claims, random (unverifiable) signature.
-fn jwt(sub: &str, iat: u64, exp: u64, typ: &str) -> String {
+pub(crate) fn jwt(sub: &str, iat: u64, exp: u64, typ: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
     let claims = json!({
         "jti": random::uuid(),

@@ -1,0 +1,131 @@
+//! Command-line flags of the `smartling-auth-emulator` binary.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+/// A local emulator of Smartling's authentication API v2, for tests.
+///
+/// Prints `listening on http://HOST:PORT` as its first line and, without `--user`,
+/// `demo user: ID:SECRET` as its second. Stops on Ctrl-C or SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "smartling-auth-emulator", version, about, long_about = None)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub(crate) bind: String,
+
+    /// An API user; may be repeated. Without any, a random demo user is created.
+    #[arg(long = "user", value_name = "ID:SECRET", value_parser = parse_user)]
+    pub(crate) users: Vec<UserSpec>,
+
+    /// Access token lifetime in seconds [default: 480].
+    #[arg(long, value_name = "S")]
+    pub(crate) access_ttl: Option<u64>,
+
+    /// Refresh token lifetime in seconds [default: 3660].
+    #[arg(long, value_name = "S")]
+    pub(crate) refresh_ttl: Option<u64>,
+
+    /// Session cap in seconds [default: 43200].
+    #[arg(long, value_name = "S")]
+    pub(crate) session_ttl: Option<u64>,
+
+    /// Let a refresh token be used more than once.
+    #[arg(long)]
+    pub(crate) no_single_use_refresh: bool,
+
+    /// Limit authenticate calls to N per SECS seconds.
+    #[arg(long, value_name = "N/SECS", value_parser = parse_rate)]
+    pub(crate) rate_limit: Option<RateSpec>,
+
+    /// Request body cap in bytes [default: 16384].
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_body: Option<usize>,
+
+    /// Worker threads [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) workers: Option<u16>,
+}
+
+/// `--user ID:SECRET`.
+#[derive(Debug, Clone)]
+pub(crate) struct UserSpec {
+    pub(crate) id: String,
+    pub(crate) secret: String,
+}
+
+/// `--rate-limit N/SECS`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateSpec {
+    pub(crate) max: u32,
+    pub(crate) window: Duration,
+}
+
+/// Why a flag value was refused. Messages never repeat the value: it may be a secret.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpecError {
+    #[error("expected ID:SECRET (a user identifier, a colon, then the secret)")]
+    UserWithoutColon,
+    #[error("the user identifier and the secret must both be non-empty")]
+    UserEmptyPart,
+    #[error("expected N/SECS, e.g. 10/1 for at most 10 calls per second")]
+    RateShape,
+    #[error("SECS must be a positive number of seconds")]
+    RateWindow,
+}
+
+fn parse_user(s: &str) -> Result<UserSpec, SpecError> {
+    let (id, secret) = s.split_once(':').ok_or(SpecError::UserWithoutColon)?;
+    if id.is_empty() || secret.is_empty() {
+        return Err(SpecError::UserEmptyPart);
+    }
+    Ok(UserSpec {
+        id: id.to_owned(),
+        secret: secret.to_owned(),
+    })
+}
+
+fn parse_rate(s: &str) -> Result<RateSpec, SpecError> {
+    let (n, secs) = s.split_once('/').ok_or(SpecError::RateShape)?;
+    let max = n.trim().parse().map_err(|_| SpecError::RateShape)?;
+    let secs: f64 = secs.trim().parse().map_err(|_| SpecError::RateWindow)?;
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(SpecError::RateWindow);
+    }
+    Ok(RateSpec {
+        max,
+        window: Duration::from_secs_f64(secs),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_specs() {
+        let u = parse_user("id:se:cret").unwrap();
+        assert_eq!((u.id.as_str(), u.secret.as_str()), ("id", "se:cret"));
+        assert!(matches!(
+            parse_user("nocolon"),
+            Err(SpecError::UserWithoutColon)
+        ));
+        assert!(matches!(parse_user(":x"), Err(SpecError::UserEmptyPart)));
+    }
+
+    #[test]
+    fn rate_specs() {
+        let r = parse_rate("10/1").unwrap();
+        assert_eq!((r.max, r.window), (10, Duration::from_secs(1)));
+        assert!(parse_rate("10").is_err());
+        assert!(parse_rate("x/1").is_err());
+        assert!(parse_rate("1/0").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}
