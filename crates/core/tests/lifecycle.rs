@@ -65,6 +65,19 @@ fn refreshes_ahead_and_serves_the_current_token_meanwhile() {
 }
 
 #[test]
+fn a_short_lived_token_is_not_renewed_before_half_its_life() {
+    let t0 = Instant::now();
+    // 80 s of life, a 60 s window: renewal waits for 40 s, not 20 s...
+    let mut s = logged_in(exact_policy(), t0, 80, 3660);
+    let g = expect_token(s.poll(t0 + secs(1)));
+    assert_eq!(g.fresh_until, t0 + secs(40));
+    let tx = expect_send(s.poll(t0 + secs(40)));
+    // ...so a slow answer does not leave the next token born inside its window.
+    s.handle_response(t0 + secs(70), tx.id, &success("a1", "r1", 80, 3660));
+    assert!(matches!(s.poll(t0 + secs(70)), Action::UseToken(_)));
+}
+
+#[test]
 fn jitter_spreads_refreshes_within_the_window_and_is_deterministic_per_seed() {
     let t0 = Instant::now();
     let first_send = |seed| {
@@ -109,7 +122,14 @@ fn logs_in_when_the_refresh_lifetime_shrinks_below_the_window() {
     assert_eq!(tx.kind, RequestKind::Refresh);
     // Near the session cap: the refresh token now has only 59 s left.
     s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 59, 59));
-    let tx = expect_send(s.poll(t0 + secs(420)));
+    // The short token serves until its next renewal point (half its life, here before
+    // the hard margin), and that renewal is a login, not a refresh into the cap.
+    let g = expect_token(s.poll(t0 + secs(420)));
+    assert_eq!(
+        g.fresh_until,
+        t0 + secs(420) + Duration::from_millis(29_000)
+    );
+    let tx = expect_send(s.poll(g.fresh_until));
     assert_eq!(
         (tx.kind, tx.reason),
         (RequestKind::Authenticate, Reason::FallbackToLogin)

@@ -712,10 +712,14 @@ impl Session {
         });
     }
 
-    /// Renewal starts `refresh_ahead` plus a jitter before expiry, never before `from`.
+    /// Renewal starts `refresh_ahead` plus a jitter before expiry, but never before
+    /// half the token's life from `from` has passed: with a short lifetime (a slow
+    /// server, the session cap closing in) the window would otherwise cover the whole
+    /// life, and every renewal would start the next at once.
     fn renew_at(&mut self, from: Instant, expires: Instant) -> Instant {
         let jitter_ms = self.policy.refresh_jitter.as_millis().min(u64::MAX as u128) as u64;
         let lead = self.policy.refresh_ahead + Duration::from_millis(self.rng.u64(0..=jitter_ms));
-        expires.checked_sub(lead).unwrap_or(from).max(from)
+        let half_life = from + expires.saturating_duration_since(from) / 2;
+        expires.checked_sub(lead).unwrap_or(from).max(half_life)
     }
 }
