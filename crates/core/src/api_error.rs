@@ -59,7 +59,7 @@ impl fmt::Display for ApiError {
 /// let e = ErrorEntry::new("k", "m", serde_json::json!({"errorId": "abc"}));
 /// assert_eq!(e.error_id(), Some("abc"));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ErrorEntry {
     /// The machine-readable key, such as `invalid_token`. Empty when the server sent none.
@@ -69,6 +69,18 @@ pub struct ErrorEntry {
     /// `details` in whatever shape the server sent: an object, a string, or `Null` when
     /// it was missing or `null`.
     pub details: serde_json::Value,
+}
+
+/// Server text is escaped and redacted as in `Display`: a server that echoes the
+/// client's token in an error message must not put it in the client's logs.
+impl fmt::Debug for ErrorEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorEntry")
+            .field("key", &sanitize(&self.key))
+            .field("message", &sanitize(&self.message))
+            .field("details", &sanitize(&self.details.to_string()))
+            .finish()
+    }
 }
 
 impl ErrorEntry {
@@ -108,7 +120,7 @@ impl ErrorEntry {
 /// assert_eq!(ErrorCode::from("GENERAL_ERROR"), ErrorCode::GeneralError);
 /// assert_eq!(ErrorCode::from("NEW_CODE").as_str(), "NEW_CODE");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// `VALIDATION_ERROR` (400).
@@ -185,6 +197,19 @@ impl From<&str> for ErrorCode {
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&sanitize(self.as_str()))
+        match self {
+            // Whatever the server sent, escaped and redacted like an excerpt.
+            ErrorCode::Other(code) => f.write_str(&sanitize(code)),
+            known => f.write_str(known.as_str()),
+        }
+    }
+}
+
+impl fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::Other(code) => write!(f, "Other({:?})", sanitize(code)),
+            known => f.write_str(known.as_str()),
+        }
     }
 }

@@ -66,6 +66,18 @@ impl BaseUrl {
         if host.is_empty() {
             return Err(invalid("the URL needs a host"));
         }
+        // `Authority` is lenient: it keeps a port it cannot read and text after an IPv6
+        // literal. Require exactly `host` or `host:port` with a valid port.
+        let exact = match authority.port() {
+            None => authority.as_str() == host,
+            Some(port) => {
+                port.as_str().parse::<u16>().is_ok()
+                    && authority.as_str() == format!("{host}:{}", port.as_str())
+            }
+        };
+        if !exact {
+            return Err(invalid("the host or port is not valid"));
+        }
         match scheme.as_str() {
             "https" => {}
             "http" if is_loopback(host) => {}
@@ -184,6 +196,9 @@ mod tests {
             "https://api.smartling.com/?q=1",
             "https://api.smartling.com/#frag",
             "https://",
+            "http://127.0.0.1:99999",
+            "https://api.smartling.com:65536",
+            "http://[::1]x",
         ] {
             let err = BaseUrl::parse(bad).unwrap_err();
             assert!(

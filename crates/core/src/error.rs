@@ -93,8 +93,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether trying again later may succeed: 429, 5xx, a transport failure, or a
-    /// success body cut short.
+    /// Whether trying again later may succeed: 429, 408, 5xx, a transport failure, or
+    /// a success body cut short.
     ///
     /// ```
     /// use smartling_auth_core::{Error, TransportError, TransportErrorKind};
@@ -168,7 +168,10 @@ impl Error {
 }
 
 fn retryable_status(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+    // 408 comes from proxies that gave up waiting: as transient as a 504.
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
 }
 
 impl From<ApiError> for Error {

@@ -29,7 +29,7 @@ pub(crate) fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(512));
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= TOKEN_RUN {
+        if looks_like_token(run) {
             out.push_str("[redacted]");
         } else {
             out.push_str(run);
@@ -52,6 +52,18 @@ pub(crate) fn sanitize(s: &str) -> String {
     out
 }
 
+/// A long run with digits or mixed case: tokens and secrets look like that, while
+/// error codes and keys (`MAX_OPERATIONS_LIMIT_EXCEEDED`, `invalid_token`) do not.
+fn looks_like_token(run: &str) -> bool {
+    let (mut digit, mut upper, mut lower) = (false, false, false);
+    for b in run.bytes() {
+        digit |= b.is_ascii_digit();
+        upper |= b.is_ascii_uppercase();
+        lower |= b.is_ascii_lowercase();
+    }
+    run.len() >= TOKEN_RUN && (digit || (upper && lower))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +76,17 @@ mod tests {
         let s = body_excerpt(format!("token={jwt} end").as_bytes());
         assert!(!s.contains("eyJ"), "{s}");
         assert!(s.contains("[redacted]") && s.ends_with(" end"), "{s}");
+    }
+
+    #[test]
+    fn keeps_codes_and_keys_readable() {
+        for plain in [
+            "MAX_OPERATIONS_LIMIT_EXCEEDED",
+            "max_operations_limit_exceeded_for_account",
+        ] {
+            assert_eq!(sanitize(plain), plain);
+        }
+        assert_eq!(sanitize("deadbeefdeadbeefdeadbeef0123"), "[redacted]");
     }
 
     #[test]

@@ -13,7 +13,7 @@ macro_rules! secret_type {
         // An `Arc` makes clones cheap (the token providers hand out clones on their hot
         // path); `Zeroizing` wipes the bytes when the last clone is dropped.
         #[derive(Clone)]
-        pub struct $name(Arc<Zeroizing<String>>);
+        pub struct $name(Arc<Zeroizing<Box<str>>>);
 
         impl $name {
             /// Wraps a secret value.
@@ -23,7 +23,8 @@ macro_rules! secret_type {
             /// assert_eq!(s.secret(), "x");
             /// ```
             pub fn new(value: impl Into<String>) -> Self {
-                Self(Arc::new(Zeroizing::new(value.into())))
+                // A boxed str is wiped as one slice; a `String` byte by byte.
+                Self(Arc::new(Zeroizing::new(value.into().into_boxed_str())))
             }
 
             /// Returns the secret value.

@@ -308,7 +308,6 @@ fn short_known_codes_display_as_themselves() {
 }
 
 #[test]
-#[ignore = "BUG: Display redacts the documented 429 code: ErrorCode's and ApiError's Display run the code through excerpt::sanitize, whose token heuristic replaces any run of >= 24 [A-Za-z0-9-_.+/=] chars with [redacted]; MAX_OPERATIONS_LIMIT_EXCEEDED is 29 such chars, so a 429 displays as `HTTP 429 [redacted]: ...`. Fix: print known ErrorCode variants verbatim (only Other(_) needs sanitize), and/or exempt SCREAMING_SNAKE runs ([A-Z0-9_] only) from redaction; long error keys like `invalid_parameter_refresh_token` hit the same heuristic"]
 fn every_known_code_displays_as_itself() {
     for code in ALL_CODES {
         assert_eq!(ErrorCode::from(code).to_string(), code);
@@ -585,7 +584,6 @@ fn huge_lifetimes_are_refused_as_too_large() {
 }
 
 #[test]
-#[ignore = "BUG: an integer literal beyond u64 (e.g. 18446744073709551616) reaches lifetime() as Value::F64 (serde_json has no arbitrary_precision) and is reported as FieldProblem::Fractional (\"is not a whole number of seconds\") instead of TooLarge; fix in response.rs lifetime(): for F64(f) with f >= 0 and f.fract() == 0.0 and f > MAX_LIFETIME secs, return too_large"]
 fn an_integer_beyond_u64_is_too_large_not_fractional() {
     let too_large = FieldProblem::TooLarge {
         max_secs: MAX_LIFETIME.as_secs(),
@@ -950,14 +948,13 @@ fn a_2xx_that_is_not_an_envelope_is_not_envelope() {
 }
 
 #[test]
-#[ignore = "BUG: a top-level JSON array is accepted as the envelope: serde's derived Deserialize for wire::Envelope (a struct) also accepts a sequence (visit_seq, positional fields), so `[{\"code\":\"SUCCESS\",\"data\":{...}}]` parses as a token pair on 2xx and `[{\"code\":\"X\"}]` becomes Error::Api on non-2xx. Fix: deserialize the top level as Object<Envelope<_>> (whose visitor takes only maps) and map Object::Not to NotEnvelope / \"no `response` object\", or give Envelope a map-only Deserialize impl"]
 fn a_top_level_array_is_not_an_envelope() {
     let v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
     let inner = serde_json::to_string(&v["response"]).unwrap();
     let array = format!("[{inner}]");
     assert_eq!(malformed(200, &array), Malformed::NotEnvelope);
     let u = unexpected(400, r#"[{"code":"VALIDATION_ERROR","errors":[]}]"#);
-    assert_eq!(u.problem, "no `response` object");
+    assert_eq!(u.problem, "not an error envelope");
 }
 
 #[test]
