@@ -58,7 +58,19 @@
 //!         }
 //!     }
 //! }
-//! # let _ = token;
+//! # use std::future::Future;
+//! # let mut session = Session::new(BaseUrl::default(), Policy::default())
+//! #     .with_credentials(Credentials::new("id", "secret"));
+//! # let body = r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c",
+//! #     "refreshToken":"d.e.f","expiresIn":480,"refreshExpiresIn":3660}}}"#;
+//! # let send = async |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+//! #     Ok(http::Response::builder().status(200).body(body.into()).unwrap())
+//! # };
+//! # let sleep_until = async |_: Instant| {};
+//! # let mut fut = std::pin::pin!(token(&mut session, send, sleep_until));
+//! # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+//! # let std::task::Poll::Ready(t) = fut.as_mut().poll(&mut cx) else { panic!() };
+//! # assert_eq!(t.unwrap().secret(), "a.b.c");
 //! ```
 //!
 //! `examples/ureq.rs` drives a session with the blocking `ureq` 3 client.
