@@ -16,8 +16,10 @@ pub(crate) struct Args {
     pub(crate) bind: String,
 
     /// An API user; may be repeated. Without any, a random demo user is created.
-    #[arg(long = "user", value_name = "ID:SECRET", value_parser = parse_user)]
-    pub(crate) users: Vec<UserSpec>,
+    // Parsed after clap, by `users()`: clap's own error would repeat the value, secret
+    // and all.
+    #[arg(long = "user", value_name = "ID:SECRET")]
+    pub(crate) users: Vec<String>,
 
     /// Access token lifetime in seconds [default: 480].
     #[arg(long, value_name = "S")]
@@ -46,6 +48,13 @@ pub(crate) struct Args {
     /// Worker threads [default: 16].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) workers: Option<u16>,
+}
+
+impl Args {
+    /// The `--user` values, checked. The error names the flag, never the value.
+    pub(crate) fn users(&self) -> Result<Vec<UserSpec>, SpecError> {
+        self.users.iter().map(|u| parse_user(u)).collect()
+    }
 }
 
 /// `--user ID:SECRET`.

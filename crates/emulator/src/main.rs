@@ -13,7 +13,19 @@ use smartling_auth_emulator::Emulator;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
-    match run(args) {
+    let users = match args.users() {
+        Ok(users) => users,
+        Err(e) => {
+            use clap::CommandFactory;
+            cli::Args::command()
+                .error(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("--user: {e}"),
+                )
+                .exit()
+        }
+    };
+    match run(args, users) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("smartling-auth-emulator: {e}");
@@ -22,7 +34,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: cli::Args) -> io::Result<()> {
+fn run(args: cli::Args, users: Vec<cli::UserSpec>) -> io::Result<()> {
     // Install the handler first so a signal right after the banner is not lost.
     let (stop_tx, stop_rx) = mpsc::channel();
     ctrlc::set_handler(move || {
@@ -33,7 +45,7 @@ fn run(args: cli::Args) -> io::Result<()> {
     let mut builder = Emulator::builder()
         .bind(&args.bind)
         .single_use_refresh(!args.no_single_use_refresh);
-    for user in &args.users {
+    for user in &users {
         builder = builder.user(&user.id, &user.secret);
     }
     if let Some(s) = args.access_ttl {
@@ -58,7 +70,7 @@ fn run(args: cli::Args) -> io::Result<()> {
 
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {}", emulator.base_url())?;
-    if args.users.is_empty() {
+    if users.is_empty() {
         // A local test fake: printing the generated credentials is the point.
         let (id, secret) = emulator.demo_user();
         writeln!(out, "demo user: {id}:{secret}")?;

@@ -176,6 +176,12 @@ fn bad_flags_exit_2() {
     }
     let (_, _, stderr) = run_to_exit(&["--user", "x"]);
     assert!(stderr.contains("ID:SECRET"));
+    // A malformed value may still be a secret: the error must not repeat it.
+    for value in ["SeCrEt-no-colon-Zq9", ":SeCrEt-no-colon-Zq9"] {
+        let (status, _, stderr) = run_to_exit(&["--user", value]);
+        assert_eq!(status.code(), Some(2));
+        assert!(!stderr.contains("SeCrEt-no-colon-Zq9"), "{stderr}");
+    }
 }
 
 #[test]
