@@ -26,12 +26,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// (the request carries secrets), asks for no compression, and reads at most the body
 /// cap plus one byte.
 ///
-/// ```no_run
-/// use smartling_auth_isahc::{BaseUrl, Client, RefreshToken};
+/// ```
+/// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+/// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+/// use smartling_auth_isahc::{Client, Credentials};
 /// let client = Client::new()?;
-/// let pair = client.refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
-/// println!("access token valid for {:?}", pair.expires_in);
-/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// let pair = client.authenticate(&base, &Credentials::new("id", "secret"))?;
+/// let next = client.refresh(&base, &pair.refresh_token)?;
+/// assert!(!next.refresh_token.same_secret(&pair.refresh_token));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -119,10 +122,14 @@ impl Client {
 
     /// Refreshes: the seed's call.
     ///
-    /// ```no_run
-    /// use smartling_auth_isahc::{BaseUrl, Client, RefreshToken};
-    /// let pair = Client::new()?.refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
-    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// # let refresh_token = smartling_auth_isahc::authenticate(&base, &smartling_auth_isahc::Credentials::new("id", "secret"))?.refresh_token;
+    /// use smartling_auth_isahc::Client;
+    /// let pair = Client::new()?.refresh(&base, &refresh_token)?;
+    /// assert_eq!(pair.expires_in.as_secs(), 480);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refresh(&self, base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, Error> {
         self.exchange(&refresh_request(base, token))
@@ -130,10 +137,13 @@ impl Client {
 
     /// Logs in with a user identifier and secret.
     ///
-    /// ```no_run
-    /// use smartling_auth_isahc::{BaseUrl, Client, Credentials};
-    /// let pair = Client::new()?.authenticate(&BaseUrl::default(), &Credentials::new("id", "secret"))?;
-    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// use smartling_auth_isahc::{Client, Credentials};
+    /// let pair = Client::new()?.authenticate(&base, &Credentials::new("id", "secret"))?;
+    /// assert_eq!(pair.refresh_expires_in.as_secs(), 3660);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn authenticate(
         &self,
@@ -150,11 +160,14 @@ impl Client {
 
     /// Sends a core request and reads the answer, blocking.
     ///
-    /// ```no_run
-    /// use smartling_auth_isahc::{refresh_request, BaseUrl, Client, RefreshToken};
-    /// let req = refresh_request(&BaseUrl::default(), &RefreshToken::new("..."));
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// use smartling_auth_isahc::{refresh_request, Client, RefreshToken};
+    /// let req = refresh_request(&base, &RefreshToken::new("not-a-real-token"));
     /// let answer = Client::new()?.send(&req)?;
-    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// assert_eq!(answer.status(), 401);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let response = self
@@ -173,12 +186,14 @@ impl Client {
 
     /// Sends a core request and reads the answer, asynchronously, on any executor.
     ///
-    /// ```no_run
-    /// use smartling_auth_isahc::{refresh_request, BaseUrl, Client, RefreshToken};
-    /// # async fn run() -> Result<(), smartling_auth_isahc::Error> {
-    /// let req = refresh_request(&BaseUrl::default(), &RefreshToken::new("..."));
-    /// let answer = Client::new()?.send_async(&req).await?;
-    /// # Ok(()) }
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// use smartling_auth_isahc::{authenticate_request, Client, Credentials};
+    /// let req = authenticate_request(&base, &Credentials::new("id", "secret"));
+    /// let answer = futures_lite::future::block_on(Client::new()?.send_async(&req))?;
+    /// assert_eq!(answer.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn send_async(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let request = self.prepare_async(request)?;

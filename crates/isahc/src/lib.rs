@@ -1,32 +1,34 @@
 //! Blocking transport for Smartling's authentication API, on [isahc] (curl underneath,
 //! rustls for TLS).
 //!
-//! ```no_run
+//! ```
+//! # let emu = smartling_auth_emulator::Emulator::builder().user("my-id", "my-secret").start()?;
+//! # let api = emu.base_url(); // a local emulator here; in production: BaseUrl::default()
 //! use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
 //!
-//! // One provider per user, shared by every thread (it is `Clone + Send + Sync`).
-//! let provider = TokenProvider::new(
-//!     BaseUrl::default(),
-//!     Credentials::new(std::env::var("SMARTLING_USER_IDENTIFIER")?, std::env::var("SMARTLING_USER_SECRET")?),
-//! )?;
+//! // One provider per API user, shared by every thread (it is `Clone + Send + Sync`).
+//! let provider = TokenProvider::new(BaseUrl::parse(&api)?, Credentials::new("my-id", "my-secret"))?;
 //!
 //! // Before each API call: a token with at least 30 s of life, renewed ahead of expiry
 //! // by a single caller, with backoff on 429 and 5xx, and a fresh login when the
 //! // refresh token runs out.
-//! let auth = provider.authorization_header()?;
-//! let response = isahc::Request::get("https://api.smartling.com/accounts-api/v2/accounts")
-//!     .header("Authorization", auth)
+//! let request = isahc::Request::get(format!("{api}/auth-api/v2/whoami"))
+//!     .header("Authorization", provider.authorization_header()?)
 //!     .body(())?;
+//! assert_eq!(isahc::send(request)?.status(), 200);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! The seed's call alone, without a provider:
 //!
-//! ```no_run
-//! use smartling_auth_isahc::{refresh, BaseUrl, RefreshToken};
-//! let pair = refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
-//! println!("{}", pair.secret_json());
-//! # Ok::<(), smartling_auth_isahc::Error>(())
+//! ```
+//! # let emu = smartling_auth_emulator::Emulator::builder().user("my-id", "my-secret").start()?;
+//! # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+//! # let refresh_token = smartling_auth_isahc::authenticate(&base, &smartling_auth_isahc::Credentials::new("my-id", "my-secret"))?.refresh_token;
+//! use smartling_auth_isahc::refresh;
+//! let pair = refresh(&base, &refresh_token)?;
+//! assert_eq!(pair.token_type.as_str(), "Bearer");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Every lifecycle decision is made by [`smartling_auth_core::Session`]; this crate

@@ -24,11 +24,14 @@ use crate::client::Client;
 ///   again.
 /// - A panicking or vanished renewer hands the renewal to the next caller.
 ///
-/// ```no_run
-/// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
-/// let provider = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret"))?;
+/// ```
+/// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+/// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+/// use smartling_auth_isahc::{Credentials, TokenProvider};
+/// let provider = TokenProvider::new(base, Credentials::new("id", "secret"))?;
 /// let header = provider.authorization_header()?; // "Bearer eyJ..." (marked sensitive)
-/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// assert!(header.is_sensitive());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenProvider {
@@ -179,10 +182,13 @@ impl TokenProvider {
 
 /// Refreshes with the shared default client: the seed's call, in one line.
 ///
-/// ```no_run
-/// use smartling_auth_isahc::{BaseUrl, RefreshToken};
-/// let pair = smartling_auth_isahc::refresh(&BaseUrl::default(), &RefreshToken::new("..."))?;
-/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+/// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+/// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+/// # let refresh_token = smartling_auth_isahc::authenticate(&base, &smartling_auth_isahc::Credentials::new("id", "secret"))?.refresh_token;
+/// let pair = smartling_auth_isahc::refresh(&base, &refresh_token)?;
+/// assert!(!pair.refresh_token.same_secret(&refresh_token));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn refresh(
     base: &BaseUrl,
@@ -193,10 +199,13 @@ pub fn refresh(
 
 /// Logs in with the shared default client.
 ///
-/// ```no_run
-/// use smartling_auth_isahc::{BaseUrl, Credentials};
-/// let pair = smartling_auth_isahc::authenticate(&BaseUrl::default(), &Credentials::new("id", "secret"))?;
-/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+/// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+/// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+/// use smartling_auth_isahc::Credentials;
+/// let pair = smartling_auth_isahc::authenticate(&base, &Credentials::new("id", "secret"))?;
+/// assert_eq!(pair.expires_in.as_secs(), 480);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn authenticate(
     base: &BaseUrl,
