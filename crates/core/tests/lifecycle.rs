@@ -158,6 +158,33 @@ fn a_refused_refresh_falls_back_to_login_at_once() {
 }
 
 #[test]
+fn any_refusal_of_the_refresh_token_falls_back_to_login_but_429_does_not() {
+    let t0 = Instant::now();
+    for (status, code) in [
+        (400, "VALIDATION_ERROR"),
+        (403, "AUTHORIZATION_ERROR"),
+        (404, "NOT_FOUND_ERROR"),
+    ] {
+        let mut s = logged_in(exact_policy(), t0, 480, 3660);
+        let tx = expect_send(s.poll(t0 + secs(460)));
+        let h = s.handle_response(t0 + secs(460), tx.id, &envelope(status, code, "k"));
+        assert_eq!(h, Handled::FallingBackToLogin, "{status}");
+        assert_eq!(
+            expect_send(s.poll(t0 + secs(460))).kind,
+            RequestKind::Authenticate
+        );
+    }
+    let mut s = logged_in(exact_policy(), t0, 480, 3660);
+    let tx = expect_send(s.poll(t0 + secs(460)));
+    let h = s.handle_response(
+        t0 + secs(460),
+        tx.id,
+        &envelope(429, "MAX_OPERATIONS_LIMIT_EXCEEDED", "k"),
+    );
+    assert_eq!(h, Handled::WillRetry);
+}
+
+#[test]
 fn without_credentials_those_cases_end_the_session_clearly() {
     let t0 = Instant::now();
     let pair = |e, r| {

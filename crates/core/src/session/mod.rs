@@ -112,6 +112,15 @@ struct InFlight {
     deadline: Instant,
 }
 
+/// A refresh answered with a 4xx other than 408/429 (401 `invalid_token`, the session
+/// cap, a 400 for a mangled token): that refresh token will not work, but the
+/// credentials may.
+fn is_refusal(error: &Error) -> bool {
+    error
+        .status()
+        .is_some_and(|s| s.is_client_error() && !error.is_retryable())
+}
+
 impl Session {
     /// Creates a session with nothing to start from; add credentials, a refresh token or
     /// a token pair with the `with_*` methods.
@@ -616,12 +625,15 @@ impl Session {
 
     fn renewal_failed(&mut self, now: Instant, f: &InFlight, error: Error) -> Handled {
         let valid = self.valid_until(now).is_some();
-        if f.kind == RequestKind::Refresh && error.status() == Some(StatusCode::UNAUTHORIZED) {
+        if f.kind == RequestKind::Refresh && is_refusal(&error) {
             if let Some(r) = &mut self.refresh {
                 r.state = RefreshState::Refused;
             }
             if self.credentials.is_some() {
-                debug!("refresh refused (401); falling back to login");
+                debug!(
+                    status = error.status().map(|s| s.as_u16()),
+                    "refresh refused; falling back to login"
+                );
                 return Handled::FallingBackToLogin;
             }
             if !valid {
