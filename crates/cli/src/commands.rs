@@ -1,0 +1,240 @@
+//! The three commands.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use smartling_auth_core::{
+    AccessToken, Action, BaseUrl, Credentials, RefreshToken, Session, Snapshot,
+};
+
+use crate::args::{Cli, Command};
+use crate::cache::{Cache, Found, Key};
+use crate::exit::{self, Failure};
+use crate::lock::{self, LockError};
+use crate::renew::{self, Limits, Renewed};
+use crate::{inputs, output};
+
+/// Everything a command needs from the command line.
+struct Context {
+    base: BaseUrl,
+    limits: Limits,
+    no_cache: bool,
+    cache_file: Option<PathBuf>,
+}
+
+/// Runs the parsed command line; `start` is when the process started, for the deadline.
+pub(crate) fn run(cli: Cli, start: Instant) -> Result<(), Failure> {
+    let ctx = Context {
+        base: inputs::base_url(cli.base_url.as_deref())?,
+        limits: Limits::new(start, cli.timeout),
+        no_cache: cli.no_cache,
+        cache_file: cli.cache_file,
+    };
+    match cli.command {
+        Command::Authenticate => authenticate(&ctx),
+        Command::Refresh => refresh(&ctx),
+        Command::Token => token(&ctx),
+    }
+}
+
+/// Logs in and prints the pair. Neither reads nor writes the cache.
+fn authenticate(ctx: &Context) -> Result<(), Failure> {
+    let credentials = inputs::required_credentials()?;
+    let mut session =
+        Session::new(ctx.base.clone(), ctx.limits.policy()).with_credentials(credentials);
+    print_pair(renew::run(&mut session, &ctx.limits)?)
+}
+
+/// Refreshes and prints the new pair. Neither reads nor writes the cache, and never
+/// logs in: a refused refresh token is an error.
+fn refresh(ctx: &Context) -> Result<(), Failure> {
+    let token = inputs::refresh_token_from_env_or_stdin()?;
+    let mut session = Session::new(ctx.base.clone(), ctx.limits.policy()).with_refresh_token(token);
+    print_pair(renew::run(&mut session, &ctx.limits)?)
+}
+
+fn print_pair(renewed: Renewed) -> Result<(), Failure> {
+    match renewed.pair {
+        Some(pair) => output::answer(&pair.secret_json()),
+        // A session built without tokens sends a request before it hands one out.
+        None => Err(Failure::Usage("no token pair was received".to_owned())),
+    }
+}
+
+/// What `token` renews with.
+struct Sources {
+    credentials: Option<Credentials>,
+    refresh_token: Option<RefreshToken>,
+}
+
+/// Prints a valid access token: from the cache when fresh, else renewed under the
+/// cross-process lock, so concurrent runs share one renewal.
+fn token(ctx: &Context) -> Result<(), Failure> {
+    let sources = Sources {
+        credentials: inputs::credentials()?,
+        refresh_token: inputs::env_refresh_token()?,
+    };
+    if ctx.no_cache {
+        return renew_and_print(ctx, None, &sources, None);
+    }
+    let user = sources.credentials.as_ref().map(|c| c.user_identifier());
+    let key = Key::new(&ctx.base, user);
+    let Some(cache) = Cache::locate(ctx.cache_file.clone(), &key) else {
+        output::warning("no cache directory (no home directory found); continuing without a cache");
+        return renew_and_print(ctx, None, &sources, None);
+    };
+    let mut warned = false;
+
+    // The fast path: no lock, no HTTP client.
+    let snapshot = read(&cache, &key, &mut warned);
+    if let Some(token) = snapshot.as_ref().and_then(|s| fresh(ctx, s)) {
+        return output::answer(token.secret());
+    }
+    // Nothing to renew with: fail before touching the file system.
+    if snapshot.is_none() && sources.credentials.is_none() && sources.refresh_token.is_none() {
+        return Err(missing_credentials());
+    }
+
+    let lock = match cache
+        .ensure_dir()
+        .map_err(LockError::Io)
+        .and_then(|()| lock::acquire(&cache.lock_path(), ctx.limits.deadline))
+    {
+        Ok(lock) => Some(lock),
+        Err(LockError::TimedOut) => {
+            return Err(Failure::Busy(format!(
+                "timed out after {:?} waiting for another smartling-auth process to renew the token (lock file {})",
+                ctx.limits.budget,
+                cache.lock_path().display()
+            )));
+        }
+        Err(LockError::Io(e)) => {
+            output::warning(&format!(
+                "cannot lock the token cache ({}): {e}; renewing without the lock",
+                cache.lock_path().display()
+            ));
+            None
+        }
+    };
+    // Another process may have renewed while this one waited for the lock.
+    let snapshot = read(&cache, &key, &mut warned);
+    if let Some(token) = snapshot.as_ref().and_then(|s| fresh(ctx, s)) {
+        drop(lock);
+        return output::answer(token.secret());
+    }
+    renew_and_print(ctx, snapshot.as_ref(), &sources, Some((&cache, &key, lock)))
+}
+
+/// Reads the cache, warning (once per run) about a file that cannot be used.
+fn read(cache: &Cache, key: &Key, warned: &mut bool) -> Option<Snapshot> {
+    match cache.read(key) {
+        Found::Session(s) => Some(s),
+        Found::Nothing => None,
+        Found::Unusable(why) => {
+            if !*warned {
+                *warned = true;
+                output::warning(&format!(
+                    "ignoring the token cache file {}: {why}; it will be replaced",
+                    cache.path().display()
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// The cached access token, if the core lifecycle rules would hand it out now (hard
+/// margin and refresh-ahead applied).
+fn fresh(ctx: &Context, snapshot: &Snapshot) -> Option<AccessToken> {
+    let now = Instant::now();
+    let mut session = Session::from_snapshot(
+        ctx.base.clone(),
+        ctx.limits.policy(),
+        snapshot,
+        now,
+        SystemTime::now(),
+    );
+    match session.poll(now) {
+        Action::UseToken(grant) => Some(grant.access_token),
+        _ => None,
+    }
+}
+
+/// Renews (from the cached session when there is one), writes the cache if asked,
+/// releases the lock, then prints.
+fn renew_and_print(
+    ctx: &Context,
+    snapshot: Option<&Snapshot>,
+    sources: &Sources,
+    cache: Option<(&Cache, &Key, Option<lock::Lock>)>,
+) -> Result<(), Failure> {
+    let mut session = session_for(ctx, snapshot, sources)?;
+    let renewed = match renew::run(&mut session, &ctx.limits) {
+        Ok(r) => r,
+        // The cached session is spent and nothing else can renew it, but the
+        // environment has a refresh token of its own: start over from that one.
+        Err(f) if snapshot.is_some() && sources.credentials.is_none() && spent(&f) => {
+            let Some(token) = sources.refresh_token.clone() else {
+                return Err(f);
+            };
+            session = Session::new(ctx.base.clone(), ctx.limits.policy()).with_refresh_token(token);
+            renew::run(&mut session, &ctx.limits)?
+        }
+        Err(f) => return Err(f),
+    };
+    if let Some((cache, key, lock)) = cache {
+        match session.snapshot(Instant::now(), SystemTime::now()) {
+            Some(snap) => {
+                if let Err(e) = cache.write(key, &snap) {
+                    output::warning(&format!(
+                        "cannot write the token cache file {}: {e}",
+                        cache.path().display()
+                    ));
+                }
+            }
+            None => output::warning("no session to cache"),
+        }
+        drop(lock);
+    }
+    output::answer(renewed.grant.access_token.secret())
+}
+
+/// Whether a failure means the session's refresh token cannot be used any more.
+fn spent(f: &Failure) -> bool {
+    matches!(f, Failure::Auth { .. }) && matches!(f.exit_code(), exit::USAGE | exit::REJECTED)
+}
+
+fn session_for(
+    ctx: &Context,
+    snapshot: Option<&Snapshot>,
+    sources: &Sources,
+) -> Result<Session, Failure> {
+    let policy = ctx.limits.policy();
+    let mut session = match (snapshot, &sources.refresh_token) {
+        (Some(snap), _) => Session::from_snapshot(
+            ctx.base.clone(),
+            policy,
+            snap,
+            Instant::now(),
+            SystemTime::now(),
+        ),
+        (None, Some(token)) => {
+            Session::new(ctx.base.clone(), policy).with_refresh_token(token.clone())
+        }
+        (None, None) if sources.credentials.is_none() => return Err(missing_credentials()),
+        (None, None) => Session::new(ctx.base.clone(), policy),
+    };
+    if let Some(c) = &sources.credentials {
+        session = session.with_credentials(c.clone());
+    }
+    Ok(session)
+}
+
+fn missing_credentials() -> Failure {
+    Failure::Usage(format!(
+        "missing credentials: set {} and {} (or {})",
+        inputs::USER_IDENTIFIER,
+        inputs::USER_SECRET,
+        inputs::REFRESH_TOKEN
+    ))
+}
