@@ -616,6 +616,22 @@ fn snapshots_restore_in_another_process_and_expired_ones_renew() {
     assert_eq!(g.access_token.secret(), "a0");
     assert_eq!(g.valid_until, t1 + secs(480 - 60 - 30));
 
+    // Seven minutes later: inside the refresh-ahead window, so the restored session
+    // refreshes while still handing out the cached token.
+    let mut r = Session::from_snapshot(
+        BaseUrl::default(),
+        exact_policy(),
+        &snap,
+        t1,
+        wall + secs(430),
+    );
+    let tx = expect_send(r.poll(t1));
+    assert_eq!(
+        (tx.kind, tx.reason),
+        (RequestKind::Refresh, Reason::RefreshAhead)
+    );
+    assert_eq!(expect_token(r.poll(t1)).access_token.secret(), "a0");
+
     // An hour later: the access token is gone, the refresh token still good.
     let mut r = Session::from_snapshot(
         BaseUrl::default(),

@@ -28,7 +28,12 @@ pub(crate) fn from_isahc(e: &isahc::Error) -> TransportError {
 /// Maps an error met while reading a response body.
 pub(crate) fn from_io(e: &io::Error) -> TransportError {
     if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<isahc::Error>()) {
-        return from_isahc(inner);
+        // curl's message for a cut-off body is often just "unknown error": say where.
+        let mapped = from_isahc(inner);
+        return TransportError::new(
+            mapped.kind,
+            format!("the response body was cut off: {}", mapped.message),
+        );
     }
     let kind = match e.kind() {
         io::ErrorKind::TimedOut => TransportErrorKind::Timeout,

@@ -234,7 +234,9 @@ impl Session {
             token: snapshot.access_token.clone(),
             token_type: snapshot.token_type.clone(),
             expires,
-            renew_at: s.renew_at(now.min(expires), expires),
+            // The token's original lifetime is unknown, so the half-life guard of
+            // `renew_at` does not apply: refresh ahead as for any token.
+            renew_at: s.renew_at_without_guard(now.min(expires), expires),
             invalidated: false,
         });
         s.refresh = Some(Refresh {
@@ -729,9 +731,13 @@ impl Session {
     /// server, the session cap closing in) the window would otherwise cover the whole
     /// life, and every renewal would start the next at once.
     fn renew_at(&mut self, from: Instant, expires: Instant) -> Instant {
+        let half_life = from + expires.saturating_duration_since(from) / 2;
+        self.renew_at_without_guard(from, expires).max(half_life)
+    }
+
+    fn renew_at_without_guard(&mut self, from: Instant, expires: Instant) -> Instant {
         let jitter_ms = self.policy.refresh_jitter.as_millis().min(u64::MAX as u128) as u64;
         let lead = self.policy.refresh_ahead + Duration::from_millis(self.rng.u64(0..=jitter_ms));
-        let half_life = from + expires.saturating_duration_since(from) / 2;
-        expires.checked_sub(lead).unwrap_or(from).max(half_life)
+        expires.checked_sub(lead).unwrap_or(from).max(from)
     }
 }
