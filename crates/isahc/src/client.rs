@@ -13,6 +13,9 @@ use smartling_auth_core::{
     refresh_request,
 };
 
+use tracing::instrument::WithSubscriber;
+use tracing::subscriber::NoSubscriber;
+
 use crate::transport_error::{from_io, from_isahc};
 
 /// Default connect timeout: 10 s.
@@ -25,6 +28,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Every request it sends has the connect and total timeouts, never follows a redirect
 /// (the request carries secrets), asks for no compression, and reads at most the body
 /// cap plus one byte.
+///
+/// isahc's own `tracing` output is silenced for these requests: with a subscriber
+/// interested in it, isahc turns on curl's verbose mode and logs the raw request and
+/// response bytes (`isahc::wire`, at TRACE), which hold the user secret and the tokens.
+/// This crate's own events (debug level) say what happens, without secrets.
 ///
 /// ```
 /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
@@ -111,6 +119,16 @@ impl Client {
         self.timeout
     }
 
+    /// How answers are parsed (the body cap).
+    ///
+    /// ```
+    /// let c = smartling_auth_isahc::Client::new().unwrap().body_cap(10);
+    /// assert_eq!(c.parse_options().body_limit(), 10);
+    /// ```
+    pub fn parse_options(&self) -> ParseOptions {
+        self.parse
+    }
+
     /// The body cap in bytes.
     ///
     /// ```
@@ -170,10 +188,10 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let response = self
-            .http
-            .send(self.prepare(request)?)
-            .map_err(|e| from_isahc(&e))?;
+        let request = self.prepare(request)?;
+        let response =
+            tracing::subscriber::with_default(NoSubscriber::default(), || self.http.send(request))
+                .map_err(|e| from_isahc(&e))?;
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
@@ -200,6 +218,7 @@ impl Client {
         let response = self
             .http
             .send_async(request)
+            .with_subscriber(NoSubscriber::default())
             .await
             .map_err(|e| from_isahc(&e))?;
         let (parts, body) = response.into_parts();
@@ -259,9 +278,16 @@ fn finish(parts: http::response::Parts, body: Vec<u8>) -> Result<HttpResponse, T
     Ok(http::Response::from_parts(parts, body))
 }
 
-/// The client behind the one-shot functions, made on first use and shared: each
-/// isahc client owns a background thread, so one per call would be wasteful.
-pub(crate) fn shared_client() -> Result<&'static Client, Error> {
+/// The process-wide default client behind the one-shot functions (of this crate and
+/// of the async transport), made on first use: each isahc client owns a background
+/// thread, so one per call would be wasteful.
+///
+/// ```
+/// let a = smartling_auth_isahc::shared_client().unwrap();
+/// let b = smartling_auth_isahc::shared_client().unwrap();
+/// assert!(std::ptr::eq(a, b));
+/// ```
+pub fn shared_client() -> Result<&'static Client, Error> {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     if let Some(c) = CLIENT.get() {
         return Ok(c);

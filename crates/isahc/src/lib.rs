@@ -47,5 +47,5 @@ mod transport_error;
 pub use smartling_auth_core::*;
 
 pub use builder::{Builder, DEFAULT_DEADLINE, FromParts, Parts};
-pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, shared_client};
 pub use provider::{TokenProvider, authenticate, refresh};

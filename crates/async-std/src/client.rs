@@ -1,0 +1,132 @@
+//! The one-shot async calls: an extension of the blocking crate's [`Client`] that
+//! sends with isahc's async API, and the two functions on a shared default client.
+
+use std::future::Future;
+
+use smartling_auth_core::{
+    BaseUrl, Credentials, Error, HttpRequest, RefreshToken, TokenPair, authenticate_request,
+    parse_token_response_with, refresh_request,
+};
+use smartling_auth_isahc::{Client, shared_client};
+
+/// The async one-shot calls on a [`Client`]: the blocking crate's `refresh` and
+/// `authenticate`, sent with [`Client::send_async`] and parsed with the client's body
+/// cap. The futures are `Send` and run on any executor.
+///
+/// ```
+/// use smartling_auth_async_std::{AsyncClientExt, BaseUrl, Client, Credentials};
+/// # let emulator = smartling_auth_emulator::Emulator::start()?;
+/// # let (user_id, user_secret) = emulator.demo_user();
+/// # let base = BaseUrl::parse(&emulator.base_url())?;
+/// let client = Client::new()?;
+/// let pair = async_std::task::block_on(
+///     client.authenticate_async(&base, &Credentials::new(user_id, user_secret)),
+/// )?;
+/// assert!(pair.expires_in.as_secs() > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait AsyncClientExt {
+    /// Refreshes: the seed's call, async.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{AsyncClientExt, BaseUrl, Client, Credentials};
+    /// # let emulator = smartling_auth_emulator::Emulator::start()?;
+    /// # let (user_id, user_secret) = emulator.demo_user();
+    /// # let base = BaseUrl::parse(&emulator.base_url())?;
+    /// let client = Client::new()?;
+    /// smol::block_on(async {
+    ///     let pair = client.authenticate_async(&base, &Credentials::new(user_id, user_secret)).await?;
+    ///     let renewed = client.refresh_async(&base, &pair.refresh_token).await?;
+    ///     assert!(!renewed.refresh_token.same_secret(&pair.refresh_token));
+    ///     Ok::<(), smartling_auth_async_std::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn refresh_async(
+        &self,
+        base: &BaseUrl,
+        token: &RefreshToken,
+    ) -> impl Future<Output = Result<TokenPair, Error>> + Send;
+
+    /// Logs in with a user identifier and secret, async.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{AsyncClientExt, BaseUrl, Client, Credentials};
+    /// # let emulator = smartling_auth_emulator::Emulator::start()?;
+    /// # let (user_id, _) = emulator.demo_user();
+    /// # let base = BaseUrl::parse(&emulator.base_url())?;
+    /// let client = Client::new()?;
+    /// let wrong = Credentials::new(user_id, "not-the-secret");
+    /// let err = smol::block_on(client.authenticate_async(&base, &wrong)).unwrap_err();
+    /// assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn authenticate_async(
+        &self,
+        base: &BaseUrl,
+        credentials: &Credentials,
+    ) -> impl Future<Output = Result<TokenPair, Error>> + Send;
+}
+
+impl AsyncClientExt for Client {
+    fn refresh_async(
+        &self,
+        base: &BaseUrl,
+        token: &RefreshToken,
+    ) -> impl Future<Output = Result<TokenPair, Error>> + Send {
+        let request = refresh_request(base, token);
+        async move { exchange(self, &request).await }
+    }
+
+    fn authenticate_async(
+        &self,
+        base: &BaseUrl,
+        credentials: &Credentials,
+    ) -> impl Future<Output = Result<TokenPair, Error>> + Send {
+        let request = authenticate_request(base, credentials);
+        async move { exchange(self, &request).await }
+    }
+}
+
+async fn exchange(client: &Client, request: &HttpRequest) -> Result<TokenPair, Error> {
+    let response = client.send_async(request).await?;
+    parse_token_response_with(&response, &client.parse_options())
+}
+
+/// Refreshes with the shared default client: the seed's call, in one line, async.
+///
+/// ```
+/// use smartling_auth_async_std::{BaseUrl, Credentials, authenticate, refresh};
+/// # let emulator = smartling_auth_emulator::Emulator::start()?;
+/// # let (user_id, user_secret) = emulator.demo_user();
+/// # let base = BaseUrl::parse(&emulator.base_url())?;
+/// async_std::task::block_on(async {
+///     let pair = authenticate(&base, &Credentials::new(user_id, user_secret)).await?;
+///     let renewed = refresh(&base, &pair.refresh_token).await?;
+///     // Refresh tokens are single use: the old one is spent now.
+///     assert!(refresh(&base, &pair.refresh_token).await.is_err());
+///     # drop(renewed);
+///     Ok::<(), smartling_auth_async_std::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn refresh(base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, Error> {
+    let request = refresh_request(base, token);
+    exchange(shared_client()?, &request).await
+}
+
+/// Logs in with the shared default client, async.
+///
+/// ```
+/// use smartling_auth_async_std::{BaseUrl, Credentials, authenticate};
+/// # let emulator = smartling_auth_emulator::Emulator::start()?;
+/// # let (user_id, user_secret) = emulator.demo_user();
+/// # let base = BaseUrl::parse(&emulator.base_url())?;
+/// let pair = smol::block_on(authenticate(&base, &Credentials::new(user_id, user_secret)))?;
+/// assert_eq!(pair.token_type.as_str(), "Bearer");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn authenticate(base: &BaseUrl, credentials: &Credentials) -> Result<TokenPair, Error> {
+    let request = authenticate_request(base, credentials);
+    exchange(shared_client()?, &request).await
+}

@@ -1,0 +1,213 @@
+//! The async token provider: a thin loop over the core's shared session that awaits
+//! where the blocking provider blocks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_io::Timer;
+use futures_lite::future;
+use http::HeaderValue;
+use smartling_auth_core::{
+    AccessToken, BaseUrl, Credentials, Error, SharedSession, Snapshot, Step, TransportError,
+};
+use smartling_auth_isahc::{Builder, Client, FromParts, Parts};
+use tracing::debug;
+
+/// A valid access token from any task, renewed ahead of expiry by one caller while the
+/// others keep going. `Clone + Send + Sync`; its futures are `Send`.
+///
+/// - A fresh token is returned on the first poll, with no lock and no allocation
+///   beyond a reference count.
+/// - Inside the refresh-ahead window, one caller renews; the others get the current
+///   token at once.
+/// - Callers whose token has truly expired await that one renewal (an event listener
+///   raced against an `async-io` timer); they never start their own. A renewal that
+///   fails wakes them all with the error; the next call tries again.
+/// - Dropping the future that is renewing (a cancelled task, a timeout) hands the
+///   renewal to another caller at once; nothing stays locked.
+/// - Backoff waits are timers: no thread sleeps.
+///
+/// ```
+/// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
+/// # let emulator = smartling_auth_emulator::Emulator::start()?;
+/// # let (user_id, user_secret) = emulator.demo_user();
+/// # let base = BaseUrl::parse(&emulator.base_url())?;
+/// let provider = TokenProvider::new(base, Credentials::new(user_id, user_secret))?;
+/// let header = async_std::task::block_on(provider.authorization_header())?;
+/// assert!(header.is_sensitive()); // "Bearer eyJ...", redacted in debug output
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokenProvider {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: SharedSession,
+    client: Client,
+    deadline: Duration,
+}
+
+impl FromParts for TokenProvider {
+    fn from_parts(parts: Parts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared: SharedSession::new(parts.session),
+                client: parts.client,
+                deadline: parts.deadline,
+            }),
+        }
+    }
+}
+
+impl TokenProvider {
+    /// A provider that logs in with `credentials` on first use. Nothing is sent yet.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(p.snapshot().is_none());
+    /// ```
+    pub fn new(base: BaseUrl, credentials: Credentials) -> Result<Self, Error> {
+        Self::builder(base).credentials(credentials).build()
+    }
+
+    /// A builder, for timeouts, retries, the body cap, the per-call deadline, a
+    /// ready-made isahc client, or a starting token pair. It is the blocking crate's
+    /// builder: both providers take exactly the same options.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{BaseUrl, RefreshToken, RetryPolicy, TokenProvider};
+    /// use std::time::Duration;
+    /// let mut retry = RetryPolicy::default();
+    /// retry.max_attempts = 3;
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .refresh_token(RefreshToken::new("r"))
+    ///     .timeouts(Duration::from_secs(2), Duration::from_secs(10))
+    ///     .deadline(Duration::from_secs(20))
+    ///     .retry(retry)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(p);
+    /// ```
+    pub fn builder(base: BaseUrl) -> Builder<TokenProvider> {
+        Builder::new(base)
+    }
+
+    /// A valid access token, with at least the policy's hard margin of life left.
+    ///
+    /// A fresh token completes on the first poll. Otherwise the call renews (or awaits
+    /// another caller's renewal) for at most the builder's deadline (default 60 s); a
+    /// request already on the wire may overrun it by up to its own total timeout.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{AccessToken, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build()?;
+    /// let token = smol::block_on(p.access_token())?;
+    /// assert_eq!(token.secret(), "a");
+    /// # Ok::<(), smartling_auth_async_std::Error>(())
+    /// ```
+    #[inline]
+    pub async fn access_token(&self) -> Result<AccessToken, Error> {
+        // The hot path, before any await: no lock, no suspension point.
+        if let Some(token) = self.inner.shared.cached(Instant::now()) {
+            return Ok(token);
+        }
+        // Boxed: the renewal's state (a request in flight, a listener, a timer) is
+        // large, and inlined it would make every hot-path future as large.
+        Box::pin(self.renew()).await
+    }
+
+    /// `Authorization: Bearer <token>` as a header value marked sensitive (HTTP/2
+    /// stacks will not index it; debug output of it is redacted by `http`).
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{AccessToken, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a.b.c"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build()?;
+    /// let h = async_std::task::block_on(p.authorization_header())?;
+    /// assert!(h.is_sensitive());
+    /// assert_eq!(h, "Bearer a.b.c");
+    /// # Ok::<(), smartling_auth_async_std::Error>(())
+    /// ```
+    pub async fn authorization_header(&self) -> Result<HeaderValue, Error> {
+        Ok(smartling_auth_core::authorization_header(
+            &self.access_token().await?,
+        ))
+    }
+
+    /// Reports that an API call with `token` was answered 401: unless a newer token has
+    /// replaced it, the next call renews. Returns whether it was the current token.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{AccessToken, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build()?;
+    /// assert!(!p.invalidate(&AccessToken::new("not-ours")));
+    /// assert!(p.invalidate(&AccessToken::new("a")));
+    /// # Ok::<(), smartling_auth_async_std::Error>(())
+    /// ```
+    pub fn invalidate(&self, token: &AccessToken) -> bool {
+        self.inner.shared.invalidate(token)
+    }
+
+    /// A snapshot of the current tokens with wall-clock expiry, for persisting.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(p.snapshot().is_none()); // nothing fetched yet
+    /// ```
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.inner
+            .shared
+            .snapshot(Instant::now(), SystemTime::now())
+    }
+
+    /// The blocking provider's `renew` loop, awaiting where it blocks.
+    #[cold]
+    async fn renew(&self) -> Result<AccessToken, Error> {
+        let deadline = Instant::now() + self.inner.deadline;
+        let mut call = self.inner.shared.call();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Transport(TransportError::timeout(
+                    self.inner.deadline,
+                )));
+            }
+            match call.step(now) {
+                Step::Token(grant) => return Ok(grant.access_token),
+                Step::Send(renewal) => {
+                    // Dropping this future here drops `renewal`, which hands the
+                    // renewal to the next caller.
+                    let answer = self.inner.client.send_async(renewal.request()).await;
+                    if let Err(e) = &answer {
+                        debug!(kind = ?renewal.kind(), error = %e, "request failed");
+                    }
+                    renewal.complete(Instant::now(), answer);
+                }
+                Step::Wait(until, listener) => {
+                    let until = until.min(deadline);
+                    debug!(
+                        wait_ms = until.saturating_duration_since(now).as_millis() as u64,
+                        "waiting"
+                    );
+                    future::or(listener, async {
+                        Timer::at(until).await;
+                    })
+                    .await;
+                }
+                Step::Fail(e) => return Err(e),
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! With a global subscriber at TRACE (every thread, isahc's agent thread included), no
+//! secret reaches the logs: isahc's raw wire logging must stay off for our requests.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use smartling_auth_isahc::{Client, TokenProvider, authenticate_request};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_global_trace_subscriber_sees_no_secret() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
+
+    let emu = emulator();
+    let p = TokenProvider::builder(base(&emu))
+        .credentials(credentials())
+        .build()
+        .unwrap();
+    let t1 = p.access_token().unwrap();
+    p.invalidate(&t1);
+    let t2 = p.access_token().unwrap();
+    // The async path too.
+    let answer = futures_lite::future::block_on(
+        Client::new()
+            .unwrap()
+            .send_async(&authenticate_request(&base(&emu), &credentials())),
+    )
+    .unwrap();
+    let t3 = smartling_auth_isahc::parse_token_response(&answer).unwrap();
+
+    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(out.contains("sending"), "our own events are there:\n{out}");
+    assert!(!out.contains(SECRET), "the user secret reached the logs");
+    let escaped_secret = SECRET.escape_default().to_string();
+    assert!(!out.contains(&escaped_secret));
+    for token in [
+        t1.secret(),
+        t2.secret(),
+        t3.access_token.secret(),
+        t3.refresh_token.secret(),
+    ] {
+        assert!(!out.contains(&token[..24]), "a token reached the logs");
+    }
+    let snapshot = p.snapshot().unwrap();
+    assert!(!out.contains(&snapshot.refresh_token.secret()[..24]));
+}
