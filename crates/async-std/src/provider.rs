@@ -8,10 +8,9 @@ use async_io::Timer;
 use futures_lite::future;
 use http::HeaderValue;
 use smartling_auth_core::{
-    AccessToken, BaseUrl, Credentials, Error, SharedSession, Snapshot, Step, TransportError,
+    AccessToken, BaseUrl, Credentials, Error, SharedSession, Snapshot, Step,
 };
 use smartling_auth_isahc::{Builder, Client, FromParts, Parts};
-use tracing::debug;
 
 /// A valid access token from any task, renewed ahead of expiry by one caller while the
 /// others keep going. `Clone + Send + Sync`; its futures are `Send`.
@@ -175,32 +174,20 @@ impl TokenProvider {
     /// The blocking provider's `renew` loop, awaiting where it blocks.
     #[cold]
     async fn renew(&self) -> Result<AccessToken, Error> {
-        let deadline = Instant::now() + self.inner.deadline;
-        let mut call = self.inner.shared.call();
+        let mut call = self
+            .inner
+            .shared
+            .call_with_deadline(Instant::now(), self.inner.deadline);
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Transport(TransportError::timeout(
-                    self.inner.deadline,
-                )));
-            }
-            match call.step(now) {
+            match call.step(Instant::now()) {
                 Step::Token(grant) => return Ok(grant.access_token),
                 Step::Send(renewal) => {
                     // Dropping this future here drops `renewal`, which hands the
                     // renewal to the next caller.
                     let answer = self.inner.client.send_async(renewal.request()).await;
-                    if let Err(e) = &answer {
-                        debug!(kind = ?renewal.kind(), error = %e, "request failed");
-                    }
                     renewal.complete(Instant::now(), answer);
                 }
                 Step::Wait(until, listener) => {
-                    let until = until.min(deadline);
-                    debug!(
-                        wait_ms = until.saturating_duration_since(now).as_millis() as u64,
-                        "waiting"
-                    );
                     future::or(listener, async {
                         Timer::at(until).await;
                     })

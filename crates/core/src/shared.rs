@@ -3,10 +3,11 @@
 //! [`Call::step`].
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use event_listener::{Event, EventListener};
 use http::Response;
+use tracing::debug;
 
 use crate::error::{Error, TransportError};
 use crate::fast_path::FastPath;
@@ -110,6 +111,29 @@ impl SharedSession {
         Call {
             shared: self,
             epoch: None,
+            deadline: None,
+        }
+    }
+
+    /// Like [`call`](Self::call), but the call gives up with a timeout error once
+    /// `limit` has passed since `now`, and never waits past that point.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret")));
+    /// let now = Instant::now();
+    /// let _renewal = shared.call().step(now); // someone else is renewing
+    /// let mut call = shared.call_with_deadline(now, Duration::from_secs(5));
+    /// assert!(matches!(call.step(now), Step::Wait(until, _) if until <= now + Duration::from_secs(5)));
+    /// assert!(matches!(call.step(now + Duration::from_secs(5)), Step::Fail(Error::Transport(_))));
+    /// ```
+    pub fn call_with_deadline(&self, now: Instant, limit: Duration) -> Call<'_> {
+        Call {
+            shared: self,
+            epoch: None,
+            deadline: now.checked_add(limit).map(|at| (at, limit)),
         }
     }
 
@@ -163,6 +187,8 @@ pub struct Call<'a> {
     shared: &'a SharedSession,
     /// The failure epoch when this call started; `None` before the first step.
     epoch: Option<u64>,
+    /// When the call gives up, and the limit it was given (for the message).
+    deadline: Option<(Instant, Duration)>,
 }
 
 impl<'a> Call<'a> {
@@ -180,6 +206,11 @@ impl<'a> Call<'a> {
     /// ```
     pub fn step(&mut self, now: Instant) -> Step<'a> {
         let shared = self.shared;
+        if let Some((at, limit)) = self.deadline {
+            if now >= at {
+                return Step::Fail(Error::Transport(TransportError::timeout(limit)));
+            }
+        }
         let mut session = shared.lock();
         match self.epoch {
             None => {
@@ -208,7 +239,12 @@ impl<'a> Call<'a> {
                 done: false,
             }),
             // Listen before the lock is released, so a completion in between is not missed.
-            Action::Wait(until) => Step::Wait(until, shared.changed.listen()),
+            Action::Wait(until) => {
+                let until = self.deadline.map_or(until, |(at, _)| until.min(at));
+                let wait_ms = until.saturating_duration_since(now).as_millis() as u64;
+                debug!(wait_ms, "waiting for a renewal or a backoff");
+                Step::Wait(until, shared.changed.listen())
+            }
             Action::Fail(e) => Step::Fail(e),
         }
     }
@@ -318,6 +354,9 @@ impl Renewal<'_> {
     /// ```
     pub fn complete(mut self, now: Instant, result: Result<Response<Vec<u8>>, TransportError>) {
         self.done = true;
+        if let Err(e) = &result {
+            debug!(request = ?self.id, kind = ?self.kind, error = %e, "request failed");
+        }
         self.shared.finish(self.id, |session, id| {
             match result {
                 Ok(response) => session.handle_response(now, id, &response),

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::HeaderValue;
 use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, Listener, SharedSession, Snapshot, Step,
-    TransportError,
 };
-use tracing::debug;
 
 use crate::builder::{Builder, FromParts, Parts};
 use crate::client::Client;
@@ -148,30 +146,19 @@ impl TokenProvider {
 
     #[cold]
     fn renew(&self) -> Result<AccessToken, Error> {
-        let deadline = Instant::now() + self.inner.deadline;
-        let mut call = self.inner.shared.call();
+        let mut call = self
+            .inner
+            .shared
+            .call_with_deadline(Instant::now(), self.inner.deadline);
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Transport(TransportError::timeout(
-                    self.inner.deadline,
-                )));
-            }
-            match call.step(now) {
+            match call.step(Instant::now()) {
                 Step::Token(grant) => return Ok(grant.access_token),
                 Step::Send(renewal) => {
+                    // A panic in here drops `renewal`, which hands it to the next caller.
                     let answer = self.inner.client.send(renewal.request());
-                    if let Err(e) = &answer {
-                        debug!(kind = ?renewal.kind(), error = %e, "request failed");
-                    }
                     renewal.complete(Instant::now(), answer);
                 }
                 Step::Wait(until, listener) => {
-                    let until = until.min(deadline);
-                    debug!(
-                        wait_ms = until.saturating_duration_since(now).as_millis() as u64,
-                        "waiting"
-                    );
                     listener.wait_deadline(until);
                 }
                 Step::Fail(e) => return Err(e),

@@ -639,7 +639,8 @@ impl Session {
                 return Handled::FallingBackToLogin;
             }
             if !valid {
-                self.latch(Error::SessionEnded(SessionEnd::RefreshRejected));
+                // The server's own words say most; later calls get `SessionEnded`.
+                self.latch(error);
             }
             return Handled::Failed;
         }
