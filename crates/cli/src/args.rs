@@ -26,7 +26,7 @@ Example:
 #[derive(Debug, Parser)]
 #[command(name = "smartling-auth", version, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
-    /// API base URL [default: https://api.smartling.com]. Plain http is accepted only
+    /// API base URL [default: `https://api.smartling.com`]. Plain http is accepted only
     /// for loopback hosts.
     #[arg(
         long,
