@@ -47,6 +47,13 @@ impl BaseUrl {
         if trimmed.is_empty() {
             return Err(invalid("the URL is empty"));
         }
+        // A URI is ASCII (RFC 3986 percent-encodes the rest), and `http::Uri` would let
+        // raw UTF-8 through into the request line.
+        if !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(
+                "the URL must be ASCII without spaces or control characters (percent-encode the rest)",
+            ));
+        }
         if trimmed.contains('#') {
             return Err(invalid("a base URL cannot have a fragment"));
         }
@@ -199,6 +206,9 @@ mod tests {
             "http://127.0.0.1:99999",
             "https://api.smartling.com:65536",
             "http://[::1]x",
+            "https://a/b\u{2000}/",
+            "https://gw.example/é",
+            "https://api.smartling.com/a b",
         ] {
             let err = BaseUrl::parse(bad).unwrap_err();
             assert!(
