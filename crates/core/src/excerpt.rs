@@ -14,11 +14,18 @@ pub(crate) fn body_excerpt(body: &[u8]) -> String {
     }
     // Cut the bytes first so a huge body costs nothing; allow for multi-byte characters.
     let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
-    let text = String::from_utf8_lossy(head);
-    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
-    let cut = out.chars().count() < text.chars().count() || head.len() < body.len();
-    out = sanitize(&out);
-    if cut {
+    let mut text = String::from_utf8_lossy(head).into_owned();
+    if head.len() < body.len() {
+        // The last run may be the start of a longer token: drop it.
+        let keep = text.trim_end_matches(is_token_char).len();
+        text.truncate(keep);
+    }
+    // Redact before cutting, so a cut cannot leave a token's head under the threshold.
+    let clean = sanitize(&text);
+    let mut out: String = clean.chars().take(EXCERPT_CHARS).collect();
+    if out.len() < clean.len() || head.len() < body.len() {
+        let keep = out.trim_end_matches(is_token_char).len();
+        out.truncate(keep);
         out.push('…');
     }
     out
@@ -37,12 +44,12 @@ pub(crate) fn sanitize(s: &str) -> String {
         run.clear();
     };
     for c in s.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=') {
+        if is_token_char(c) {
             run.push(c);
             continue;
         }
         flush(&mut run, &mut out);
-        if c.is_control() {
+        if c.is_control() || is_invisible_format(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -50,6 +57,16 @@ pub(crate) fn sanitize(s: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=')
+}
+
+/// Characters that reorder or hide text in a terminal (bidi controls, zero-width
+/// characters, line and paragraph separators): escaped like control characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 /// A long run with digits or mixed case: tokens and secrets look like that, while
@@ -76,6 +93,21 @@ mod tests {
         let s = body_excerpt(format!("token={jwt} end").as_bytes());
         assert!(!s.contains("eyJ"), "{s}");
         assert!(s.contains("[redacted]") && s.ends_with(" end"), "{s}");
+    }
+
+    #[test]
+    fn a_cut_never_leaves_the_head_of_a_token() {
+        let token = "eyJhbGciOiJSUzI1NiJ9eyJqdGkiOiJmYmExOTE5MC1l".repeat(20);
+        for pad in 0..130 {
+            let body = format!("{}{token}", "x ".repeat(pad));
+            let s = body_excerpt(body.as_bytes());
+            assert!(!s.contains("eyJhbG"), "pad {pad}: {s}");
+        }
+    }
+
+    #[test]
+    fn escapes_bidi_and_invisible_characters() {
+        assert_eq!(sanitize("a\u{202e}b\u{200b}c"), "a\\u{202e}b\\u{200b}c");
     }
 
     #[test]

@@ -530,6 +530,19 @@ fn a_lost_request_times_out_and_is_retried() {
 }
 
 #[test]
+fn an_answer_after_the_request_timeout_is_ignored_even_without_a_poll() {
+    let t0 = Instant::now();
+    let mut s = login_session(exact_policy());
+    let tx = expect_send(s.poll(t0));
+    let late = t0 + Policy::default().request_timeout;
+    assert_eq!(
+        s.handle_response(late, tx.id, &success("late", "r", 480, 3660)),
+        Handled::Stale
+    );
+    assert!(!matches!(s.poll(late), Action::UseToken(_)));
+}
+
+#[test]
 fn an_abandoned_request_is_handed_to_the_next_caller_without_backoff() {
     let t0 = Instant::now();
     let mut s = login_session(exact_policy());

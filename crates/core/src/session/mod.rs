@@ -345,6 +345,8 @@ impl Session {
         id: RequestId,
         response: &Response<B>,
     ) -> Handled {
+        // A request past its `request_timeout` is lost, even if nobody polled since.
+        self.expire_lost_request(now);
         if !self.is_outstanding(id) {
             return Handled::Stale;
         }
@@ -371,6 +373,7 @@ impl Session {
         id: RequestId,
         error: TransportError,
     ) -> Handled {
+        self.expire_lost_request(now);
         if !self.is_outstanding(id) {
             return Handled::Stale;
         }
