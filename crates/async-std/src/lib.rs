@@ -90,7 +90,7 @@ mod provider;
 pub use smartling_auth_core::*;
 
 pub use client::{AsyncClientExt, authenticate, refresh};
-pub use provider::TokenProvider;
+pub use provider::{AccessTokenFuture, TokenProvider};
 pub use smartling_auth_isahc::{
     Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT,
 };

@@ -1,7 +1,10 @@
 //! The async token provider: a thin loop over the core's shared session that awaits
 //! where the blocking provider blocks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_io::Timer;
@@ -111,14 +114,11 @@ impl TokenProvider {
     /// # Ok::<(), smartling_auth_async_std::Error>(())
     /// ```
     #[inline]
-    pub async fn access_token(&self) -> Result<AccessToken, Error> {
-        // The hot path, before any await: no lock, no suspension point.
-        if let Some(token) = self.inner.shared.cached(Instant::now()) {
-            return Ok(token);
+    pub fn access_token(&self) -> AccessTokenFuture<'_> {
+        AccessTokenFuture {
+            provider: self,
+            renewal: None,
         }
-        // Boxed: the renewal's state (a request in flight, a listener, a timer) is
-        // large, and inlined it would make every hot-path future as large.
-        Box::pin(self.renew()).await
     }
 
     /// `Authorization: Bearer <token>` as a header value marked sensitive (HTTP/2
@@ -196,5 +196,58 @@ impl TokenProvider {
                 Step::Fail(e) => return Err(e),
             }
         }
+    }
+}
+
+/// The boxed renewal of an `AccessTokenFuture` that missed the hot path.
+type Renewing<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
+
+/// The future of [`TokenProvider::access_token`].
+///
+/// A hand-written future rather than an `async fn`: its first poll checks the hot path
+/// directly and returns at once, without the state machine of the renewal, which is
+/// boxed and made only when a renewal is needed. It is `Send`.
+///
+/// ```
+/// use smartling_auth_async_std::{AccessToken, RefreshToken, TokenPair, TokenProvider};
+/// use std::time::{Duration, Instant};
+/// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+///     Duration::from_secs(480), Duration::from_secs(3660));
+/// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build()?;
+/// let future: smartling_auth_async_std::AccessTokenFuture<'_> = p.access_token();
+/// assert_eq!(smol::block_on(future)?.secret(), "a");
+/// # Ok::<(), smartling_auth_async_std::Error>(())
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct AccessTokenFuture<'a> {
+    provider: &'a TokenProvider,
+    renewal: Option<Renewing<'a>>,
+}
+
+impl std::fmt::Debug for AccessTokenFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokenFuture")
+            .field("renewing", &self.renewal.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for AccessTokenFuture<'_> {
+    type Output = Result<AccessToken, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let provider = this.provider;
+        let renewal = match &mut this.renewal {
+            Some(renewal) => renewal,
+            None => {
+                // The hot path: no lock, no suspension point.
+                if let Some(token) = provider.inner.shared.cached(Instant::now()) {
+                    return Poll::Ready(Ok(token));
+                }
+                this.renewal.insert(Box::pin(provider.renew()))
+            }
+        };
+        renewal.as_mut().poll(cx)
     }
 }
