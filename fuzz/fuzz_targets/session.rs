@@ -449,6 +449,17 @@ impl Model {
             return false;
         };
         self.old.push(id);
+        if self.now >= sent + self.policy.request_timeout {
+            // Lost: an answer past the request timeout is ignored, polled or not.
+            let r = answer.response(usize::MAX, self.policy.min_validity.as_secs());
+            let handled = self.session.handle_response(self.now, id, &r);
+            assert_eq!(
+                handled,
+                Handled::Stale,
+                "an answer past request_timeout was taken"
+            );
+            return true;
+        }
         self.answers += 1;
         let r = answer.response(self.answers, self.policy.min_validity.as_secs());
         // The session parses with the same function and options: what it will install.
@@ -505,7 +516,7 @@ impl Model {
                 assert_eq!(before, after, "a stale answer changed the session");
             }
             Op::Transport(k) => {
-                if let Some((id, _)) = self.outstanding.take() {
+                if let Some((id, sent)) = self.outstanding.take() {
                     self.old.push(id);
                     let kind = KINDS[*k as usize % KINDS.len()];
                     let h = self.session.handle_transport_error(
@@ -513,9 +524,11 @@ impl Model {
                         id,
                         TransportError::new(kind, "fuzz"),
                     );
+                    let lost = self.now >= sent + self.policy.request_timeout;
                     assert!(
-                        !matches!(h, Handled::Stale | Handled::Renewed | Handled::Abandoned),
-                        "a transport error was {h:?}"
+                        !matches!(h, Handled::Renewed | Handled::Abandoned)
+                            && (h == Handled::Stale) == lost,
+                        "a transport error was {h:?} (past request_timeout: {lost})"
                     );
                 }
             }
