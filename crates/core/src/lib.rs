@@ -8,9 +8,11 @@
 //! - [`refresh_request`] and [`authenticate_request`] build the two calls;
 //! - [`parse_token_response`] turns an answer into a [`TokenPair`] or a typed [`Error`];
 //! - [`Session`] decides when to refresh, when to log in again, and how long to back off;
-//! - [`SharedSession`] shares one session between threads or tasks, with single-flight
-//!   renewals and a lock-free path for fresh tokens. The `smartling-auth-isahc`
-//!   (blocking) and `smartling-auth-async-std` (async) crates are thin loops over it.
+//! - [`TokenCache`] shares one session between threads or tasks, with single-flight
+//!   renewals and a lock-free path for fresh tokens, and [`TokenCache::drive`] is the
+//!   one loop that runs a caller's renewal over any [`Transport`]. The
+//!   `smartling-auth-isahc` (blocking) and `smartling-auth-async-std` (async) crates
+//!   supply only how to send and how to wait.
 //!
 //! Secrets ([`AccessToken`], [`RefreshToken`], [`UserSecret`]) print as `[redacted]`,
 //! are wiped on drop, and come out only through `secret()`.
@@ -30,12 +32,12 @@
 //! ```
 //!
 //! # Driving the lifecycle from any async runtime
-//! A driver is a loop over [`Session::poll`] (or [`Call::step`] for a shared session):
-//! on [`Action::Send`], await your client's request and feed the answer back; on
-//! [`Action::Wait`], race a timer for that instant against the listener of
-//! [`Step::Wait`]; on [`Action::UseToken`], return the token. The session never blocks
-//! and never reads the clock, so the same loop works on tokio, smol, async-std or an
-//! executor of your own:
+//! For many callers, implement [`Transport`] (send, wait) and await
+//! [`TokenCache::drive`]. For one caller, a loop over [`Session::poll`] is all it
+//! takes: on [`Action::Send`], await your client's request and feed the answer back; on
+//! [`Action::Wait`], sleep until that instant; on [`Action::UseToken`], return the
+//! token. The session never blocks and never reads the clock, so the same loop works
+//! on tokio, smol, async-std or an executor of your own:
 //!
 //! ```
 //! use smartling_auth_core::*;
@@ -80,6 +82,7 @@
 
 mod api_error;
 mod base_url;
+mod driver;
 mod error;
 mod excerpt;
 mod fast_path;
@@ -88,7 +91,7 @@ mod response;
 mod retry_after;
 mod secret;
 mod session;
-mod shared;
+mod token_cache;
 mod wire;
 
 /// The listener of [`Step::Wait`] and the trait with its blocking waits
@@ -109,8 +112,9 @@ pub use response::{
 };
 pub use retry_after::RetryAfter;
 pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret, authorization_header};
+pub use driver::Transport;
 pub use session::{
-    Action, Grant, Handled, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session, Snapshot,
-    SnapshotError, Transmit,
+    Action, Grant, Handled, Margins, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session,
+    Snapshot, SnapshotError, Transmit,
 };
-pub use shared::{Call, Renewal, SharedSession, Step};
+pub use token_cache::{Call, Renewal, Step, TokenCache};

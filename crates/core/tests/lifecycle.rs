@@ -16,10 +16,7 @@ fn logged_in(policy: Policy, t0: Instant, expires: u64, refresh_expires: u64) ->
     let mut s = login_session(policy);
     let tx = expect_send(s.poll(t0));
     assert_eq!(tx.kind, RequestKind::Authenticate);
-    assert_eq!(
-        s.handle_response(t0, tx.id, &success("a0", "r0", expires, refresh_expires)),
-        Handled::Renewed
-    );
+    assert!(matches!(s.handle_response(t0, tx.id, &success("a0", "r0", expires, refresh_expires)), Handled::Renewed(..)));
     s
 }
 
@@ -67,8 +64,10 @@ fn refreshes_ahead_and_serves_the_current_token_meanwhile() {
 #[test]
 fn a_short_lived_token_is_not_renewed_before_half_its_life() {
     let t0 = Instant::now();
-    // 80 s of life, a 60 s window: renewal waits for 40 s, not 20 s...
-    let mut s = logged_in(exact_policy(), t0, 80, 3660);
+    // 80 s of life, an explicit 60 s window: renewal waits for 40 s, not 20 s...
+    let mut policy = exact_policy();
+    policy.refresh_ahead = Some(secs(60));
+    let mut s = logged_in(policy, t0, 80, 3660);
     let g = expect_token(s.poll(t0 + secs(1)));
     assert_eq!(g.fresh_until, t0 + secs(40));
     let tx = expect_send(s.poll(t0 + secs(40)));
@@ -120,20 +119,37 @@ fn logs_in_when_the_refresh_lifetime_shrinks_below_the_window() {
     let mut s = logged_in(exact_policy(), t0, 480, 3660);
     let tx = expect_send(s.poll(t0 + secs(420)));
     assert_eq!(tx.kind, RequestKind::Refresh);
-    // Near the session cap: the refresh token now has only 59 s left.
-    s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 59, 59));
-    // The short token serves until its next renewal point (half its life, here before
-    // the hard margin), and that renewal is a login, not a refresh into the cap.
+    // Near the session cap: the refresh token now has only 59 s left, less than the
+    // 60 s renewal window of a 480 s token.
+    s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 480, 59));
+    // The new access token serves until its renewal point, and that renewal is a
+    // login, not a refresh into the cap.
     let g = expect_token(s.poll(t0 + secs(420)));
-    assert_eq!(
-        g.fresh_until,
-        t0 + secs(420) + Duration::from_millis(29_000)
-    );
+    assert_eq!(g.access_token.secret(), "a1");
     let tx = expect_send(s.poll(g.fresh_until));
     assert_eq!(
         (tx.kind, tx.reason),
         (RequestKind::Authenticate, Reason::FallbackToLogin)
     );
+}
+
+#[test]
+fn logs_in_at_once_when_a_refresh_returns_a_far_shorter_lifetime() {
+    let t0 = Instant::now();
+    let mut s = logged_in(exact_policy(), t0, 480, 3660);
+    let tx = expect_send(s.poll(t0 + secs(420)));
+    // 59 s is under a quarter of the last grant's 480 s: the session cap is closing in.
+    let h = s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 59, 59));
+    assert!(matches!(h, Handled::Renewed(_)));
+    let tx = expect_send(s.poll(t0 + secs(420)));
+    assert_eq!(
+        (tx.kind, tx.reason),
+        (RequestKind::Authenticate, Reason::FallbackToLogin)
+    );
+    // The short token, still alive, serves other callers while the login is out.
+    let g = expect_token(s.poll(t0 + secs(421)));
+    assert_eq!(g.access_token.secret(), "a1");
+    assert!(g.valid_until <= t0 + secs(420 + 59));
 }
 
 #[test]
@@ -147,7 +163,7 @@ fn a_refused_refresh_falls_back_to_login_at_once() {
         tx.id,
         &envelope(401, "AUTHENTICATION_ERROR", "invalid_token"),
     );
-    assert_eq!(h, Handled::FallingBackToLogin);
+    assert!(matches!(h, Handled::FallingBackToLogin(..)));
     let tx = expect_send(s.poll(t0 + secs(460)));
     assert_eq!(tx.kind, RequestKind::Authenticate);
     s.handle_response(t0 + secs(461), tx.id, &success("a2", "r2", 480, 3660));
@@ -168,7 +184,7 @@ fn any_refusal_of_the_refresh_token_falls_back_to_login_but_429_does_not() {
         let mut s = logged_in(exact_policy(), t0, 480, 3660);
         let tx = expect_send(s.poll(t0 + secs(460)));
         let h = s.handle_response(t0 + secs(460), tx.id, &envelope(status, code, "k"));
-        assert_eq!(h, Handled::FallingBackToLogin, "{status}");
+        assert!(matches!(h, Handled::FallingBackToLogin(..)), "{status}");
         assert_eq!(
             expect_send(s.poll(t0 + secs(460))).kind,
             RequestKind::Authenticate
@@ -181,7 +197,7 @@ fn any_refusal_of_the_refresh_token_falls_back_to_login_but_429_does_not() {
         tx.id,
         &envelope(429, "MAX_OPERATIONS_LIMIT_EXCEEDED", "k"),
     );
-    assert_eq!(h, Handled::WillRetry);
+    assert!(matches!(h, Handled::WillRetry(..)));
 }
 
 #[test]
@@ -250,16 +266,18 @@ fn twelve_hour_session_cap_leads_to_a_new_login() {
     let mut session_start = t0;
     let (mut logins, mut refreshes) = (0, 0);
     let mut now = t0;
-    let mut expiry: Option<(String, Instant)> = None;
+    let mut expiry: Option<(String, Instant, Duration)> = None;
     let mut n = 0;
     while now < t0 + secs(13 * 3600) {
         n += 1;
         assert!(n < 100_000, "bounded");
         match s.poll(now) {
             Action::UseToken(g) => {
-                let (tok, exp) = expiry.clone().unwrap();
+                let (tok, exp, lifetime) = expiry.clone().unwrap();
                 assert_eq!(g.access_token.secret(), tok);
-                assert!(now + secs(30) <= exp, "a handed-out token has 30 s left");
+                // The hard margin scales down as the cap shortens the tokens.
+                let margin = lifetime.div_f64(4.0).min(secs(30));
+                assert!(now + margin <= exp, "a handed-out token has its margin left");
                 now += secs(7);
             }
             Action::Send(tx) => {
@@ -288,7 +306,7 @@ fn twelve_hour_session_cap_leads_to_a_new_login() {
                         .as_str()
                         .unwrap()
                         .to_owned();
-                    expiry = Some((tok, now + secs(e)));
+                    expiry = Some((tok, now + secs(e), secs(e)));
                 }
                 s.handle_response(now + Duration::from_millis(150), tx.id, &answer);
             }
@@ -325,7 +343,7 @@ fn a_503_burst_backs_off_within_the_ceiling_then_recovers() {
             tx.id,
             &envelope(503, "MAINTENANCE_MODE_ERROR", "maintenance"),
         );
-        assert_eq!(h, Handled::WillRetry);
+        assert!(matches!(h, Handled::WillRetry(..)));
         match s.poll(now) {
             Action::Wait(until) => {
                 assert!(until - now <= retry.ceiling(attempt), "attempt {attempt}");
@@ -386,7 +404,7 @@ fn retry_after_is_honoured_in_both_forms_and_clamped() {
     for (answer, expected) in cases {
         let mut s = login_session(exact_policy());
         let tx = expect_send(s.poll(t0));
-        assert_eq!(s.handle_response(t0, tx.id, &answer), Handled::WillRetry);
+        assert!(matches!(s.handle_response(t0, tx.id, &answer), Handled::WillRetry(..)));
         assert_eq!(expect_wait(s.poll(t0)), t0 + expected);
         assert_eq!(expect_send(s.poll(t0 + expected)).attempt, 2);
     }
@@ -461,10 +479,7 @@ fn rejections_are_final_and_typed() {
     ] {
         let mut s = login_session(exact_policy());
         let tx = expect_send(s.poll(t0));
-        assert_eq!(
-            s.handle_response(t0, tx.id, &envelope(status, code, "k")),
-            Handled::Failed
-        );
+        assert!(matches!(s.handle_response(t0, tx.id, &envelope(status, code, "k")), Handled::Failed(..)));
         match s.poll(t0 + secs(3600)) {
             Action::Fail(Error::Api(api)) => {
                 assert_eq!(api.status.as_u16(), status);
@@ -492,19 +507,10 @@ fn one_request_at_a_time_and_stale_answers_are_ignored() {
         expect_send(s2.poll(t0)).id // a later id, unknown to `s`
     };
     assert_ne!(other, tx.id);
-    assert_eq!(
-        s.handle_response(t0, other, &success("x", "y", 480, 3660)),
-        Handled::Stale
-    );
+    assert!(matches!(s.handle_response(t0, other, &success("x", "y", 480, 3660)), Handled::Stale));
     assert!(matches!(s.poll(t0), Action::Wait(_)));
-    assert_eq!(
-        s.handle_response(t0, tx.id, &success("a", "r", 480, 3660)),
-        Handled::Renewed
-    );
-    assert_eq!(
-        s.handle_response(t0, tx.id, &success("b", "r", 480, 3660)),
-        Handled::Stale
-    );
+    assert!(matches!(s.handle_response(t0, tx.id, &success("a", "r", 480, 3660)), Handled::Renewed(..)));
+    assert!(matches!(s.handle_response(t0, tx.id, &success("b", "r", 480, 3660)), Handled::Stale));
     assert_eq!(expect_token(s.poll(t0)).access_token.secret(), "a");
 }
 
@@ -523,10 +529,7 @@ fn a_lost_request_times_out_and_is_retried() {
         other => panic!("{other:?}"),
     };
     assert_eq!(retry.attempt, 2);
-    assert_eq!(
-        s.handle_response(deadline, tx.id, &success("late", "r", 480, 3660)),
-        Handled::Stale
-    );
+    assert!(matches!(s.handle_response(deadline, tx.id, &success("late", "r", 480, 3660)), Handled::Stale));
 }
 
 #[test]
@@ -535,10 +538,7 @@ fn an_answer_after_the_request_timeout_is_ignored_even_without_a_poll() {
     let mut s = login_session(exact_policy());
     let tx = expect_send(s.poll(t0));
     let late = t0 + Policy::default().request_timeout;
-    assert_eq!(
-        s.handle_response(late, tx.id, &success("late", "r", 480, 3660)),
-        Handled::Stale
-    );
+    assert!(matches!(s.handle_response(late, tx.id, &success("late", "r", 480, 3660)), Handled::Stale));
     assert!(!matches!(s.poll(late), Action::UseToken(_)));
 }
 
@@ -547,7 +547,7 @@ fn an_abandoned_request_is_handed_to_the_next_caller_without_backoff() {
     let t0 = Instant::now();
     let mut s = login_session(exact_policy());
     let tx = expect_send(s.poll(t0));
-    assert_eq!(s.abandon(tx.id), Handled::Abandoned);
+    assert!(matches!(s.abandon(tx.id), Handled::Abandoned));
     let again = expect_send(s.poll(t0));
     assert_eq!(again.attempt, 1);
     assert_ne!(again.id, tx.id);
@@ -577,24 +577,21 @@ fn invalidate_renews_only_for_the_current_token() {
 #[test]
 fn too_short_lived_tokens_are_never_handed_out() {
     let t0 = Instant::now();
+    // An explicit hard margin keeps its meaning whatever the lifetime.
+    let mut explicit = exact_policy();
+    explicit.min_validity = Some(secs(30));
     // After a refresh: log in instead.
-    let mut s = logged_in(exact_policy(), t0, 480, 3660);
+    let mut s = logged_in(explicit.clone(), t0, 480, 3660);
     let tx = expect_send(s.poll(t0 + secs(420)));
-    assert_eq!(
-        s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 20, 3000)),
-        Handled::FallingBackToLogin
-    );
+    assert!(matches!(s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 20, 3000)), Handled::FallingBackToLogin(..)));
     assert_eq!(
         expect_send(s.poll(t0 + secs(420))).kind,
         RequestKind::Authenticate
     );
     // After a login: a clear, final error rather than a spin.
-    let mut s = login_session(exact_policy());
+    let mut s = login_session(explicit);
     let tx = expect_send(s.poll(t0));
-    assert_eq!(
-        s.handle_response(t0, tx.id, &success("a", "r", 30, 3660)),
-        Handled::Failed
-    );
+    assert!(matches!(s.handle_response(t0, tx.id, &success("a", "r", 30, 3660)), Handled::Failed(..)));
     match s.poll(t0) {
         Action::Fail(
             e @ Error::InvalidField {

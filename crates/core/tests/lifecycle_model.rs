@@ -117,8 +117,9 @@ struct Model {
     policy: Policy,
     now: Instant,
     outstanding: Option<(RequestId, Instant)>,
-    /// Token -> when it expires, by the clock of the request that brought it.
-    expiry: HashMap<String, Instant>,
+    /// Token -> when it expires, by the clock of the request that brought it, and the
+    /// lifetime it was granted (which its margins scale with).
+    expiry: HashMap<String, (Instant, Duration)>,
     last_token: Option<String>,
     answers: usize,
 }
@@ -148,8 +149,10 @@ impl Model {
                     self.answers += 1;
                     let r = response(a, self.answers);
                     if let Answer::Success { expires, .. } = a {
-                        self.expiry
-                            .insert(format!("access-{}", self.answers), sent + secs(*expires));
+                        self.expiry.insert(
+                            format!("access-{}", self.answers),
+                            (sent + secs(*expires), secs(*expires)),
+                        );
                     }
                     self.session.handle_response(self.now, id, &r);
                 }
@@ -176,7 +179,7 @@ impl Model {
                     stale_id(),
                     &success("stale", "stale", 480, 3660),
                 );
-                assert_eq!(h, Handled::Stale);
+                assert!(matches!(h, Handled::Stale));
             }
             Op::Invalidate { current } => {
                 let token = match (&self.last_token, current) {
@@ -187,7 +190,7 @@ impl Model {
             }
             Op::Abandon => {
                 if let Some((id, _)) = self.outstanding.take() {
-                    assert_eq!(self.session.abandon(id), Handled::Abandoned);
+                    assert!(matches!(self.session.abandon(id), Handled::Abandoned));
                 }
             }
             Op::Rearm => self.session.rearm(),
@@ -225,12 +228,14 @@ impl Model {
                     "handed out a token never issued: {}",
                     token
                 );
-                let expires = expires.unwrap();
-                prop_assert!(
-                    now + self.policy.min_validity <= expires,
-                    "token with too little life"
-                );
-                prop_assert!(g.valid_until + self.policy.min_validity <= expires);
+                let (expires, lifetime) = expires.unwrap();
+                // The hard margin scales with the token: a quarter of its lifetime, at
+                // most 30 s.
+                let margin = (lifetime / 4).min(secs(30));
+                prop_assert_eq!(margin, self.policy.margins(lifetime).min_validity);
+                prop_assert!(now < expires, "handed out a dead token");
+                prop_assert!(now + margin <= expires, "token with too little life");
+                prop_assert!(g.valid_until + margin <= expires);
                 prop_assert!(g.fresh_until <= g.valid_until && now < g.fresh_until);
                 self.last_token = Some(token);
             }

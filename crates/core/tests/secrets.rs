@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::{
     AccessToken, Action, BaseUrl, Credentials, Error, ErrorCode, Policy, RefreshToken, Session,
-    SharedSession, Snapshot, Step, TokenPair, TransportError, TransportErrorKind, UserSecret,
+    TokenCache, Snapshot, Step, TokenPair, TransportError, TransportErrorKind, UserSecret,
     parse_token_response,
 };
 
@@ -138,8 +138,8 @@ fn sessions_are_redacted() {
     let bare =
         Session::new(BaseUrl::default(), policy()).with_refresh_token(RefreshToken::new(REFRESH));
     debug_clean("Session with a refresh token", &bare);
-    let shared = SharedSession::new(full);
-    debug_clean("SharedSession", &shared);
+    let shared = TokenCache::new(full);
+    debug_clean("TokenCache", &shared);
 }
 
 #[test]
@@ -182,30 +182,30 @@ fn transmits_are_redacted() {
 #[test]
 fn renewals_and_steps_are_redacted() {
     let now = Instant::now();
-    let shared = SharedSession::new(
+    let shared = TokenCache::new(
         Session::new(BaseUrl::default(), policy()).with_credentials(credentials()),
     );
     let mut first = shared.call();
     let step = first.step(now);
     debug_clean("Step::Send", &step);
     let Step::Send(renewal) = step else { panic!() };
-    assert!(String::from_utf8_lossy(renewal.request().body()).contains(USER_SECRET));
+    assert!(String::from_utf8_lossy(renewal.transmit().request.body()).contains(USER_SECRET));
     debug_clean("Renewal", &renewal);
     debug_clean("Call", &first);
     let waiting = shared.call().step(now);
     assert!(matches!(waiting, Step::Wait(..)));
     debug_clean("Step::Wait", &waiting);
-    debug_clean("SharedSession with a renewal out", &shared);
+    debug_clean("TokenCache with a renewal out", &shared);
     drop(waiting);
     drop(renewal);
 
-    let shared = SharedSession::new(
+    let shared = TokenCache::new(
         Session::new(BaseUrl::default(), policy())
             .with_credentials(credentials())
             .with_token_pair(pair(), now),
     );
     let step = shared.call().step(now);
-    assert!(matches!(step, Step::Token(_)));
+    assert!(matches!(step, Step::UseToken(_)));
     debug_clean("Step::Token", &step);
     debug_clean("cached token", &shared.cached(now));
 }

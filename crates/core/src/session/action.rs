@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::request::HttpRequest;
-use crate::response::TokenType;
+use crate::response::{TokenPair, TokenType};
 use crate::secret::AccessToken;
 
 /// The answer of [`Session::poll`](crate::Session::poll): one of four verbs.
@@ -116,21 +116,52 @@ pub enum Reason {
     Retry,
 }
 
-/// What [`Session::handle_response`](crate::Session::handle_response) made of an answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Session::handle_response`](crate::Session::handle_response) made of an answer:
+/// the outcome itself, so that a driver that reports it never parses the answer again.
+///
+/// ```
+/// use smartling_auth_core::*;
+/// use std::time::Instant;
+/// let mut s = Session::new(BaseUrl::default(), Policy::default())
+///     .with_credentials(Credentials::new("id", "secret"));
+/// let now = Instant::now();
+/// let Action::Send(tx) = s.poll(now) else { panic!() };
+/// let body = r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c",
+///     "refreshToken":"r.s.t","expiresIn":480,"refreshExpiresIn":3660}}}"#;
+/// let answer = http::Response::builder().status(200).body(body).unwrap();
+/// let Handled::Renewed(pair) = s.handle_response(now, tx.id, &answer) else { panic!() };
+/// assert_eq!(pair.expires_in.as_secs(), 480);
+/// ```
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Handled {
-    /// New tokens were installed.
-    Renewed,
-    /// The request failed and will be tried again after a backoff.
-    WillRetry,
-    /// The refresh was refused; the next request logs in.
-    FallingBackToLogin,
-    /// The renewal failed for good; polls return [`Action::Fail`] (or keep handing out
-    /// the current token while it is valid).
-    Failed,
+    /// New tokens were installed: the pair as the server sent it.
+    Renewed(TokenPair),
+    /// The request failed with this error and will be tried again after a backoff.
+    WillRetry(Error),
+    /// The refresh token cannot be used any more (this error says why: the server
+    /// refused it, or the session cap shortened its lifetime); the next request logs in.
+    FallingBackToLogin(Error),
+    /// The renewal failed for good with this error; polls return [`Action::Fail`] (or
+    /// keep handing out the current token while it is valid).
+    Failed(Error),
     /// The request was forgotten without counting a failure.
     Abandoned,
     /// The id is not the outstanding request's: the answer was ignored.
     Stale,
+}
+
+impl Handled {
+    /// The error behind the outcome, if the request failed.
+    ///
+    /// ```
+    /// use smartling_auth_core::Handled;
+    /// assert!(Handled::Stale.error().is_none());
+    /// ```
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Handled::WillRetry(e) | Handled::FallingBackToLogin(e) | Handled::Failed(e) => Some(e),
+            Handled::Renewed(_) | Handled::Abandoned | Handled::Stale => None,
+        }
+    }
 }

@@ -15,7 +15,7 @@ use http::{Response, StatusCode};
 use tracing::debug;
 
 pub use action::{Action, Grant, Handled, Reason, RequestId, RequestKind, Transmit};
-pub use policy::{Policy, RetryPolicy};
+pub use policy::{Margins, Policy, RetryPolicy};
 pub use snapshot::{Snapshot, SnapshotError};
 
 use crate::base_url::BaseUrl;
@@ -75,6 +75,13 @@ pub struct Session {
     failed: Option<Error>,
     last_failure: Option<Error>,
     failure_epoch: u64,
+    /// The error of the last try while a renewal is backing off before its next one.
+    retrying: Option<Error>,
+    /// A bare refresh token held back while a newer session (a snapshot or a pair) is
+    /// in use: the next source once that session is spent.
+    spare_refresh: Option<RefreshToken>,
+    /// `expires_in` and `refresh_expires_in` of the last pair installed.
+    last_lifetimes: Option<(Duration, Duration)>,
     rng: fastrand::Rng,
 }
 
@@ -84,6 +91,8 @@ struct Access {
     token_type: TokenType,
     expires: Instant,
     renew_at: Instant,
+    /// The hard margin for this token (see [`Policy::margins`]).
+    margin: Duration,
     invalidated: bool,
 }
 
@@ -92,6 +101,8 @@ struct Refresh {
     token: RefreshToken,
     /// `None` when the session started from a bare refresh token.
     expires: Option<Instant>,
+    /// How much life it must have left to be worth sending.
+    margin: Duration,
     state: RefreshState,
 }
 
@@ -147,6 +158,9 @@ impl Session {
             failed: None,
             last_failure: None,
             failure_epoch: 0,
+            retrying: None,
+            spare_refresh: None,
+            last_lifetimes: None,
             rng,
         }
     }
@@ -169,6 +183,15 @@ impl Session {
     /// Continues a session from a bare refresh token whose expiry is unknown: the first
     /// poll refreshes.
     ///
+    /// # Which source is used first
+    /// A session uses its sources in this order, whatever order they were given in:
+    /// 1. the tokens of a snapshot ([`from_snapshot`](Self::from_snapshot)) or a pair
+    ///    ([`with_token_pair`](Self::with_token_pair)): the most recent state;
+    /// 2. a bare refresh token given here: used once the first session is spent (its
+    ///    refresh token refused, expired or near the session cap);
+    /// 3. the credentials ([`with_credentials`](Self::with_credentials)): a new login,
+    ///    whenever no refresh token can be used.
+    ///
     /// ```
     /// use smartling_auth_core::{Action, BaseUrl, Policy, RefreshToken, RequestKind, Session};
     /// let mut s = Session::new(BaseUrl::default(), Policy::default())
@@ -177,11 +200,11 @@ impl Session {
     /// assert_eq!(tx.kind, RequestKind::Refresh);
     /// ```
     pub fn with_refresh_token(mut self, token: RefreshToken) -> Self {
-        self.refresh = Some(Refresh {
-            token,
-            expires: None,
-            state: RefreshState::Usable,
-        });
+        if self.refresh.is_some() {
+            self.spare_refresh = Some(token);
+        } else {
+            self.refresh = Some(Refresh::bare(token));
+        }
         self
     }
 
@@ -197,7 +220,8 @@ impl Session {
     /// assert!(matches!(s.poll(now), Action::UseToken(_)));
     /// ```
     pub fn with_token_pair(mut self, pair: TokenPair, sent_at: Instant) -> Self {
-        self.install(sent_at, pair);
+        self.hold_back_bare_refresh();
+        self.install(sent_at, &pair);
         self
     }
 
@@ -230,24 +254,35 @@ impl Session {
             Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
         };
         let expires = to_instant(snapshot.access_expires_at);
+        let refresh_expires = to_instant(snapshot.refresh_expires_at);
+        // Margins scale with the lifetime the token was granted; an older snapshot
+        // without it gets the time it has left, which errs on the short side.
+        let lifetime = snapshot
+            .access_lifetime
+            .unwrap_or_else(|| expires.saturating_duration_since(now));
+        let margins = s.policy.margins(lifetime);
         s.access = Some(Access {
             token: snapshot.access_token.clone(),
             token_type: snapshot.token_type.clone(),
             expires,
-            // The token's original lifetime is unknown, so the half-life guard of
+            // When the token was granted is unknown, so the half-life guard of
             // `renew_at` does not apply: refresh ahead as for any token.
-            renew_at: s.renew_at_without_guard(now.min(expires), expires),
+            renew_at: s.renew_at_without_guard(now.min(expires), expires, margins),
+            margin: margins.min_validity,
             invalidated: false,
         });
+        let refresh_left = refresh_expires.saturating_duration_since(now);
         s.refresh = Some(Refresh {
             token: snapshot.refresh_token.clone(),
-            expires: Some(to_instant(snapshot.refresh_expires_at)),
+            expires: Some(refresh_expires),
+            margin: s.policy.margins(refresh_left).min_validity,
             state: if snapshot.refresh_usable {
                 RefreshState::Usable
             } else {
                 RefreshState::Capped
             },
         });
+        s.last_lifetimes = snapshot.access_lifetime.map(|a| (a, refresh_left));
         s
     }
 
@@ -278,6 +313,7 @@ impl Session {
             // A pair installed through this session always carries its refresh expiry.
             refresh_expires_at: to_wall(refresh.expires.unwrap_or(access.expires)),
             refresh_usable: refresh.state == RefreshState::Usable,
+            access_lifetime: self.last_lifetimes.map(|(access, _)| access),
         })
     }
 
@@ -312,6 +348,7 @@ impl Session {
         if let Some(not_before) = self.not_before.filter(|nb| now < *nb) {
             return self.use_or_wait(valid_until, not_before);
         }
+        self.promote_spare_refresh(now);
         match self.next_kind(now) {
             Ok(kind) => Action::Send(self.transmit(now, kind, reason)),
             Err(end) => match valid_until {
@@ -336,7 +373,7 @@ impl Session {
     /// let Action::Send(tx) = s.poll(now) else { panic!() };
     /// let body = r#"{"response":{"code":"AUTHENTICATION_ERROR","errors":[{"key":"k","message":"m"}]}}"#;
     /// let answer = http::Response::builder().status(401).body(body).unwrap();
-    /// assert_eq!(s.handle_response(now, tx.id, &answer), Handled::Failed);
+    /// assert!(matches!(s.handle_response(now, tx.id, &answer), Handled::Failed(Error::Api(_))));
     /// assert!(matches!(s.poll(now), Action::Fail(Error::Api(_))));
     /// ```
     pub fn handle_response<B: AsRef<[u8]>>(
@@ -364,7 +401,7 @@ impl Session {
     /// let now = Instant::now();
     /// let Action::Send(tx) = s.poll(now) else { panic!() };
     /// let err = TransportError::new(TransportErrorKind::Connect, "refused");
-    /// assert_eq!(s.handle_transport_error(now, tx.id, err), Handled::WillRetry);
+    /// assert!(matches!(s.handle_transport_error(now, tx.id, err), Handled::WillRetry(_)));
     /// assert!(matches!(s.poll(now), Action::Wait(_) | Action::Send(_)));
     /// ```
     pub fn handle_transport_error(
@@ -390,7 +427,7 @@ impl Session {
     ///     .with_credentials(Credentials::new("id", "secret"));
     /// let now = Instant::now();
     /// let Action::Send(tx) = s.poll(now) else { panic!() };
-    /// assert_eq!(s.abandon(tx.id), Handled::Abandoned);
+    /// assert!(matches!(s.abandon(tx.id), Handled::Abandoned));
     /// assert!(matches!(s.poll(now), Action::Send(_)));
     /// ```
     pub fn abandon(&mut self, id: RequestId) -> Handled {
@@ -488,6 +525,13 @@ impl Session {
         &self.policy
     }
 
+    /// The error of the last try, while the session waits out a backoff before the
+    /// next one (no request outstanding). A caller whose deadline falls before the
+    /// backoff ends can give up with it at once.
+    pub(crate) fn backing_off(&self) -> Option<&Error> {
+        self.retrying.as_ref().filter(|_| self.inflight.is_none())
+    }
+
     fn is_outstanding(&self, id: RequestId) -> bool {
         self.inflight.as_ref().is_some_and(|f| f.id == id)
     }
@@ -496,7 +540,7 @@ impl Session {
     /// is usable now.
     fn valid_until(&self, now: Instant) -> Option<Instant> {
         let a = self.access.as_ref().filter(|a| !a.invalidated)?;
-        let until = a.expires.checked_sub(self.policy.min_validity)?;
+        let until = a.expires.checked_sub(a.margin)?;
         (now < until).then_some(until)
     }
 
@@ -529,10 +573,7 @@ impl Session {
 
     fn next_kind(&self, now: Instant) -> Result<RequestKind, SessionEnd> {
         if let Some(r) = &self.refresh {
-            let alive = r.expires.is_none_or(|e| {
-                now.checked_add(self.policy.min_validity)
-                    .is_some_and(|t| t < e)
-            });
+            let alive = r.is_alive(now);
             if r.state == RefreshState::Usable && alive {
                 return Ok(RequestKind::Refresh);
             }
@@ -596,36 +637,57 @@ impl Session {
     }
 
     fn renewed(&mut self, f: &InFlight, pair: TokenPair) -> Handled {
-        let too_short = pair.expires_in <= self.policy.min_validity;
-        let status = StatusCode::OK;
-        self.install(f.sent_at, pair);
+        let margin = self.policy.margins(pair.expires_in).min_validity;
+        // Near the session cap a refresh returns ever shorter lifetimes: one far below
+        // the previous grant's means the session is ending, and a login starts afresh.
+        let shrunk = f.kind == RequestKind::Refresh
+            && self
+                .last_lifetimes
+                .is_some_and(|(access, _)| pair.expires_in < access / 4);
+        let too_short = pair.expires_in <= margin;
+        self.install(f.sent_at, &pair);
         self.failures = 0;
         self.not_before = None;
+        self.retrying = None;
+        if shrunk && self.credentials.is_some() {
+            // Log in now; the short token serves the other callers meanwhile.
+            if let Some(r) = &mut self.refresh {
+                r.state = RefreshState::Capped;
+            }
+            if let Some(a) = &mut self.access {
+                a.renew_at = f.sent_at;
+            }
+            debug!(
+                expires_in = pair.expires_in.as_secs(),
+                "refreshed token far shorter-lived than the last; logging in"
+            );
+        }
         if !too_short {
             debug!(request = f.id.0, "renewed");
-            return Handled::Renewed;
+            return Handled::Renewed(pair);
         }
-        // A token that dies before the hard margin cannot be handed out. After a refresh
-        // that is the session cap closing in: log in. After a login it is the server's
-        // (or the policy's) mistake, and retrying would only spin.
+        // A token that dies before an explicit hard margin cannot be handed out. After
+        // a refresh that is the session cap closing in: log in. After a login it is the
+        // server's (or the policy's) mistake, and retrying would only spin.
         if let Some(a) = &mut self.access {
             a.invalidated = true;
         }
+        let error = Error::InvalidField {
+            status: StatusCode::OK,
+            field: "expiresIn",
+            problem: FieldProblem::TooShort {
+                min_secs: margin.as_secs(),
+            },
+        };
         if f.kind == RequestKind::Refresh && self.credentials.is_some() {
             if let Some(r) = &mut self.refresh {
                 r.state = RefreshState::Capped;
             }
             debug!("refreshed token too short-lived; falling back to login");
-            return Handled::FallingBackToLogin;
+            return Handled::FallingBackToLogin(error);
         }
-        self.latch(Error::InvalidField {
-            status,
-            field: "expiresIn",
-            problem: FieldProblem::TooShort {
-                min_secs: self.policy.min_validity.as_secs(),
-            },
-        });
-        Handled::Failed
+        self.latch(error.clone());
+        Handled::Failed(error)
     }
 
     fn renewal_failed(&mut self, now: Instant, f: &InFlight, error: Error) -> Handled {
@@ -634,18 +696,19 @@ impl Session {
             if let Some(r) = &mut self.refresh {
                 r.state = RefreshState::Refused;
             }
-            if self.credentials.is_some() {
+            self.retrying = None;
+            if self.credentials.is_some() || self.spare_refresh.is_some() {
                 debug!(
                     status = error.status().map(|s| s.as_u16()),
-                    "refresh refused; falling back to login"
+                    "refresh refused; falling back to the next source"
                 );
-                return Handled::FallingBackToLogin;
+                return Handled::FallingBackToLogin(error);
             }
             if !valid {
                 // The server's own words say most; later calls get `SessionEnded`.
-                self.latch(error);
+                self.latch(error.clone());
             }
-            return Handled::Failed;
+            return Handled::Failed(error);
         }
         if error.is_retryable() {
             self.failures = self.failures.saturating_add(1);
@@ -658,7 +721,8 @@ impl Session {
                     retry_in_ms = delay.as_millis() as u64,
                     "renewal failed; retrying"
                 );
-                return Handled::WillRetry;
+                self.retrying = Some(error.clone());
+                return Handled::WillRetry(error);
             }
         } else if valid {
             // A rejection while the current token still serves: do not fail callers, and
@@ -669,10 +733,11 @@ impl Session {
                 status = error.status().map(|s| s.as_u16()),
                 "renewal rejected; current token still valid, retrying later"
             );
-            return Handled::WillRetry;
+            self.retrying = Some(error.clone());
+            return Handled::WillRetry(error);
         }
-        self.latch(error);
-        Handled::Failed
+        self.latch(error.clone());
+        Handled::Failed(error)
     }
 
     /// `Retry-After` when the server sent one (clamped), else full jitter under the
@@ -693,55 +758,112 @@ impl Session {
         debug!(error = %error, "renewal failed for good");
         self.failures = 0;
         self.not_before = None;
+        self.retrying = None;
         self.failure_epoch += 1;
         self.last_failure = Some(error.clone());
         self.failed = Some(error);
     }
 
-    fn install(&mut self, sent_at: Instant, pair: TokenPair) {
+    /// A bare refresh token given before a pair or snapshot waits as the spare.
+    fn hold_back_bare_refresh(&mut self) {
+        if self.spare_refresh.is_none()
+            && self.refresh.as_ref().is_some_and(|r| r.expires.is_none())
+        {
+            self.spare_refresh = self.refresh.take().map(|r| r.token);
+        }
+    }
+
+    /// Once the current refresh token cannot be used, the spare takes its place.
+    fn promote_spare_refresh(&mut self, now: Instant) {
+        let spent = self
+            .refresh
+            .as_ref()
+            .is_none_or(|r| r.state != RefreshState::Usable || !r.is_alive(now));
+        if spent {
+            if let Some(token) = self.spare_refresh.take() {
+                debug!("the session's refresh token is spent; using the spare one");
+                self.refresh = Some(Refresh::bare(token));
+            }
+        }
+    }
+
+    fn install(&mut self, sent_at: Instant, pair: &TokenPair) {
         // The clock starts when the request was sent: the server's lifetimes count from
         // when it answered, which is later, so this errs on the safe side.
         let expires = sent_at.checked_add(pair.expires_in).unwrap_or(sent_at);
         let refresh_expires = sent_at
             .checked_add(pair.refresh_expires_in)
             .unwrap_or(sent_at);
-        let capped = pair.refresh_expires_in < self.policy.refresh_ahead;
+        let margins = self.policy.margins(pair.expires_in);
+        // A refresh lifetime below the renewal window, or far below the last one,
+        // marks the 12-hour session cap closing in.
+        let capped = pair.refresh_expires_in < margins.refresh_ahead
+            || self
+                .last_lifetimes
+                .is_some_and(|(_, refresh)| pair.refresh_expires_in < refresh / 4);
         if capped {
             debug!(
                 refresh_expires_in = pair.refresh_expires_in.as_secs(),
-                "refresh lifetime below the refresh-ahead window; next renewal logs in"
+                "refresh lifetime shrinking; next renewal logs in"
             );
         }
         self.access = Some(Access {
-            token: pair.access_token,
-            token_type: pair.token_type,
+            token: pair.access_token.clone(),
+            token_type: pair.token_type.clone(),
             expires,
-            renew_at: self.renew_at(sent_at, expires),
+            renew_at: self.renew_at(sent_at, expires, margins),
+            margin: margins.min_validity,
             invalidated: false,
         });
         self.refresh = Some(Refresh {
-            token: pair.refresh_token,
+            token: pair.refresh_token.clone(),
             expires: Some(refresh_expires),
+            margin: self.policy.margins(pair.refresh_expires_in).min_validity,
             state: if capped {
                 RefreshState::Capped
             } else {
                 RefreshState::Usable
             },
         });
+        self.last_lifetimes = Some((pair.expires_in, pair.refresh_expires_in));
     }
 
     /// Renewal starts `refresh_ahead` plus a jitter before expiry, but never before
     /// half the token's life from `from` has passed: with a short lifetime (a slow
     /// server, the session cap closing in) the window would otherwise cover the whole
     /// life, and every renewal would start the next at once.
-    fn renew_at(&mut self, from: Instant, expires: Instant) -> Instant {
+    fn renew_at(&mut self, from: Instant, expires: Instant, margins: Margins) -> Instant {
         let half_life = from + expires.saturating_duration_since(from) / 2;
-        self.renew_at_without_guard(from, expires).max(half_life)
+        self.renew_at_without_guard(from, expires, margins)
+            .max(half_life)
     }
 
-    fn renew_at_without_guard(&mut self, from: Instant, expires: Instant) -> Instant {
-        let jitter_ms = self.policy.refresh_jitter.as_millis().min(u64::MAX as u128) as u64;
-        let lead = self.policy.refresh_ahead + Duration::from_millis(self.rng.u64(0..=jitter_ms));
+    fn renew_at_without_guard(
+        &mut self,
+        from: Instant,
+        expires: Instant,
+        margins: Margins,
+    ) -> Instant {
+        let jitter_ms = margins.refresh_jitter.as_millis().min(u64::MAX as u128) as u64;
+        let lead = margins.refresh_ahead + Duration::from_millis(self.rng.u64(0..=jitter_ms));
         expires.checked_sub(lead).unwrap_or(from).max(from)
+    }
+}
+
+impl Refresh {
+    /// A refresh token whose expiry is unknown.
+    fn bare(token: RefreshToken) -> Self {
+        Self {
+            token,
+            expires: None,
+            margin: Duration::ZERO,
+            state: RefreshState::Usable,
+        }
+    }
+
+    /// Whether it still has its margin of life left (an unknown expiry counts as yes).
+    fn is_alive(&self, now: Instant) -> bool {
+        self.expires
+            .is_none_or(|e| now.checked_add(self.margin).is_some_and(|t| t < e))
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldProblem;
-use crate::response::{TokenType, is_header_safe};
+use crate::response::{MAX_LIFETIME, TokenType, is_header_safe};
 use crate::secret::{AccessToken, RefreshToken};
 
 /// The tokens of a session and when they expire, by the wall clock.
@@ -38,6 +38,9 @@ pub struct Snapshot {
     /// False once the refresh token was refused or the session cap is near: the next
     /// renewal must log in.
     pub refresh_usable: bool,
+    /// The lifetime the access token was granted with (`expiresIn`), which the default
+    /// margins scale with. `None` in snapshots written before it was recorded.
+    pub access_lifetime: Option<Duration>,
 }
 
 impl fmt::Debug for Snapshot {
@@ -49,6 +52,7 @@ impl fmt::Debug for Snapshot {
             .field("access_expires_at", &self.access_expires_at)
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("refresh_usable", &self.refresh_usable)
+            .field("access_lifetime", &self.access_lifetime)
             .finish()
     }
 }
@@ -65,6 +69,8 @@ struct Wire<'a> {
     access_expires_at: u64,
     refresh_expires_at: u64,
     refresh_usable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_lifetime: Option<u64>,
 }
 
 /// A snapshot that could not be read back.
@@ -118,6 +124,7 @@ impl Snapshot {
             access_expires_at: secs(self.access_expires_at),
             refresh_expires_at: secs(self.refresh_expires_at),
             refresh_usable: self.refresh_usable,
+            access_lifetime: self.access_lifetime.map(|d| d.as_secs()),
         };
         // Strings, integers and a bool always serialise.
         serde_json::to_string(&wire).unwrap_or_default()
@@ -173,6 +180,24 @@ impl Snapshot {
             refresh_token: RefreshToken::new(wire.refresh_token.into_owned()),
             token_type: TokenType::from_wire(&wire.token_type),
             refresh_usable: wire.refresh_usable,
+            access_lifetime: match wire.access_lifetime {
+                None => None,
+                Some(0) => {
+                    return Err(SnapshotError::Field {
+                        field: "accessLifetime",
+                        problem: FieldProblem::TooShort { min_secs: 0 },
+                    });
+                }
+                Some(secs) if secs > MAX_LIFETIME.as_secs() => {
+                    return Err(SnapshotError::Field {
+                        field: "accessLifetime",
+                        problem: FieldProblem::TooLarge {
+                            max_secs: MAX_LIFETIME.as_secs(),
+                        },
+                    });
+                }
+                Some(secs) => Some(Duration::from_secs(secs)),
+            },
         })
     }
 }

@@ -44,7 +44,7 @@ pub fn with_header(mut r: HttpResponse, name: &'static str, value: &str) -> Http
 /// A policy with no refresh jitter and a fixed seed, so instants are exact.
 pub fn exact_policy() -> Policy {
     let mut p = Policy::default();
-    p.refresh_jitter = Duration::ZERO;
+    p.refresh_jitter = Some(Duration::ZERO);
     p.seed = Some(1);
     p
 }

@@ -1,41 +1,44 @@
-//! A [`Session`] shared by many callers: the part of a token provider that does not
-//! depend on how bytes move or how a caller waits. Both transports are thin loops over
-//! [`Call::step`].
+//! The in-process token cache: one [`Session`] behind a lock for many callers, with
+//! single-flight renewals, wake-ups for waiters and a lock-free path for fresh tokens.
+//! It is the part of a token provider that does not depend on how bytes move or how a
+//! caller waits; [`crate::driver`] adds the one loop every transport runs over it.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use event_listener::{Event, EventListener};
-use http::Response;
 use tracing::debug;
 
 use crate::error::{Error, TransportError};
 use crate::fast_path::FastPath;
-use crate::request::HttpRequest;
+use crate::request::HttpResponse;
 use crate::secret::AccessToken;
-use crate::session::{Action, Grant, Reason, RequestId, RequestKind, Session, Snapshot};
+use crate::session::{Action, Grant, Handled, Session, Snapshot, Transmit};
 
 /// A session behind a lock, with a lock-free fast path for fresh tokens and a wake-up
 /// event for callers waiting on a renewal.
 ///
-/// Driver loop (blocking form; an async driver awaits the listener instead):
+/// Each caller first tries [`cached`](Self::cached); on a miss it starts a [`Call`] and
+/// does what each [`Step`] says, with the same four verbs as [`Action`]. That loop is
+/// written once, in [`TokenCache::drive`](crate::driver); a transport supplies only
+/// how to send and how to wait. By hand, in blocking form:
 ///
 /// ```
 /// use smartling_auth_core::*;
 /// use std::time::{Duration, Instant};
 ///
-/// fn access_token(shared: &SharedSession, send: impl Fn(&HttpRequest) -> http::Response<Vec<u8>>)
+/// fn access_token(cache: &TokenCache, send: impl Fn(&HttpRequest) -> HttpResponse)
 ///     -> Result<AccessToken, Error>
 /// {
-///     if let Some(token) = shared.cached(Instant::now()) {
+///     if let Some(token) = cache.cached(Instant::now()) {
 ///         return Ok(token); // hot path: no lock
 ///     }
-///     let mut call = shared.call();
+///     let mut call = cache.call();
 ///     loop {
 ///         match call.step(Instant::now()) {
-///             Step::Token(grant) => return Ok(grant.access_token),
+///             Step::UseToken(grant) => return Ok(grant.access_token),
 ///             Step::Send(renewal) => {
-///                 let answer = send(renewal.request());
+///                 let answer = send(&renewal.transmit().request);
 ///                 renewal.complete(Instant::now(), Ok(answer));
 ///             }
 ///             Step::Wait(until, listener) => { listener.wait_deadline(until); }
@@ -46,34 +49,34 @@ use crate::session::{Action, Grant, Reason, RequestId, RequestKind, Session, Sna
 ///
 /// let session = Session::new(BaseUrl::default(), Policy::default())
 ///     .with_credentials(Credentials::new("id", "secret"));
-/// let shared = SharedSession::new(session);
+/// let cache = TokenCache::new(session);
 /// let body = r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c",
 ///     "refreshToken":"r.s.t","expiresIn":480,"refreshExpiresIn":3660}}}"#;
 /// let send = |_: &HttpRequest| http::Response::builder().status(200).body(body.into()).unwrap();
-/// assert_eq!(access_token(&shared, send).unwrap().secret(), "a.b.c");
-/// assert!(shared.cached(Instant::now()).is_some());
+/// assert_eq!(access_token(&cache, send).unwrap().secret(), "a.b.c");
+/// assert!(cache.cached(Instant::now()).is_some());
 /// ```
-pub struct SharedSession {
+pub struct TokenCache {
     session: Mutex<Session>,
     fast: FastPath,
     changed: Event,
 }
 
-impl std::fmt::Debug for SharedSession {
+impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedSession")
+        f.debug_struct("TokenCache")
             .field("session", &*self.lock())
             .finish_non_exhaustive()
     }
 }
 
-impl SharedSession {
+impl TokenCache {
     /// Wraps a session.
     ///
     /// ```
-    /// let shared = smartling_auth_core::SharedSession::new(
+    /// let cache = smartling_auth_core::TokenCache::new(
     ///     smartling_auth_core::Session::new(Default::default(), Default::default()));
-    /// assert!(shared.cached(std::time::Instant::now()).is_none());
+    /// assert!(cache.cached(std::time::Instant::now()).is_none());
     /// ```
     pub fn new(session: Session) -> Self {
         Self {
@@ -88,9 +91,9 @@ impl SharedSession {
     /// costs an atomic load and a reference-count increment on a thread-private copy.
     ///
     /// ```
-    /// let shared = smartling_auth_core::SharedSession::new(
+    /// let cache = smartling_auth_core::TokenCache::new(
     ///     smartling_auth_core::Session::new(Default::default(), Default::default()));
-    /// assert!(shared.cached(std::time::Instant::now()).is_none());
+    /// assert!(cache.cached(std::time::Instant::now()).is_none());
     /// ```
     #[inline]
     pub fn cached(&self, now: Instant) -> Option<AccessToken> {
@@ -103,13 +106,13 @@ impl SharedSession {
     ///
     /// ```
     /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default()));
-    /// let mut call = shared.call();
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default()));
+    /// let mut call = cache.call();
     /// assert!(matches!(call.step(std::time::Instant::now()), Step::Fail(Error::SessionEnded(_))));
     /// ```
     pub fn call(&self) -> Call<'_> {
         Call {
-            shared: self,
+            cache: self,
             epoch: None,
             deadline: None,
         }
@@ -121,17 +124,17 @@ impl SharedSession {
     /// ```
     /// use smartling_auth_core::*;
     /// use std::time::{Duration, Instant};
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
     /// let now = Instant::now();
-    /// let _renewal = shared.call().step(now); // someone else is renewing
-    /// let mut call = shared.call_with_deadline(now, Duration::from_secs(5));
+    /// let _renewal = cache.call().step(now); // someone else is renewing
+    /// let mut call = cache.call_with_deadline(now, Duration::from_secs(5));
     /// assert!(matches!(call.step(now), Step::Wait(until, _) if until <= now + Duration::from_secs(5)));
     /// assert!(matches!(call.step(now + Duration::from_secs(5)), Step::Fail(Error::Transport(_))));
     /// ```
     pub fn call_with_deadline(&self, now: Instant, limit: Duration) -> Call<'_> {
         Call {
-            shared: self,
+            cache: self,
             epoch: None,
             deadline: now.checked_add(limit).map(|at| (at, limit)),
         }
@@ -140,9 +143,9 @@ impl SharedSession {
     /// Reports that an API call with `token` got a 401; see [`Session::invalidate`].
     ///
     /// ```
-    /// let shared = smartling_auth_core::SharedSession::new(
+    /// let cache = smartling_auth_core::TokenCache::new(
     ///     smartling_auth_core::Session::new(Default::default(), Default::default()));
-    /// assert!(!shared.invalidate(&smartling_auth_core::AccessToken::new("t")));
+    /// assert!(!cache.invalidate(&smartling_auth_core::AccessToken::new("t")));
     /// ```
     pub fn invalidate(&self, token: &AccessToken) -> bool {
         let mut session = self.lock();
@@ -156,9 +159,9 @@ impl SharedSession {
     /// A snapshot of the session; see [`Session::snapshot`].
     ///
     /// ```
-    /// let shared = smartling_auth_core::SharedSession::new(
+    /// let cache = smartling_auth_core::TokenCache::new(
     ///     smartling_auth_core::Session::new(Default::default(), Default::default()));
-    /// assert!(shared.snapshot(std::time::Instant::now(), std::time::SystemTime::now()).is_none());
+    /// assert!(cache.snapshot(std::time::Instant::now(), std::time::SystemTime::now()).is_none());
     /// ```
     pub fn snapshot(&self, now: Instant, wall_now: SystemTime) -> Option<Snapshot> {
         self.lock().snapshot(now, wall_now)
@@ -170,21 +173,23 @@ impl SharedSession {
         self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn finish(&self, id: RequestId, f: impl FnOnce(&mut Session, RequestId)) {
-        {
+    fn finish(&self, f: impl FnOnce(&mut Session) -> Handled) -> Handled {
+        let handled = {
             let mut session = self.lock();
-            f(&mut session, id);
+            let handled = f(&mut session);
             // The published token may be the one just replaced (or refused).
             self.fast.withdraw();
-        }
+            handled
+        };
         self.changed.notify(usize::MAX);
+        handled
     }
 }
 
-/// One caller's walk to a token. See [`SharedSession`] for the loop.
+/// One caller's walk to a token. See [`TokenCache`] for the loop.
 #[derive(Debug)]
 pub struct Call<'a> {
-    shared: &'a SharedSession,
+    cache: &'a TokenCache,
     /// The failure epoch when this call started; `None` before the first step.
     epoch: Option<u64>,
     /// When the call gives up, and the limit it was given (for the message).
@@ -194,24 +199,28 @@ pub struct Call<'a> {
 impl<'a> Call<'a> {
     /// Asks the session what this caller should do now.
     ///
+    /// With a deadline, the call fails once it has passed, and fails at once (with the
+    /// error of the last try) when the session is backing off until after it: no
+    /// request can be sent in time, so waiting would only delay the same answer.
+    ///
     /// ```
     /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
     /// let now = std::time::Instant::now();
-    /// let Step::Send(renewal) = shared.call().step(now) else { panic!() };
+    /// let Step::Send(renewal) = cache.call().step(now) else { panic!() };
     /// // a second caller waits for the first one's renewal
-    /// assert!(matches!(shared.call().step(now), Step::Wait(..)));
+    /// assert!(matches!(cache.call().step(now), Step::Wait(..)));
     /// # drop(renewal);
     /// ```
     pub fn step(&mut self, now: Instant) -> Step<'a> {
-        let shared = self.shared;
+        let cache = self.cache;
         if let Some((at, limit)) = self.deadline {
             if now >= at {
                 return Step::Fail(Error::Transport(TransportError::timeout(limit)));
             }
         }
-        let mut session = shared.lock();
+        let mut session = cache.lock();
         match self.epoch {
             None => {
                 self.epoch = Some(session.failure_epoch());
@@ -226,35 +235,54 @@ impl<'a> Call<'a> {
         }
         match session.poll(now) {
             Action::UseToken(grant) => {
-                shared.fast.publish(&grant.access_token, grant.fresh_until);
-                Step::Token(grant)
+                cache.fast.publish(&grant.access_token, grant.fresh_until);
+                Step::UseToken(grant)
             }
-            Action::Send(tx) => Step::Send(Renewal {
-                shared,
-                id: tx.id,
-                kind: tx.kind,
-                reason: tx.reason,
-                attempt: tx.attempt,
-                request: tx.request,
+            Action::Send(transmit) => Step::Send(Renewal {
+                cache,
+                transmit,
                 done: false,
             }),
-            // Listen before the lock is released, so a completion in between is not missed.
             Action::Wait(until) => {
-                let until = self.deadline.map_or(until, |(at, _)| until.min(at));
+                if let Some((at, _)) = self.deadline.filter(|(at, _)| until >= *at) {
+                    if let Some(e) = session.backing_off() {
+                        debug!("the next try falls after the call's deadline; giving up");
+                        return Step::Fail(e.clone());
+                    }
+                    // Listen before the lock is released, so a completion in between
+                    // is not missed.
+                    return Step::Wait(at, cache.changed.listen());
+                }
                 let wait_ms = until.saturating_duration_since(now).as_millis() as u64;
                 debug!(wait_ms, "waiting for a renewal or a backoff");
-                Step::Wait(until, shared.changed.listen())
+                Step::Wait(until, cache.changed.listen())
             }
             Action::Fail(e) => Step::Fail(e),
         }
     }
+
+    /// How long the call may still take from `now`, if it has a deadline.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default()));
+    /// let now = Instant::now();
+    /// assert_eq!(cache.call().remaining(now), None);
+    /// let call = cache.call_with_deadline(now, Duration::from_secs(5));
+    /// assert_eq!(call.remaining(now + Duration::from_secs(2)), Some(Duration::from_secs(3)));
+    /// ```
+    pub fn remaining(&self, now: Instant) -> Option<Duration> {
+        self.deadline
+            .map(|(at, _)| at.saturating_duration_since(now))
+    }
 }
 
-/// What a caller should do next.
+/// What a caller should do next: [`Action`]'s verbs, for one caller of a shared cache.
 #[derive(Debug)]
 pub enum Step<'a> {
     /// Use this token.
-    Token(Grant),
+    UseToken(Grant),
     /// Send this renewal and complete it. Dropping it unfinished (a cancelled future, a
     /// panic) hands the renewal to another caller at once.
     Send(Renewal<'a>),
@@ -265,113 +293,70 @@ pub enum Step<'a> {
     Fail(Error),
 }
 
-/// The one outstanding renewal request, owned by the caller that sends it.
+/// The one outstanding renewal request, owned by the caller that sends it: a
+/// [`Transmit`] that hands itself back to the cache when completed or dropped.
 pub struct Renewal<'a> {
-    shared: &'a SharedSession,
-    id: RequestId,
-    kind: RequestKind,
-    reason: Reason,
-    attempt: u32,
-    request: HttpRequest,
+    cache: &'a TokenCache,
+    transmit: Transmit,
     done: bool,
 }
 
 impl std::fmt::Debug for Renewal<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Renewal")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("reason", &self.reason)
-            .field("attempt", &self.attempt)
+            .field("transmit", &self.transmit)
             .finish_non_exhaustive()
     }
 }
 
 impl Renewal<'_> {
-    /// The request to send. Its body carries a secret: never log it.
+    /// The request to send, with its kind, reason and attempt number. Its body carries
+    /// a secret: never log it.
     ///
     /// ```
     /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
-    /// let Step::Send(r) = shared.call().step(std::time::Instant::now()) else { panic!() };
-    /// assert_eq!(r.request().uri().path(), "/auth-api/v2/authenticate");
+    /// let Step::Send(r) = cache.call().step(std::time::Instant::now()) else { panic!() };
+    /// assert_eq!(r.transmit().request.uri().path(), "/auth-api/v2/authenticate");
+    /// assert_eq!(r.transmit().kind, RequestKind::Authenticate);
+    /// assert_eq!(r.transmit().reason, Reason::Initial);
+    /// assert_eq!(r.transmit().attempt, 1);
     /// ```
-    pub fn request(&self) -> &HttpRequest {
-        &self.request
+    pub fn transmit(&self) -> &Transmit {
+        &self.transmit
     }
 
-    /// Authenticate or Refresh.
+    /// Feeds the outcome back, wakes every waiting caller, and says what the session
+    /// made of it.
     ///
     /// ```
     /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
-    ///     .with_credentials(Credentials::new("id", "secret")));
-    /// let Step::Send(r) = shared.call().step(std::time::Instant::now()) else { panic!() };
-    /// assert_eq!(r.kind(), RequestKind::Authenticate);
-    /// assert_eq!(r.reason(), Reason::Initial);
-    /// assert_eq!(r.attempt(), 1);
-    /// ```
-    pub fn kind(&self) -> RequestKind {
-        self.kind
-    }
-
-    /// Why the session renews.
-    ///
-    /// ```
-    /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
-    ///     .with_refresh_token(RefreshToken::new("r")));
-    /// let Step::Send(r) = shared.call().step(std::time::Instant::now()) else { panic!() };
-    /// assert_eq!(r.reason(), Reason::Initial);
-    /// ```
-    pub fn reason(&self) -> Reason {
-        self.reason
-    }
-
-    /// 1 for the first try of a renewal, then 2, 3, ...
-    ///
-    /// ```
-    /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
-    ///     .with_refresh_token(RefreshToken::new("r")));
-    /// let Step::Send(r) = shared.call().step(std::time::Instant::now()) else { panic!() };
-    /// assert_eq!(r.attempt(), 1);
-    /// ```
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// Feeds the outcome back and wakes every waiting caller.
-    ///
-    /// ```
-    /// use smartling_auth_core::*;
-    /// let shared = SharedSession::new(Session::new(BaseUrl::default(), Policy::default())
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
     /// let now = std::time::Instant::now();
-    /// let Step::Send(r) = shared.call().step(now) else { panic!() };
-    /// r.complete(now, Err(TransportError::new(TransportErrorKind::Connect, "refused")));
+    /// let Step::Send(r) = cache.call().step(now) else { panic!() };
+    /// let handled = r.complete(now, Err(TransportError::new(TransportErrorKind::Connect, "refused")));
+    /// assert!(matches!(handled, Handled::WillRetry(Error::Transport(_))));
     /// ```
-    pub fn complete(mut self, now: Instant, result: Result<Response<Vec<u8>>, TransportError>) {
+    pub fn complete(mut self, now: Instant, result: Result<HttpResponse, TransportError>) -> Handled {
         self.done = true;
+        let id = self.transmit.id;
         if let Err(e) = &result {
-            debug!(request = ?self.id, kind = ?self.kind, error = %e, "request failed");
+            debug!(request = ?id, kind = ?self.transmit.kind, error = %e, "request failed");
         }
-        self.shared.finish(self.id, |session, id| {
-            match result {
-                Ok(response) => session.handle_response(now, id, &response),
-                Err(error) => session.handle_transport_error(now, id, error),
-            };
-        });
+        self.cache.finish(|session| match result {
+            Ok(response) => session.handle_response(now, id, &response),
+            Err(error) => session.handle_transport_error(now, id, error),
+        })
     }
 }
 
 impl Drop for Renewal<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.shared.finish(self.id, |session, id| {
-                session.abandon(id);
-            });
+            let id = self.transmit.id;
+            self.cache.finish(|session| session.abandon(id));
         }
     }
 }

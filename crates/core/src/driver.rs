@@ -1,0 +1,118 @@
+//! The one driver loop over a [`TokenCache`]: every transport (blocking, async, the
+//! command line's) runs this loop and supplies only how to send a request and how to
+//! wait, so none of them makes a lifecycle decision of its own.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use event_listener::EventListener;
+
+use crate::error::{Error, TransportError};
+use crate::request::{HttpRequest, HttpResponse};
+use crate::session::{Grant, Handled, RequestKind};
+use crate::token_cache::{Step, TokenCache};
+
+/// What a driver needs from a transport: a way to send, a way to wait, and a clock.
+///
+/// A blocking transport does its work when `send` or `wait` is called and returns a
+/// ready future ([`std::future::ready`]); the loop then runs under any `block_on` (for
+/// example `futures_lite::future::block_on`) without ever being pending. An async
+/// transport returns its real futures. The returned futures need not be `Send`; when
+/// they are, so is [`TokenCache::drive`]'s.
+///
+/// ```
+/// use smartling_auth_core::*;
+/// use std::future::{Future, ready};
+/// use std::time::{Duration, Instant};
+///
+/// /// Answers every request with the same body, and waits by blocking the thread.
+/// struct Canned(&'static str);
+///
+/// impl Transport for Canned {
+///     fn send(&self, _: &HttpRequest, _: Option<Duration>)
+///         -> impl Future<Output = Result<HttpResponse, TransportError>> {
+///         ready(Ok(http::Response::builder().status(200).body(self.0.into()).unwrap()))
+///     }
+///     fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()> {
+///         listener.wait_deadline(until);
+///         ready(())
+///     }
+/// }
+///
+/// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
+///     .with_credentials(Credentials::new("id", "secret")));
+/// let transport = Canned(r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b.c",
+///     "refreshToken":"r.s.t","expiresIn":480,"refreshExpiresIn":3660}}}"#);
+/// let mut pairs = 0;
+/// let grant = {
+///     let drive = cache.drive(&transport, None, |_, handled| {
+///         pairs += matches!(handled, Handled::Renewed(_)) as u32;
+///     });
+///     // Any `block_on` will do; a blocking transport's futures are always ready.
+///     # let mut drive = std::pin::pin!(drive);
+///     # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+///     # let std::task::Poll::Ready(grant) = drive.as_mut().poll(&mut cx) else { panic!() };
+///     grant
+/// };
+/// assert_eq!(grant.unwrap().access_token.secret(), "a.b.c");
+/// assert_eq!(pairs, 1);
+/// ```
+pub trait Transport {
+    /// Sends one renewal request. `limit` is how long the caller may still wait (its
+    /// deadline); a transport should not let the request run past it.
+    fn send(
+        &self,
+        request: &HttpRequest,
+        limit: Option<Duration>,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>>;
+
+    /// Waits until `until`, or until `listener` fires (another caller's renewal
+    /// completed), whichever comes first. Returning early is harmless.
+    fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()>;
+
+    /// The driver's clock. The default reads [`Instant::now`]; tests may override it.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+impl TokenCache {
+    /// Runs one caller's [`Call`](crate::Call) to a token: sends the renewals it is
+    /// handed, waits where told, and gives up at `limit` after the start (if given)
+    /// with a timeout, or sooner with the last try's error when no try can be made in
+    /// time. `observe` sees each renewal this caller sent (its kind), with what the session made
+    /// of its answer (the new pair, or the error with its status and code): enough to
+    /// report it without parsing the answer again.
+    ///
+    /// Dropping the future while it sends hands the renewal to the next caller.
+    /// Callers normally try [`cached`](Self::cached) first, which costs no lock; see
+    /// [`Transport`] for an example.
+    pub async fn drive<T: Transport>(
+        &self,
+        transport: &T,
+        limit: Option<Duration>,
+        mut observe: impl FnMut(RequestKind, &Handled),
+    ) -> Result<Grant, Error> {
+        let start = transport.now();
+        let mut call = match limit {
+            Some(limit) => self.call_with_deadline(start, limit),
+            None => self.call(),
+        };
+        loop {
+            let now = transport.now();
+            match call.step(now) {
+                Step::UseToken(grant) => return Ok(grant),
+                Step::Send(renewal) => {
+                    let answer = transport
+                        .send(&renewal.transmit().request, call.remaining(now))
+                        .await;
+                    let kind = renewal.transmit().kind;
+                    let handled = renewal.complete(transport.now(), answer);
+                    observe(kind, &handled);
+                }
+                Step::Wait(until, listener) => transport.wait(until, listener).await,
+                Step::Fail(e) => return Err(e),
+            }
+        }
+    }
+}
