@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smartling_auth_async_std::{
-    AccessToken, BaseUrl, Policy, RefreshToken, Session, SharedSession, Step, TokenPair,
-    TokenProvider,
+    AccessToken, BaseUrl, Policy, RefreshToken, Session, Step, TokenCache, TokenPair, TokenProvider,
 };
 
 /// Polls a future once with a no-op waker: `None` if it is not ready.
@@ -54,11 +53,14 @@ fn provider() -> TokenProvider {
 }
 
 /// The core's shared session alone, with a token published on its fast path.
-fn shared_session() -> SharedSession {
+fn shared_session() -> TokenCache {
     let session =
         Session::new(BaseUrl::default(), Policy::default()).with_token_pair(pair(), Instant::now());
-    let shared = SharedSession::new(session);
-    assert!(matches!(shared.call().step(Instant::now()), Step::Token(_)));
+    let shared = TokenCache::new(session);
+    assert!(matches!(
+        shared.call().step(Instant::now()),
+        Step::UseToken(_)
+    ));
     shared
 }
 

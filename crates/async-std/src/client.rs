@@ -1,5 +1,5 @@
 //! The one-shot async calls: an extension of the blocking crate's [`Client`] that
-//! sends with isahc's async API, and the two functions on a shared default client.
+//! sends with isahc's async API, and the two functions on a default client.
 
 use std::future::Future;
 
@@ -7,7 +7,7 @@ use smartling_auth_core::{
     BaseUrl, Credentials, Error, HttpRequest, RefreshToken, TokenPair, authenticate_request,
     parse_token_response_with, refresh_request,
 };
-use smartling_auth_isahc::{Client, shared_client};
+use smartling_auth_isahc::{Client, default_client};
 
 /// The async one-shot calls on a [`Client`]: the blocking crate's `refresh` and
 /// `authenticate`, sent with [`Client::send_async`] and parsed with the client's body
@@ -26,7 +26,7 @@ use smartling_auth_isahc::{Client, shared_client};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait AsyncClientExt {
-    /// Refreshes: the seed's call, async.
+    /// Refreshes: swaps a refresh token for a new pair, async.
     ///
     /// ```
     /// use smartling_auth_async_std::{AsyncClientExt, BaseUrl, Client, Credentials};
@@ -93,7 +93,7 @@ async fn exchange(client: &Client, request: &HttpRequest) -> Result<TokenPair, E
     parse_token_response_with(&response, &client.parse_options())
 }
 
-/// Refreshes with the shared default client: the seed's call, in one line, async.
+/// Refreshes with the default client, in one line, async.
 ///
 /// ```
 /// use smartling_auth_async_std::{BaseUrl, Credentials, authenticate, refresh};
@@ -112,10 +112,10 @@ async fn exchange(client: &Client, request: &HttpRequest) -> Result<TokenPair, E
 /// ```
 pub async fn refresh(base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, Error> {
     let request = refresh_request(base, token);
-    exchange(shared_client()?, &request).await
+    exchange(default_client()?, &request).await
 }
 
-/// Logs in with the shared default client, async.
+/// Logs in with the default client, async.
 ///
 /// ```
 /// use smartling_auth_async_std::{BaseUrl, Credentials, authenticate};
@@ -128,5 +128,5 @@ pub async fn refresh(base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, 
 /// ```
 pub async fn authenticate(base: &BaseUrl, credentials: &Credentials) -> Result<TokenPair, Error> {
     let request = authenticate_request(base, credentials);
-    exchange(shared_client()?, &request).await
+    exchange(default_client()?, &request).await
 }

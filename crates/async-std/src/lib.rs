@@ -55,7 +55,7 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
-//! # The seed's call alone
+//! # One call, without a provider
 //!
 //! ```
 //! use smartling_auth_async_std::{BaseUrl, Credentials, authenticate, refresh};

@@ -1,19 +1,20 @@
-//! The async token provider: a thin loop over the core's shared session that awaits
+//! The async token provider: the core's one driver over a transport that awaits
 //! where the blocking provider blocks.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::future;
 use http::HeaderValue;
 use smartling_auth_core::{
-    AccessToken, BaseUrl, Credentials, Error, SharedSession, Snapshot, Step,
+    AccessToken, BaseUrl, Credentials, Error, EventListener, HttpRequest, HttpResponse, Snapshot,
+    Transport, TransportError,
 };
-use smartling_auth_isahc::{Builder, Client, FromParts, Parts};
+use smartling_auth_isahc::{Builder, Client, ProviderState};
 
 /// A valid access token from any task, renewed ahead of expiry by one caller while the
 /// others keep going. `Clone + Send + Sync`; its futures are `Send`.
@@ -41,40 +42,18 @@ use smartling_auth_isahc::{Builder, Client, FromParts, Parts};
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenProvider {
-    inner: Arc<Inner>,
+    state: Arc<ProviderState>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    shared: SharedSession,
-    client: Client,
-    deadline: Duration,
-}
-
-impl FromParts for TokenProvider {
-    fn from_parts(parts: Parts) -> Self {
+impl From<ProviderState> for TokenProvider {
+    fn from(state: ProviderState) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                shared: SharedSession::new(parts.session),
-                client: parts.client,
-                deadline: parts.deadline,
-            }),
+            state: Arc::new(state),
         }
     }
 }
 
 impl TokenProvider {
-    /// A provider that logs in with `credentials` on first use. Nothing is sent yet.
-    ///
-    /// ```
-    /// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
-    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
-    /// assert!(p.snapshot().is_none());
-    /// ```
-    pub fn new(base: BaseUrl, credentials: Credentials) -> Result<Self, Error> {
-        Self::builder(base).credentials(credentials).build()
-    }
-
     /// A builder, for timeouts, retries, the body cap, the per-call deadline, a
     /// ready-made isahc client, or a starting token pair. It is the blocking crate's
     /// builder: both providers take exactly the same options.
@@ -95,6 +74,17 @@ impl TokenProvider {
     /// ```
     pub fn builder(base: BaseUrl) -> Builder<TokenProvider> {
         Builder::new(base)
+    }
+
+    /// A provider that logs in with `credentials` on first use. Nothing is sent yet.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(p.snapshot().is_none());
+    /// ```
+    pub fn new(base: BaseUrl, credentials: Credentials) -> Result<Self, Error> {
+        Self::builder(base).credentials(credentials).build()
     }
 
     /// A valid access token, with at least the policy's hard margin of life left.
@@ -155,7 +145,7 @@ impl TokenProvider {
     /// # Ok::<(), smartling_auth_async_std::Error>(())
     /// ```
     pub fn invalidate(&self, token: &AccessToken) -> bool {
-        self.inner.shared.invalidate(token)
+        self.state.invalidate(token)
     }
 
     /// A snapshot of the current tokens with wall-clock expiry, for persisting.
@@ -166,36 +156,39 @@ impl TokenProvider {
     /// assert!(p.snapshot().is_none()); // nothing fetched yet
     /// ```
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.inner
-            .shared
-            .snapshot(Instant::now(), SystemTime::now())
+        self.state.snapshot()
     }
 
-    /// The blocking provider's `renew` loop, awaiting where it blocks.
+    /// The core's driver over the async transport.
     #[cold]
     async fn renew(&self) -> Result<AccessToken, Error> {
-        let mut call = self
-            .inner
-            .shared
-            .call_with_deadline(Instant::now(), self.inner.deadline);
-        loop {
-            match call.step(Instant::now()) {
-                Step::Token(grant) => return Ok(grant.access_token),
-                Step::Send(renewal) => {
-                    // Dropping this future here drops `renewal`, which hands the
-                    // renewal to the next caller.
-                    let answer = self.inner.client.send_async(renewal.request()).await;
-                    renewal.complete(Instant::now(), answer);
-                }
-                Step::Wait(until, listener) => {
-                    future::or(listener, async {
-                        Timer::at(until).await;
-                    })
-                    .await;
-                }
-                Step::Fail(e) => return Err(e),
-            }
-        }
+        let transport = Async(self.state.client());
+        let drive = self
+            .state
+            .cache()
+            .drive(&transport, Some(self.state.deadline()), |_, _| {});
+        drive.await.map(|grant| grant.access_token)
+    }
+}
+
+/// The async transport: isahc's async client, and waits that race the cache's event
+/// listener against an `async-io` timer.
+struct Async<'a>(&'a Client);
+
+impl Transport for Async<'_> {
+    fn send(
+        &self,
+        request: &HttpRequest,
+        limit: Option<Duration>,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
+        // Dropping this future drops the renewal, which hands it to the next caller.
+        self.0.send_async_within(request, limit)
+    }
+
+    fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()> {
+        future::or(listener, async move {
+            Timer::at(until).await;
+        })
     }
 }
 
@@ -242,7 +235,7 @@ impl Future for AccessTokenFuture<'_> {
             Some(renewal) => renewal,
             None => {
                 // The hot path: no lock, no suspension point.
-                if let Some(token) = provider.inner.shared.cached(Instant::now()) {
+                if let Some(token) = provider.state.cached() {
                     return Poll::Ready(Ok(token));
                 }
                 this.renewal.insert(Box::pin(provider.renew()))

@@ -44,8 +44,8 @@ async fn a_herd_at_cold_start_and_after_expiry_sends_one_request_each_time() {
     // its refresh-ahead point, at half life, is later than that).
     let emu = start(Emulator::builder().access_ttl(Duration::from_secs(60)));
     let mut policy = policy();
-    policy.min_validity = Duration::from_secs(56);
-    policy.refresh_ahead = Duration::from_secs(56);
+    policy.min_validity = Some(Duration::from_secs(56));
+    policy.refresh_ahead = Some(Duration::from_secs(56));
     let provider = builder(&emu, policy).build().unwrap();
 
     // Cold start: one login for everybody.

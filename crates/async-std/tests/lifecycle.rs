@@ -177,7 +177,7 @@ async fn near_the_session_cap_the_provider_logs_in_instead_of_refreshing() {
     // window (600 s here): the cap is near, so the renewal is a login, not a refresh.
     let emu = start(Emulator::builder().session_ttl(Duration::from_secs(500)));
     let mut policy = policy();
-    policy.refresh_ahead = Duration::from_secs(600);
+    policy.refresh_ahead = Some(Duration::from_secs(600));
     let (provider, pair) = aged(&emu, builder(&emu, policy), AGE).await;
     assert_eq!(pair.refresh_expires_in, Duration::from_secs(500));
     let token = provider.access_token().await.unwrap();

@@ -101,6 +101,7 @@ pub use http;
 
 pub use api_error::{ApiError, ErrorCode, ErrorEntry};
 pub use base_url::{BaseUrl, PRODUCTION};
+pub use driver::Transport;
 pub use error::{Error, FieldProblem, Malformed, SessionEnd, TransportError, TransportErrorKind};
 pub use request::{
     AUTHENTICATE_PATH, HttpRequest, HttpResponse, REFRESH_PATH, USER_AGENT_VALUE,
@@ -112,7 +113,6 @@ pub use response::{
 };
 pub use retry_after::RetryAfter;
 pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret, authorization_header};
-pub use driver::Transport;
 pub use session::{
     Action, Grant, Handled, Margins, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session,
     Snapshot, SnapshotError, Transmit,

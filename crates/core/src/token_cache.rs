@@ -339,7 +339,11 @@ impl Renewal<'_> {
     /// let handled = r.complete(now, Err(TransportError::new(TransportErrorKind::Connect, "refused")));
     /// assert!(matches!(handled, Handled::WillRetry(Error::Transport(_))));
     /// ```
-    pub fn complete(mut self, now: Instant, result: Result<HttpResponse, TransportError>) -> Handled {
+    pub fn complete(
+        mut self,
+        now: Instant,
+        result: Result<HttpResponse, TransportError>,
+    ) -> Handled {
         self.done = true;
         let id = self.transmit.id;
         if let Err(e) = &result {

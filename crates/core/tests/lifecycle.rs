@@ -16,7 +16,10 @@ fn logged_in(policy: Policy, t0: Instant, expires: u64, refresh_expires: u64) ->
     let mut s = login_session(policy);
     let tx = expect_send(s.poll(t0));
     assert_eq!(tx.kind, RequestKind::Authenticate);
-    assert!(matches!(s.handle_response(t0, tx.id, &success("a0", "r0", expires, refresh_expires)), Handled::Renewed(..)));
+    assert!(matches!(
+        s.handle_response(t0, tx.id, &success("a0", "r0", expires, refresh_expires)),
+        Handled::Renewed(..)
+    ));
     s
 }
 
@@ -163,7 +166,7 @@ fn a_refused_refresh_falls_back_to_login_at_once() {
         tx.id,
         &envelope(401, "AUTHENTICATION_ERROR", "invalid_token"),
     );
-    assert!(matches!(h, Handled::FallingBackToLogin(..)));
+    assert!(matches!(h, Handled::FallingBack(..)));
     let tx = expect_send(s.poll(t0 + secs(460)));
     assert_eq!(tx.kind, RequestKind::Authenticate);
     s.handle_response(t0 + secs(461), tx.id, &success("a2", "r2", 480, 3660));
@@ -184,7 +187,7 @@ fn any_refusal_of_the_refresh_token_falls_back_to_login_but_429_does_not() {
         let mut s = logged_in(exact_policy(), t0, 480, 3660);
         let tx = expect_send(s.poll(t0 + secs(460)));
         let h = s.handle_response(t0 + secs(460), tx.id, &envelope(status, code, "k"));
-        assert!(matches!(h, Handled::FallingBackToLogin(..)), "{status}");
+        assert!(matches!(h, Handled::FallingBack(..)), "{status}");
         assert_eq!(
             expect_send(s.poll(t0 + secs(460))).kind,
             RequestKind::Authenticate
@@ -277,7 +280,10 @@ fn twelve_hour_session_cap_leads_to_a_new_login() {
                 assert_eq!(g.access_token.secret(), tok);
                 // The hard margin scales down as the cap shortens the tokens.
                 let margin = lifetime.div_f64(4.0).min(secs(30));
-                assert!(now + margin <= exp, "a handed-out token has its margin left");
+                assert!(
+                    now + margin <= exp,
+                    "a handed-out token has its margin left"
+                );
                 now += secs(7);
             }
             Action::Send(tx) => {
@@ -404,7 +410,10 @@ fn retry_after_is_honoured_in_both_forms_and_clamped() {
     for (answer, expected) in cases {
         let mut s = login_session(exact_policy());
         let tx = expect_send(s.poll(t0));
-        assert!(matches!(s.handle_response(t0, tx.id, &answer), Handled::WillRetry(..)));
+        assert!(matches!(
+            s.handle_response(t0, tx.id, &answer),
+            Handled::WillRetry(..)
+        ));
         assert_eq!(expect_wait(s.poll(t0)), t0 + expected);
         assert_eq!(expect_send(s.poll(t0 + expected)).attempt, 2);
     }
@@ -479,7 +488,10 @@ fn rejections_are_final_and_typed() {
     ] {
         let mut s = login_session(exact_policy());
         let tx = expect_send(s.poll(t0));
-        assert!(matches!(s.handle_response(t0, tx.id, &envelope(status, code, "k")), Handled::Failed(..)));
+        assert!(matches!(
+            s.handle_response(t0, tx.id, &envelope(status, code, "k")),
+            Handled::Failed(..)
+        ));
         match s.poll(t0 + secs(3600)) {
             Action::Fail(Error::Api(api)) => {
                 assert_eq!(api.status.as_u16(), status);
@@ -507,10 +519,19 @@ fn one_request_at_a_time_and_stale_answers_are_ignored() {
         expect_send(s2.poll(t0)).id // a later id, unknown to `s`
     };
     assert_ne!(other, tx.id);
-    assert!(matches!(s.handle_response(t0, other, &success("x", "y", 480, 3660)), Handled::Stale));
+    assert!(matches!(
+        s.handle_response(t0, other, &success("x", "y", 480, 3660)),
+        Handled::Stale
+    ));
     assert!(matches!(s.poll(t0), Action::Wait(_)));
-    assert!(matches!(s.handle_response(t0, tx.id, &success("a", "r", 480, 3660)), Handled::Renewed(..)));
-    assert!(matches!(s.handle_response(t0, tx.id, &success("b", "r", 480, 3660)), Handled::Stale));
+    assert!(matches!(
+        s.handle_response(t0, tx.id, &success("a", "r", 480, 3660)),
+        Handled::Renewed(..)
+    ));
+    assert!(matches!(
+        s.handle_response(t0, tx.id, &success("b", "r", 480, 3660)),
+        Handled::Stale
+    ));
     assert_eq!(expect_token(s.poll(t0)).access_token.secret(), "a");
 }
 
@@ -529,7 +550,10 @@ fn a_lost_request_times_out_and_is_retried() {
         other => panic!("{other:?}"),
     };
     assert_eq!(retry.attempt, 2);
-    assert!(matches!(s.handle_response(deadline, tx.id, &success("late", "r", 480, 3660)), Handled::Stale));
+    assert!(matches!(
+        s.handle_response(deadline, tx.id, &success("late", "r", 480, 3660)),
+        Handled::Stale
+    ));
 }
 
 #[test]
@@ -538,7 +562,10 @@ fn an_answer_after_the_request_timeout_is_ignored_even_without_a_poll() {
     let mut s = login_session(exact_policy());
     let tx = expect_send(s.poll(t0));
     let late = t0 + Policy::default().request_timeout;
-    assert!(matches!(s.handle_response(late, tx.id, &success("late", "r", 480, 3660)), Handled::Stale));
+    assert!(matches!(
+        s.handle_response(late, tx.id, &success("late", "r", 480, 3660)),
+        Handled::Stale
+    ));
     assert!(!matches!(s.poll(late), Action::UseToken(_)));
 }
 
@@ -583,7 +610,10 @@ fn too_short_lived_tokens_are_never_handed_out() {
     // After a refresh: log in instead.
     let mut s = logged_in(explicit.clone(), t0, 480, 3660);
     let tx = expect_send(s.poll(t0 + secs(420)));
-    assert!(matches!(s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 20, 3000)), Handled::FallingBackToLogin(..)));
+    assert!(matches!(
+        s.handle_response(t0 + secs(420), tx.id, &success("a1", "r1", 20, 3000)),
+        Handled::FallingBack(..)
+    ));
     assert_eq!(
         expect_send(s.poll(t0 + secs(420))).kind,
         RequestKind::Authenticate
@@ -591,7 +621,10 @@ fn too_short_lived_tokens_are_never_handed_out() {
     // After a login: a clear, final error rather than a spin.
     let mut s = login_session(explicit);
     let tx = expect_send(s.poll(t0));
-    assert!(matches!(s.handle_response(t0, tx.id, &success("a", "r", 30, 3660)), Handled::Failed(..)));
+    assert!(matches!(
+        s.handle_response(t0, tx.id, &success("a", "r", 30, 3660)),
+        Handled::Failed(..)
+    ));
     match s.poll(t0) {
         Action::Fail(
             e @ Error::InvalidField {

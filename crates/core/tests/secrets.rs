@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::{
     AccessToken, Action, BaseUrl, Credentials, Error, ErrorCode, Policy, RefreshToken, Session,
-    TokenCache, Snapshot, Step, TokenPair, TransportError, TransportErrorKind, UserSecret,
+    Snapshot, Step, TokenCache, TokenPair, TransportError, TransportErrorKind, UserSecret,
     parse_token_response,
 };
 
@@ -182,9 +182,8 @@ fn transmits_are_redacted() {
 #[test]
 fn renewals_and_steps_are_redacted() {
     let now = Instant::now();
-    let shared = TokenCache::new(
-        Session::new(BaseUrl::default(), policy()).with_credentials(credentials()),
-    );
+    let shared =
+        TokenCache::new(Session::new(BaseUrl::default(), policy()).with_credentials(credentials()));
     let mut first = shared.call();
     let step = first.step(now);
     debug_clean("Step::Send", &step);

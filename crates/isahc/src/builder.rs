@@ -1,5 +1,5 @@
 //! The provider builder, shared by this crate's blocking provider and by the async
-//! transport, so both take exactly the same options.
+//! transport, so both take exactly the same options and the same token sources.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant, SystemTime};
@@ -7,34 +7,24 @@ use std::time::{Duration, Instant, SystemTime};
 use isahc::HttpClient;
 use smartling_auth_core::{
     BaseUrl, Credentials, DEFAULT_MAX_BODY, Error, Policy, RefreshToken, RetryPolicy, Session,
-    Snapshot, TokenPair,
+    Snapshot, TokenCache, TokenPair,
 };
 
 use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+use crate::state::ProviderState;
 
 /// Default longest time one `access_token()` call waits for a token: 60 s.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
-/// What a built provider is made of. Implemented by the token providers of this crate
-/// and of `smartling-auth-async-std`.
-pub trait FromParts: Sized {
-    /// Assembles the provider.
-    fn from_parts(parts: Parts) -> Self;
-}
-
-/// The pieces a [`Builder`] hands to a provider.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Parts {
-    /// The configured HTTP client.
-    pub client: Client,
-    /// The session, with its policy, credentials and starting tokens.
-    pub session: Session,
-    /// The longest one call waits for a token.
-    pub deadline: Duration,
-}
-
-/// Builds a token provider `P`.
+/// Builds a token provider `P` (anything made from a [`ProviderState`]).
+///
+/// # Token sources
+/// A provider may start from a [`snapshot`](Self::snapshot) or a
+/// [`token_pair`](Self::token_pair), a bare [`refresh_token`](Self::refresh_token), and
+/// [`credentials`](Self::credentials). It uses them in that order, whatever order they
+/// were given in: the snapshot's or pair's tokens first (the most recent state), the
+/// bare refresh token once that session is spent (refused, expired, or at the session
+/// cap), and a login with the credentials whenever no refresh token can be used.
 ///
 /// ```
 /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
@@ -77,7 +67,7 @@ impl<P> std::fmt::Debug for Builder<P> {
     }
 }
 
-impl<P: FromParts> Builder<P> {
+impl<P: From<ProviderState>> Builder<P> {
     /// A builder for the API at `base`. Give it credentials, a refresh token, a token
     /// pair or a snapshot before building.
     ///
@@ -116,7 +106,8 @@ impl<P: FromParts> Builder<P> {
         self
     }
 
-    /// Starts from a bare refresh token (the first use refreshes).
+    /// Starts from a bare refresh token (the first use refreshes), or, with a snapshot
+    /// or a pair, keeps it for when their session is spent.
     ///
     /// ```
     /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider};
@@ -165,7 +156,7 @@ impl<P: FromParts> Builder<P> {
     /// ```
     /// use smartling_auth_isahc::{BaseUrl, Policy, TokenProvider};
     /// let mut policy = Policy::default();
-    /// policy.refresh_ahead = std::time::Duration::from_secs(120);
+    /// policy.refresh_ahead = Some(std::time::Duration::from_secs(120));
     /// let b = TokenProvider::builder(BaseUrl::default()).policy(policy);
     /// # drop(b);
     /// ```
@@ -260,6 +251,11 @@ impl<P: FromParts> Builder<P> {
         .body_cap(self.max_body);
         let mut policy = self.policy;
         policy.parse = policy.parse.max_body(self.max_body);
+        // The session's notion of a lost request stays above the transport's own
+        // timeout, so it never gives up on a request that is still running.
+        policy.request_timeout = policy
+            .request_timeout
+            .max(self.timeout.saturating_add(Duration::from_secs(5)));
         let mut session = match &self.snapshot {
             Some(snap) => {
                 Session::from_snapshot(self.base, policy, snap, Instant::now(), SystemTime::now())
@@ -275,10 +271,7 @@ impl<P: FromParts> Builder<P> {
         if let Some((pair, sent_at)) = self.pair {
             session = session.with_token_pair(pair, sent_at);
         }
-        Ok(P::from_parts(Parts {
-            client,
-            session,
-            deadline: self.deadline,
-        }))
+        let cache = TokenCache::new(session);
+        Ok(P::from(ProviderState::new(cache, client, self.deadline)))
     }
 }

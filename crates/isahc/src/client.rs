@@ -138,7 +138,7 @@ impl Client {
         self.parse.body_limit()
     }
 
-    /// Refreshes: the seed's call.
+    /// Refreshes: swaps a refresh token for a new pair.
     ///
     /// ```
     /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
@@ -230,6 +230,65 @@ impl Client {
         finish(parts, bytes)
     }
 
+    /// [`send`](Self::send), ending the request by `limit` if that comes before the
+    /// client's own timeouts: how a caller's deadline bounds the request it sends.
+    ///
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// use smartling_auth_isahc::{authenticate_request, Client, Credentials};
+    /// use std::time::Duration;
+    /// let req = authenticate_request(&base, &Credentials::new("id", "secret"));
+    /// let answer = Client::new()?.send_within(&req, Some(Duration::from_secs(5)))?;
+    /// assert_eq!(answer.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_within(
+        &self,
+        request: &HttpRequest,
+        limit: Option<Duration>,
+    ) -> Result<HttpResponse, TransportError> {
+        match self.bounded(limit) {
+            Some(client) => client.send(request),
+            None => self.send(request),
+        }
+    }
+
+    /// [`send_async`](Self::send_async), ending the request by `limit` if that comes
+    /// before the client's own timeouts.
+    ///
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// use smartling_auth_isahc::{authenticate_request, Client, Credentials};
+    /// let req = authenticate_request(&base, &Credentials::new("id", "secret"));
+    /// let answer = futures_lite::future::block_on(Client::new()?.send_async_within(&req, None))?;
+    /// assert_eq!(answer.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn send_async_within(
+        &self,
+        request: &HttpRequest,
+        limit: Option<Duration>,
+    ) -> Result<HttpResponse, TransportError> {
+        match self.bounded(limit) {
+            Some(client) => client.send_async(request).await,
+            None => self.send_async(request).await,
+        }
+    }
+
+    /// A copy whose timeouts end by `limit`, when that is sooner than this client's.
+    /// curl reads a zero timeout as none, so the copy keeps at least a millisecond.
+    fn bounded(&self, limit: Option<Duration>) -> Option<Client> {
+        let limit = limit
+            .filter(|l| *l < self.timeout)?
+            .max(Duration::from_millis(1));
+        Some(
+            self.clone()
+                .timeouts(self.connect_timeout.min(limit), limit),
+        )
+    }
+
     /// One byte past the cap, so that an oversized body is seen as such.
     fn read_limit(&self) -> u64 {
         self.parse.body_limit() as u64 + 1
@@ -283,11 +342,11 @@ fn finish(parts: http::response::Parts, body: Vec<u8>) -> Result<HttpResponse, T
 /// thread, so one per call would be wasteful.
 ///
 /// ```
-/// let a = smartling_auth_isahc::shared_client().unwrap();
-/// let b = smartling_auth_isahc::shared_client().unwrap();
+/// let a = smartling_auth_isahc::default_client().unwrap();
+/// let b = smartling_auth_isahc::default_client().unwrap();
 /// assert!(std::ptr::eq(a, b));
 /// ```
-pub fn shared_client() -> Result<&'static Client, Error> {
+pub fn default_client() -> Result<&'static Client, Error> {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     if let Some(c) = CLIENT.get() {
         return Ok(c);

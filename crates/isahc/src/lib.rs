@@ -19,7 +19,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The seed's call alone, without a provider:
+//! One Refresh call, without a provider:
 //!
 //! ```
 //! # let emu = smartling_auth_emulator::Emulator::builder().user("my-id", "my-secret").start()?;
@@ -31,8 +31,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Every lifecycle decision is made by [`smartling_auth_core::Session`]; this crate
-//! moves bytes and blocks. Its [`Client`] never follows redirects, enforces connect and
+//! Every lifecycle decision is made by [`smartling_auth_core::Session`], and every
+//! renewal runs the core's one driver loop ([`TokenCache::drive`]); this crate moves
+//! bytes and blocks. Its [`Client`] never follows redirects, enforces connect and
 //! total timeouts, and reads at most the body cap. Requests, retries, waits and
 //! fallbacks to login are `tracing` events at debug level, free of secrets.
 
@@ -42,10 +43,12 @@
 mod builder;
 mod client;
 mod provider;
+mod state;
 mod transport_error;
 
 pub use smartling_auth_core::*;
 
-pub use builder::{Builder, DEFAULT_DEADLINE, FromParts, Parts};
-pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, shared_client};
+pub use builder::{Builder, DEFAULT_DEADLINE};
+pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, default_client};
 pub use provider::{TokenProvider, authenticate, refresh};
+pub use state::ProviderState;

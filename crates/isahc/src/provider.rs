@@ -1,15 +1,20 @@
-//! The blocking, thread-safe token provider: a loop over the core's shared session.
+//! The blocking, thread-safe token provider: the core's one driver over a transport
+//! that blocks.
 
+use std::future::{Future, ready};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use futures_lite::future::block_on;
 use http::HeaderValue;
 use smartling_auth_core::{
-    AccessToken, BaseUrl, Credentials, Error, Listener, SharedSession, Snapshot, Step,
+    AccessToken, BaseUrl, Credentials, Error, EventListener, Handled, HttpRequest, HttpResponse,
+    Listener, RequestKind, Snapshot, Transport, TransportError,
 };
 
-use crate::builder::{Builder, FromParts, Parts};
+use crate::builder::Builder;
 use crate::client::Client;
+use crate::state::ProviderState;
 
 /// A valid access token from any thread, renewed ahead of expiry by one caller while
 /// the others keep going.
@@ -33,24 +38,13 @@ use crate::client::Client;
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenProvider {
-    inner: Arc<Inner>,
+    state: Arc<ProviderState>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    shared: SharedSession,
-    client: Client,
-    deadline: Duration,
-}
-
-impl FromParts for TokenProvider {
-    fn from_parts(parts: Parts) -> Self {
+impl From<ProviderState> for TokenProvider {
+    fn from(state: ProviderState) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                shared: SharedSession::new(parts.session),
-                client: parts.client,
-                deadline: parts.deadline,
-            }),
+            state: Arc::new(state),
         }
     }
 }
@@ -65,6 +59,24 @@ impl TokenProvider {
     /// ```
     pub fn new(base: BaseUrl, credentials: Credentials) -> Result<Self, Error> {
         Self::builder(base).credentials(credentials).build()
+    }
+
+    /// A valid access token, with at least the policy's hard margin of life left.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build().unwrap();
+    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// ```
+    #[inline]
+    pub fn access_token(&self) -> Result<AccessToken, Error> {
+        match self.state.cached() {
+            Some(token) => Ok(token),
+            None => self.access_token_with(|_, _| {}),
+        }
     }
 
     /// A builder, for timeouts, retries, the body cap, a ready-made isahc client, or a
@@ -82,22 +94,37 @@ impl TokenProvider {
         Builder::new(base)
     }
 
-    /// A valid access token, with at least the policy's hard margin of life left.
+    /// Like [`access_token`](Self::access_token), but renews through the session even
+    /// when a fresh token is cached, and shows `observe` each renewal request this call
+    /// sends with what came of it: the new pair, or the error with its status and code.
+    /// For tools that report what the server said, such as the `smartling-auth`
+    /// command.
     ///
     /// ```
-    /// use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
-    /// use std::time::{Duration, Instant};
-    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
-    ///     Duration::from_secs(480), Duration::from_secs(3660));
-    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build().unwrap();
-    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let base = smartling_auth_isahc::BaseUrl::parse(&emu.base_url())?;
+    /// use smartling_auth_isahc::{Credentials, Handled, RequestKind, TokenProvider};
+    /// let provider = TokenProvider::new(base, Credentials::new("id", "secret"))?;
+    /// let mut lifetimes = Vec::new();
+    /// provider.access_token_with(|kind, handled| {
+    ///     if let Handled::Renewed(pair) = handled {
+    ///         lifetimes.push((kind, pair.expires_in.as_secs()));
+    ///     }
+    /// })?;
+    /// assert_eq!(lifetimes, [(RequestKind::Authenticate, 480)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
-    pub fn access_token(&self) -> Result<AccessToken, Error> {
-        match self.inner.shared.cached(Instant::now()) {
-            Some(token) => Ok(token),
-            None => self.renew(),
-        }
+    pub fn access_token_with(
+        &self,
+        observe: impl FnMut(RequestKind, &Handled),
+    ) -> Result<AccessToken, Error> {
+        let transport = Blocking(self.state.client());
+        let drive = self
+            .state
+            .cache()
+            .drive(&transport, Some(self.state.deadline()), observe);
+        // A blocking transport's futures are ready when made: this never parks.
+        block_on(drive).map(|grant| grant.access_token)
     }
 
     /// `Authorization: Bearer <token>` as a header value marked sensitive (HTTP/2
@@ -128,7 +155,7 @@ impl TokenProvider {
     /// assert!(!p.invalidate(&AccessToken::new("not-ours")));
     /// ```
     pub fn invalidate(&self, token: &AccessToken) -> bool {
-        self.inner.shared.invalidate(token)
+        self.state.invalidate(token)
     }
 
     /// A snapshot of the current tokens with wall-clock expiry, for persisting.
@@ -139,35 +166,31 @@ impl TokenProvider {
     /// assert!(p.snapshot().is_none()); // nothing fetched yet
     /// ```
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.inner
-            .shared
-            .snapshot(Instant::now(), SystemTime::now())
-    }
-
-    #[cold]
-    fn renew(&self) -> Result<AccessToken, Error> {
-        let mut call = self
-            .inner
-            .shared
-            .call_with_deadline(Instant::now(), self.inner.deadline);
-        loop {
-            match call.step(Instant::now()) {
-                Step::Token(grant) => return Ok(grant.access_token),
-                Step::Send(renewal) => {
-                    // A panic in here drops `renewal`, which hands it to the next caller.
-                    let answer = self.inner.client.send(renewal.request());
-                    renewal.complete(Instant::now(), answer);
-                }
-                Step::Wait(until, listener) => {
-                    listener.wait_deadline(until);
-                }
-                Step::Fail(e) => return Err(e),
-            }
-        }
+        self.state.snapshot()
     }
 }
 
-/// Refreshes with the shared default client: the seed's call, in one line.
+/// The blocking transport: sends on the calling thread and blocks on waits, so each
+/// future it returns is ready.
+struct Blocking<'a>(&'a Client);
+
+impl Transport for Blocking<'_> {
+    fn send(
+        &self,
+        request: &HttpRequest,
+        limit: Option<Duration>,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
+        // A panic in here drops the renewal, which hands it to the next caller.
+        ready(self.0.send_within(request, limit))
+    }
+
+    fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()> {
+        listener.wait_deadline(until);
+        ready(())
+    }
+}
+
+/// Refreshes with the default client: one Refresh call, in one line.
 ///
 /// ```
 /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
@@ -181,10 +204,10 @@ pub fn refresh(
     base: &BaseUrl,
     token: &smartling_auth_core::RefreshToken,
 ) -> Result<smartling_auth_core::TokenPair, Error> {
-    crate::client::shared_client()?.refresh(base, token)
+    crate::client::default_client()?.refresh(base, token)
 }
 
-/// Logs in with the shared default client.
+/// Logs in with the default client.
 ///
 /// ```
 /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
@@ -198,5 +221,5 @@ pub fn authenticate(
     base: &BaseUrl,
     credentials: &Credentials,
 ) -> Result<smartling_auth_core::TokenPair, Error> {
-    crate::client::shared_client()?.authenticate(base, credentials)
+    crate::client::default_client()?.authenticate(base, credentials)
 }

@@ -43,7 +43,7 @@ pub fn quick_retry() -> RetryPolicy {
 /// The default policy, with no jitter, a fixed seed and quick retries.
 pub fn policy() -> Policy {
     let mut p = Policy::default();
-    p.refresh_jitter = Duration::ZERO;
+    p.refresh_jitter = Some(Duration::ZERO);
     p.seed = Some(7);
     p.retry = quick_retry();
     p

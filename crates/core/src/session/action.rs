@@ -140,8 +140,9 @@ pub enum Handled {
     /// The request failed with this error and will be tried again after a backoff.
     WillRetry(Error),
     /// The refresh token cannot be used any more (this error says why: the server
-    /// refused it, or the session cap shortened its lifetime); the next request logs in.
-    FallingBackToLogin(Error),
+    /// refused it, or the session cap shortened its lifetime); the next request uses
+    /// the next source: a spare refresh token, or a login.
+    FallingBack(Error),
     /// The renewal failed for good with this error; polls return [`Action::Fail`] (or
     /// keep handing out the current token while it is valid).
     Failed(Error),
@@ -160,7 +161,7 @@ impl Handled {
     /// ```
     pub fn error(&self) -> Option<&Error> {
         match self {
-            Handled::WillRetry(e) | Handled::FallingBackToLogin(e) | Handled::Failed(e) => Some(e),
+            Handled::WillRetry(e) | Handled::FallingBack(e) | Handled::Failed(e) => Some(e),
             Handled::Renewed(_) | Handled::Abandoned | Handled::Stale => None,
         }
     }

@@ -684,7 +684,7 @@ impl Session {
                 r.state = RefreshState::Capped;
             }
             debug!("refreshed token too short-lived; falling back to login");
-            return Handled::FallingBackToLogin(error);
+            return Handled::FallingBack(error);
         }
         self.latch(error.clone());
         Handled::Failed(error)
@@ -697,12 +697,19 @@ impl Session {
                 r.state = RefreshState::Refused;
             }
             self.retrying = None;
-            if self.credentials.is_some() || self.spare_refresh.is_some() {
+            if self.spare_refresh.is_some() {
                 debug!(
                     status = error.status().map(|s| s.as_u16()),
-                    "refresh refused; falling back to the next source"
+                    "refresh refused; falling back to the spare refresh token"
                 );
-                return Handled::FallingBackToLogin(error);
+                return Handled::FallingBack(error);
+            }
+            if self.credentials.is_some() {
+                debug!(
+                    status = error.status().map(|s| s.as_u16()),
+                    "refresh refused; falling back to login"
+                );
+                return Handled::FallingBack(error);
             }
             if !valid {
                 // The server's own words say most; later calls get `SessionEnded`.

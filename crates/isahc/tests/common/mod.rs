@@ -29,7 +29,7 @@ pub fn credentials() -> Credentials {
 pub fn quick_policy() -> Policy {
     let mut p = Policy::default();
     p.seed = Some(7);
-    p.refresh_jitter = Duration::ZERO;
+    p.refresh_jitter = Some(Duration::ZERO);
     let mut r = RetryPolicy::default();
     r.base_delay = Duration::from_millis(20);
     r.max_delay = Duration::from_millis(200);
