@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use smartling_auth_core::{
-    AccessToken, Action, BaseUrl, Credentials, RefreshToken, Session, Snapshot,
+    AccessToken, Action, BaseUrl, Credentials, Policy, RefreshToken, Session, Snapshot,
 };
 
 use crate::args::{Cli, Command};
 use crate::cache::{Cache, Found, Key};
-use crate::exit::{self, Failure};
+use crate::exit::Failure;
 use crate::lock::{self, LockError};
 use crate::renew::{self, Limits, Renewed};
 use crate::{inputs, output};
@@ -40,23 +40,22 @@ pub(crate) fn run(cli: Cli, start: Instant) -> Result<(), Failure> {
 /// Logs in and prints the pair. Neither reads nor writes the cache.
 fn authenticate(ctx: &Context) -> Result<(), Failure> {
     let credentials = inputs::required_credentials()?;
-    let mut session =
-        Session::new(ctx.base.clone(), ctx.limits.policy()).with_credentials(credentials);
-    print_pair(renew::run(&mut session, &ctx.limits)?)
+    let builder = ctx.limits.builder(&ctx.base).credentials(credentials);
+    print_pair(renew::run(builder, &ctx.limits)?)
 }
 
 /// Refreshes and prints the new pair. Neither reads nor writes the cache, and never
 /// logs in: a refused refresh token is an error.
 fn refresh(ctx: &Context) -> Result<(), Failure> {
     let token = inputs::refresh_token_from_env_or_stdin()?;
-    let mut session = Session::new(ctx.base.clone(), ctx.limits.policy()).with_refresh_token(token);
-    print_pair(renew::run(&mut session, &ctx.limits)?)
+    let builder = ctx.limits.builder(&ctx.base).refresh_token(token);
+    print_pair(renew::run(builder, &ctx.limits)?)
 }
 
 fn print_pair(renewed: Renewed) -> Result<(), Failure> {
     match renewed.pair {
         Some(pair) => output::answer(&pair.secret_json()),
-        // A session built without tokens sends a request before it hands one out.
+        // A provider built without tokens sends a request before it hands one out.
         None => Err(Failure::Usage("no token pair was received".to_owned())),
     }
 }
@@ -122,7 +121,7 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         drop(lock);
         return output::answer(token.secret());
     }
-    renew_and_print(ctx, snapshot.as_ref(), &sources, Some((&cache, &key, lock)))
+    renew_and_print(ctx, snapshot, &sources, Some((&cache, &key, lock)))
 }
 
 /// Reads the cache, warning (once per run) about a file that cannot be used.
@@ -149,7 +148,7 @@ fn fresh(ctx: &Context, snapshot: &Snapshot) -> Option<AccessToken> {
     let now = Instant::now();
     let mut session = Session::from_snapshot(
         ctx.base.clone(),
-        ctx.limits.policy(),
+        Policy::default(),
         snapshot,
         now,
         SystemTime::now(),
@@ -160,30 +159,31 @@ fn fresh(ctx: &Context, snapshot: &Snapshot) -> Option<AccessToken> {
     }
 }
 
-/// Renews (from the cached session when there is one), writes the cache if asked,
-/// releases the lock, then prints.
+/// Renews from every source there is (the cached session first, then the
+/// environment's refresh token, then the credentials: the core's order), writes the
+/// cache if asked, releases the lock, then prints.
 fn renew_and_print(
     ctx: &Context,
-    snapshot: Option<&Snapshot>,
+    snapshot: Option<Snapshot>,
     sources: &Sources,
     cache: Option<(&Cache, &Key, Option<lock::Lock>)>,
 ) -> Result<(), Failure> {
-    let mut session = session_for(ctx, snapshot, sources)?;
-    let renewed = match renew::run(&mut session, &ctx.limits) {
-        Ok(r) => r,
-        // The cached session is spent and nothing else can renew it, but the
-        // environment has a refresh token of its own: start over from that one.
-        Err(f) if snapshot.is_some() && sources.credentials.is_none() && spent(&f) => {
-            let Some(token) = sources.refresh_token.clone() else {
-                return Err(f);
-            };
-            session = Session::new(ctx.base.clone(), ctx.limits.policy()).with_refresh_token(token);
-            renew::run(&mut session, &ctx.limits)?
-        }
-        Err(f) => return Err(f),
-    };
+    if snapshot.is_none() && sources.credentials.is_none() && sources.refresh_token.is_none() {
+        return Err(missing_credentials());
+    }
+    let mut builder = ctx.limits.builder(&ctx.base);
+    if let Some(snapshot) = snapshot {
+        builder = builder.snapshot(snapshot);
+    }
+    if let Some(token) = &sources.refresh_token {
+        builder = builder.refresh_token(token.clone());
+    }
+    if let Some(credentials) = &sources.credentials {
+        builder = builder.credentials(credentials.clone());
+    }
+    let renewed = renew::run(builder, &ctx.limits)?;
     if let Some((cache, key, lock)) = cache {
-        match session.snapshot(Instant::now(), SystemTime::now()) {
+        match renewed.provider.snapshot() {
             Some(snap) => {
                 if let Err(e) = cache.write(key, &snap) {
                     output::warning(&format!(
@@ -196,38 +196,7 @@ fn renew_and_print(
         }
         drop(lock);
     }
-    output::answer(renewed.grant.access_token.secret())
-}
-
-/// Whether a failure means the session's refresh token cannot be used any more.
-fn spent(f: &Failure) -> bool {
-    matches!(f, Failure::Auth { .. }) && matches!(f.exit_code(), exit::USAGE | exit::REJECTED)
-}
-
-fn session_for(
-    ctx: &Context,
-    snapshot: Option<&Snapshot>,
-    sources: &Sources,
-) -> Result<Session, Failure> {
-    let policy = ctx.limits.policy();
-    let mut session = match (snapshot, &sources.refresh_token) {
-        (Some(snap), _) => Session::from_snapshot(
-            ctx.base.clone(),
-            policy,
-            snap,
-            Instant::now(),
-            SystemTime::now(),
-        ),
-        (None, Some(token)) => {
-            Session::new(ctx.base.clone(), policy).with_refresh_token(token.clone())
-        }
-        (None, None) if sources.credentials.is_none() => return Err(missing_credentials()),
-        (None, None) => Session::new(ctx.base.clone(), policy),
-    };
-    if let Some(c) = &sources.credentials {
-        session = session.with_credentials(c.clone());
-    }
-    Ok(session)
+    output::answer(renewed.token.secret())
 }
 
 fn missing_credentials() -> Failure {

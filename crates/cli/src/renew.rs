@@ -1,13 +1,17 @@
-//! Drives a core `Session` over the blocking isahc client until it hands out a token,
-//! so retries, backoff, `Retry-After` and the fallback to login follow the core policy.
+//! Renews through the blocking provider, so the command runs the core's one driver
+//! loop (retries, backoff, `Retry-After`, the order of token sources, the fallback to
+//! login) and decides nothing itself. It only keeps what the command reports: the
+//! pair received, and which request failed last.
 
 use std::time::{Duration, Instant};
 
 use smartling_auth_core::{
-    Action, Error, Grant, Policy, RequestKind, Session, SessionEnd, TokenPair, TransportError,
-    parse_token_response_with,
+    AccessToken, BaseUrl, Error, Handled, RequestKind, SessionEnd, TokenPair, TransportError,
+    TransportErrorKind,
 };
-use smartling_auth_isahc::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT};
+use smartling_auth_isahc::{
+    Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, TokenProvider,
+};
 
 use crate::exit::Failure;
 
@@ -37,14 +41,16 @@ impl Limits {
         }
     }
 
-    /// The lifecycle policy: the core defaults, with the session's own notion of a lost
-    /// request kept above the transport's timeout so it never abandons a live request.
-    pub(crate) fn policy(&self) -> Policy {
-        let mut policy = Policy::default();
-        policy.request_timeout = policy
-            .request_timeout
-            .max(self.request + Duration::from_secs(5));
-        policy
+    /// A provider builder for `base` with these limits; the caller adds the token
+    /// sources. Nothing is built yet, so the cached path never makes an HTTP client.
+    pub(crate) fn builder(&self, base: &BaseUrl) -> Builder<TokenProvider> {
+        TokenProvider::builder(base.clone())
+            .timeouts(DEFAULT_CONNECT_TIMEOUT.min(self.request), self.request)
+            .deadline(self.deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn timed_out(&self) -> Failure {
+        Failure::from(Error::Transport(TransportError::timeout(self.budget)))
     }
 }
 
@@ -52,97 +58,65 @@ impl Limits {
 #[derive(Debug)]
 pub(crate) struct Renewed {
     /// The token the session hands out now.
-    pub grant: Grant,
+    pub token: AccessToken,
     /// The pair the last successful request returned (what `authenticate` and
     /// `refresh` print).
     pub pair: Option<TokenPair>,
+    /// The provider, for a snapshot of the session to cache.
+    pub provider: TokenProvider,
 }
 
-/// Polls `session` and does what it says until it yields a token, fails, or the
-/// deadline would pass. The isahc client (a curl handle and a thread) is made only
-/// here, on the first request, so the cached path never pays for it.
-pub(crate) fn run(session: &mut Session, limits: &Limits) -> Result<Renewed, Failure> {
-    let mut client: Option<Client> = None;
+/// Builds the provider and asks it for a token, within the limits.
+pub(crate) fn run(builder: Builder<TokenProvider>, limits: &Limits) -> Result<Renewed, Failure> {
+    if Instant::now() >= limits.deadline {
+        return Err(limits.timed_out());
+    }
+    let provider = builder.build()?;
     let mut pair = None;
-    // The error behind the last failed request: the session may end with a summary
-    // (`SessionEnded`) that no longer names the HTTP status and Smartling code.
+    // The error behind the last failed request: the call may end with a summary (a
+    // timeout, `SessionEnded`) that no longer names the HTTP status and Smartling code.
     let mut last: Option<(RequestKind, Error)> = None;
-    loop {
-        let now = Instant::now();
-        match session.poll(now) {
-            Action::UseToken(grant) => return Ok(Renewed { grant, pair }),
-            Action::Fail(error) => return Err(explain(error, last)),
-            Action::Wait(until) => {
-                if until >= limits.deadline {
-                    return Err(gave_up(last, limits));
-                }
-                std::thread::sleep(until.saturating_duration_since(now));
-            }
-            Action::Send(tx) => {
-                // curl reads a zero-millisecond timeout as none: keep at least one.
-                let left = limits.deadline.saturating_duration_since(now);
-                if left < Duration::from_millis(1) {
-                    return Err(gave_up(last, limits));
-                }
-                let http = match &client {
-                    Some(c) => c,
-                    None => client.insert(Client::new()?),
-                };
-                let total = limits.request.min(left);
-                let answer = http
-                    .clone()
-                    .timeouts(DEFAULT_CONNECT_TIMEOUT.min(total), total)
-                    .send(&tx.request);
-                let done = Instant::now();
-                match answer {
-                    Ok(response) => {
-                        match parse_token_response_with(&response, &session.policy().parse) {
-                            Ok(p) => pair = Some(p),
-                            Err(e) => last = Some((tx.kind, e)),
-                        }
-                        session.handle_response(done, tx.id, &response);
-                    }
-                    Err(e) => {
-                        last = Some((tx.kind, Error::Transport(e.clone())));
-                        session.handle_transport_error(done, tx.id, e);
-                    }
-                }
+    let result = provider.access_token_with(|kind, handled| match handled {
+        Handled::Renewed(p) => pair = Some(p.clone()),
+        other => {
+            if let Some(e) = other.error() {
+                last = Some((kind, e.clone()));
             }
         }
+    });
+    match result {
+        Ok(token) => Ok(Renewed {
+            token,
+            pair,
+            provider,
+        }),
+        Err(error) => Err(explain(error, last, limits)),
     }
 }
 
-/// A refused refresh without credentials ends the session; report the server's
-/// answer (status, code, message) rather than the summary.
-fn explain(error: Error, last: Option<(RequestKind, Error)>) -> Failure {
+/// Names the request that failed, and prefers the server's words to a summary.
+fn explain(error: Error, last: Option<(RequestKind, Error)>, limits: &Limits) -> Failure {
+    let deadline = matches!(&error, Error::Transport(t) if t.kind == TransportErrorKind::Timeout);
     match (error, last) {
-        (Error::SessionEnded(SessionEnd::RefreshRejected), Some((kind, cause))) => Failure::Auth {
+        // The deadline passed while waiting for the next try: report that try's cause.
+        (_, Some((kind, cause))) if deadline => Failure::Auth {
             during: Some(kind),
             error: cause,
-            note: None,
+            note: Some(" (giving up: the deadline passed)"),
         },
-        (error @ Error::SessionEnded(_), _) => Failure::Auth {
+        (_, None) if deadline => limits.timed_out(),
+        (error @ Error::SessionEnded(SessionEnd::NoCredentials), _) => Failure::Auth {
             during: None,
             error,
             note: None,
         },
-        (error, last) => Failure::Auth {
-            during: last.map(|(kind, _)| kind),
-            error,
-            note: None,
-        },
-    }
-}
-
-/// The deadline would pass before the next try: report the last failure, or a
-/// timeout when there was none.
-fn gave_up(last: Option<(RequestKind, Error)>, limits: &Limits) -> Failure {
-    match last {
-        Some((kind, error)) => Failure::Auth {
-            during: Some(kind),
-            error,
-            note: Some(" (giving up: the deadline would pass before the next try)"),
-        },
-        None => Failure::from(Error::Transport(TransportError::timeout(limits.budget))),
+        (error, last) => {
+            let note = error.is_retryable().then_some(" (giving up)");
+            Failure::Auth {
+                during: last.map(|(kind, _)| kind),
+                error,
+                note,
+            }
+        }
     }
 }
