@@ -705,6 +705,8 @@ fn snapshots_restore_in_another_process_and_expired_ones_renew() {
 fn snapshot_json_rejects_broken_forms_without_quoting_them() {
     let good = r#"{"accessToken":"a","refreshToken":"r","tokenType":"Bearer","accessExpiresAt":1,"refreshExpiresAt":2,"refreshUsable":true}"#;
     assert!(Snapshot::from_json(good.as_bytes()).is_ok());
+    let with_lifetime = good.replace("}", r#","accessLifetime":480}"#);
+    assert!(Snapshot::from_json(with_lifetime.as_bytes()).is_ok());
     let bad: &[&str] = &[
         "",
         "{",
@@ -718,10 +720,282 @@ fn snapshot_json_rejects_broken_forms_without_quoting_them() {
         &good.replace(":2,", ":18446744073709551615,"),
         &good.replace("true", "\"yes\""),
         &good.replace("}", r#","extra":1}"#),
+        &good.replace("}", r#","accessLifetime":0}"#),
+        &good.replace("}", r#","accessLifetime":-5}"#),
+        &good.replace("}", r#","accessLifetime":"480"}"#),
+        &good.replace("}", r#","accessLifetime":99999999999}"#),
     ];
     for b in bad {
         let e = Snapshot::from_json(b.as_bytes()).unwrap_err();
         assert!(!e.to_string().contains("TOPSECRET"), "{e}");
         assert!(!format!("{e:?}").contains("TOPSECRET"), "{e:?}");
     }
+}
+
+/// Runs a session with `Policy::default()` against a server that grants `lifetime`
+/// tokens and answers after `rtt`, with a caller asking every `step`, for `lives`
+/// lifetimes. Checks that every token handed out is alive with its scaled margin, and
+/// returns the number of requests sent.
+fn serve_short_lived(lifetime: Duration, rtt: Duration, step: Duration, lives: u32) -> u32 {
+    let t0 = Instant::now();
+    let mut s = login_session(Policy::default());
+    let margin = Policy::default().margins(lifetime).min_validity;
+    let mut now = t0;
+    let mut sent = 0;
+    let mut outstanding: Option<(RequestId, Instant)> = None;
+    let mut expiry: Option<(String, Instant)> = None;
+    let end = t0 + lifetime * lives;
+    let mut guard = 0;
+    while now < end {
+        guard += 1;
+        assert!(guard < 1_000_000, "bounded");
+        if let Some((id, at)) = outstanding.filter(|(_, at)| now >= *at + rtt) {
+            let n = sent.to_string();
+            let answer = success(&n, &n, lifetime.as_secs(), lifetime.as_secs() * 10);
+            assert!(matches!(
+                s.handle_response(now, id, &answer),
+                Handled::Renewed(_)
+            ));
+            expiry = Some((n, at + lifetime));
+            outstanding = None;
+        }
+        match s.poll(now) {
+            Action::UseToken(g) => {
+                let (token, expires) = expiry.clone().expect("a token was granted");
+                assert_eq!(g.access_token.secret(), token);
+                assert!(
+                    now + margin <= expires,
+                    "handed out with less than its margin"
+                );
+                now += step;
+            }
+            Action::Send(tx) => {
+                sent += 1;
+                outstanding = Some((tx.id, now));
+            }
+            Action::Wait(until) => {
+                assert!(until > now, "a wait that would spin");
+                now = until.min(now + step);
+            }
+            Action::Fail(e) => panic!("{lifetime:?} tokens failed: {e}"),
+        }
+    }
+    sent
+}
+
+// Short-lived tokens (a test server, Smartling near its session cap) work with the
+// default policy: the margins scale, tokens handed out are alive, and renewals do
+// not spin.
+#[test]
+fn tokens_of_1_3_10_and_480_seconds_are_served_with_the_default_policy() {
+    for (lifetime, rtt, step) in [
+        (
+            secs(1),
+            Duration::from_millis(20),
+            Duration::from_millis(10),
+        ),
+        (
+            secs(3),
+            Duration::from_millis(50),
+            Duration::from_millis(25),
+        ),
+        (
+            secs(10),
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+        ),
+        (secs(480), Duration::from_millis(150), secs(1)),
+    ] {
+        let lives = 20;
+        let sent = serve_short_lived(lifetime, rtt, step, lives);
+        // One login, then at most about two renewals per lifetime.
+        assert!(
+            sent >= lives,
+            "{lifetime:?}: {sent} requests in {lives} lives"
+        );
+        assert!(
+            sent <= 2 * lives + 1,
+            "{lifetime:?}: {sent} requests in {lives} lives"
+        );
+    }
+}
+
+#[test]
+fn a_zero_lifetime_stays_a_clear_error_with_the_default_policy() {
+    let t0 = Instant::now();
+    let mut s = login_session(Policy::default());
+    let tx = expect_send(s.poll(t0));
+    let h = s.handle_response(t0, tx.id, &success("a", "r", 0, 3660));
+    assert!(matches!(
+        h,
+        Handled::Failed(Error::InvalidField {
+            field: "expiresIn",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.poll(t0),
+        Action::Fail(Error::InvalidField { .. })
+    ));
+}
+
+/// The refresh token a request carries.
+fn refresh_token_sent(tx: &Transmit) -> String {
+    let body: serde_json::Value = serde_json::from_slice(tx.request.body()).unwrap();
+    body["refreshToken"].as_str().unwrap().to_owned()
+}
+
+// One order of token sources, whatever order they were given in: the snapshot's (or
+// pair's) session, then the bare refresh token, then a login.
+#[test]
+fn sources_are_used_snapshot_then_bare_refresh_token_then_credentials() {
+    let t0 = Instant::now();
+    let wall = SystemTime::now();
+    let pair = TokenPair::new(
+        AccessToken::new("a-snap"),
+        RefreshToken::new("r-snap"),
+        secs(480),
+        secs(3660),
+    );
+    let snap = Session::new(BaseUrl::default(), exact_policy())
+        .with_token_pair(pair, t0)
+        .snapshot(t0, wall)
+        .unwrap();
+    // Restored long after: the access token is dead, the refresh token alive.
+    let later = wall + secs(600);
+    let mut s = Session::from_snapshot(BaseUrl::default(), exact_policy(), &snap, t0, later)
+        .with_refresh_token(RefreshToken::new("r-env"))
+        .with_credentials(Credentials::new("id", "secret"));
+    let tx = expect_send(s.poll(t0));
+    assert_eq!(tx.kind, RequestKind::Refresh);
+    assert_eq!(refresh_token_sent(&tx), "r-snap");
+    let h = s.handle_response(
+        t0,
+        tx.id,
+        &envelope(401, "AUTHENTICATION_ERROR", "invalid_token"),
+    );
+    assert!(matches!(h, Handled::FallingBack(Error::Api(_))));
+    let tx = expect_send(s.poll(t0));
+    assert_eq!(tx.kind, RequestKind::Refresh);
+    assert_eq!(refresh_token_sent(&tx), "r-env");
+    s.handle_response(
+        t0,
+        tx.id,
+        &envelope(401, "AUTHENTICATION_ERROR", "invalid_token"),
+    );
+    let tx = expect_send(s.poll(t0));
+    assert_eq!(
+        (tx.kind, tx.reason),
+        (RequestKind::Authenticate, Reason::FallbackToLogin)
+    );
+}
+
+#[test]
+fn a_pair_comes_before_a_bare_refresh_token_given_earlier() {
+    let t0 = Instant::now();
+    let pair = TokenPair::new(
+        AccessToken::new("a-pair"),
+        RefreshToken::new("r-pair"),
+        secs(480),
+        secs(3660),
+    );
+    let mut s = Session::new(BaseUrl::default(), exact_policy())
+        .with_refresh_token(RefreshToken::new("r-bare"))
+        .with_token_pair(pair, t0);
+    assert_eq!(expect_token(s.poll(t0)).access_token.secret(), "a-pair");
+    let tx = expect_send(s.poll(t0 + secs(420)));
+    assert_eq!(refresh_token_sent(&tx), "r-pair");
+    s.handle_response(
+        t0 + secs(420),
+        tx.id,
+        &envelope(400, "VALIDATION_ERROR", "k"),
+    );
+    // The pair's session is spent; the bare token is next, and nothing after it.
+    let tx = expect_send(s.poll(t0 + secs(420)));
+    assert_eq!(refresh_token_sent(&tx), "r-bare");
+    s.handle_response(
+        t0 + secs(420),
+        tx.id,
+        &envelope(401, "AUTHENTICATION_ERROR", "k"),
+    );
+    // No credentials: the current token still serves until its margin, then it ends.
+    assert!(matches!(s.poll(t0 + secs(421)), Action::UseToken(_)));
+    assert!(matches!(
+        s.poll(t0 + secs(451)),
+        Action::Fail(Error::SessionEnded(SessionEnd::RefreshRejected))
+    ));
+}
+
+#[test]
+fn an_expired_snapshot_refresh_token_gives_way_to_the_bare_one() {
+    let t0 = Instant::now();
+    let wall = SystemTime::now();
+    let pair = TokenPair::new(
+        AccessToken::new("a"),
+        RefreshToken::new("r-snap"),
+        secs(480),
+        secs(900),
+    );
+    let snap = Session::new(BaseUrl::default(), exact_policy())
+        .with_token_pair(pair, t0)
+        .snapshot(t0, wall)
+        .unwrap();
+    let mut s = Session::from_snapshot(
+        BaseUrl::default(),
+        exact_policy(),
+        &snap,
+        t0,
+        wall + secs(3600),
+    )
+    .with_refresh_token(RefreshToken::new("r-env"));
+    let tx = expect_send(s.poll(t0));
+    assert_eq!(refresh_token_sent(&tx), "r-env");
+}
+
+// Snapshots carry the granted lifetime, so a restored token keeps the margins it was
+// granted with rather than ones scaled to what is left of it.
+#[test]
+fn a_restored_token_keeps_the_margins_of_its_granted_lifetime() {
+    let t0 = Instant::now();
+    let wall = SystemTime::now();
+    let s = logged_in(exact_policy(), t0, 480, 3660);
+    let snap = s.snapshot(t0, wall).unwrap();
+    assert_eq!(snap.access_lifetime, Some(secs(480)));
+    let back = Snapshot::from_json(snap.to_json().as_bytes()).unwrap();
+    assert_eq!(back.access_lifetime, Some(secs(480)));
+    // 50 s left of a 480 s token: inside its 60 s renewal window, as the original
+    // session would have been.
+    let mut restored = Session::from_snapshot(
+        BaseUrl::default(),
+        exact_policy(),
+        &back,
+        t0,
+        wall + secs(430),
+    );
+    assert!(matches!(restored.poll(t0), Action::Send(_)), "renews ahead");
+    let mut early = Session::from_snapshot(
+        BaseUrl::default(),
+        exact_policy(),
+        &back,
+        t0,
+        wall + secs(300),
+    );
+    assert!(
+        matches!(early.poll(t0), Action::UseToken(_)),
+        "180 s left: fresh"
+    );
+    // A snapshot that does not record the lifetime gets the widest margins.
+    let mut legacy = back.clone();
+    legacy.access_lifetime = None;
+    let json = legacy.to_json();
+    assert!(!json.contains("accessLifetime"));
+    let legacy = Snapshot::from_json(json.as_bytes()).unwrap();
+    let mut old = Session::from_snapshot(
+        BaseUrl::default(),
+        exact_policy(),
+        &legacy,
+        t0,
+        wall + secs(430),
+    );
+    assert!(matches!(old.poll(t0), Action::Send(_)));
 }

@@ -255,11 +255,10 @@ impl Session {
         };
         let expires = to_instant(snapshot.access_expires_at);
         let refresh_expires = to_instant(snapshot.refresh_expires_at);
-        // Margins scale with the lifetime the token was granted; an older snapshot
-        // without it gets the time it has left, which errs on the short side.
-        let lifetime = snapshot
-            .access_lifetime
-            .unwrap_or_else(|| expires.saturating_duration_since(now));
+        // Margins scale with the lifetime the token was granted. A snapshot that does
+        // not record it gets the widest margins (the scaled ones' caps): a short-lived
+        // token is then renewed rather than handed out too close to its end.
+        let lifetime = snapshot.access_lifetime.unwrap_or(Duration::MAX);
         let margins = s.policy.margins(lifetime);
         s.access = Some(Access {
             token: snapshot.access_token.clone(),
