@@ -1,0 +1,423 @@
+//! The text of `BENCHMARKS.md`: the run's date and machine, the ratio table, every
+//! benchmark's times, the CLI timing as printed, and the headline ratios that the
+//! README copies.
+
+use std::fmt::Write as _;
+
+use super::criterion::Measured;
+use super::machine::Machine;
+
+/// A criterion benchmark: group and function; its full id is `group/function`.
+type Id = (&'static str, &'static str);
+
+/// One row of the ratio table: `a / b`.
+struct Row {
+    label: &'static str,
+    a: Id,
+    b: Id,
+    /// What the ratio means.
+    reading: &'static str,
+    /// Whether the README quotes it.
+    headline: bool,
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        label: "core: `parse_token_response` vs serde floor (borrowed struct)",
+        a: ("parse_seed", "parse_token_response"),
+        b: ("parse_seed", "serde_floor_borrowed"),
+        reading: "time, x the floor",
+        headline: true,
+    },
+    Row {
+        label: "core: `parse_token_response` vs `serde_json::Value`",
+        a: ("parse_seed", "parse_token_response"),
+        b: ("parse_seed", "serde_json_value"),
+        reading: "time, x Value",
+        headline: false,
+    },
+    Row {
+        label: "isahc: provider vs `Mutex` baseline, 1 thread",
+        a: ("fresh_token", "provider/1_thread"),
+        b: ("fresh_token", "mutex_baseline/1_thread"),
+        reading: "time, x baseline",
+        headline: true,
+    },
+    Row {
+        label: "isahc: provider, 2 threads vs 1",
+        a: ("fresh_token", "provider/1_thread"),
+        b: ("fresh_token", "provider/2_threads"),
+        reading: "throughput, x 1 thread",
+        headline: true,
+    },
+    Row {
+        label: "isahc: `Mutex` baseline, 2 threads vs 1",
+        a: ("fresh_token", "mutex_baseline/1_thread"),
+        b: ("fresh_token", "mutex_baseline/2_threads"),
+        reading: "throughput, x 1 thread",
+        headline: false,
+    },
+    Row {
+        label: "async-std: provider (one poll) vs `Mutex` baseline, 1 thread",
+        a: ("access_token/single", "provider_poll_once"),
+        b: ("access_token/single", "baseline_mutex"),
+        reading: "time, x baseline",
+        headline: false,
+    },
+    Row {
+        label: "async-std: provider, 2 threads vs 1",
+        a: ("access_token/single", "provider_poll_once"),
+        b: ("access_token/2_threads", "provider_poll_once"),
+        reading: "throughput, x 1 thread",
+        headline: false,
+    },
+    Row {
+        label: "async-std: `Mutex` baseline, 2 threads vs 1",
+        a: ("access_token/single", "baseline_mutex"),
+        b: ("access_token/2_threads", "baseline_mutex"),
+        reading: "throughput, x 1 thread",
+        headline: false,
+    },
+];
+
+/// The CLI timing's ratio lines the README quotes: the example's wording, and ours.
+const CLI_HEADLINES: &[(&str, &str)] = &[
+    (
+        "refresh / curl, wall (median)",
+        "CLI: `smartling-auth refresh` vs `curl` making the same POST, wall time (median)",
+    ),
+    (
+        "token warm / --version, wall (median)",
+        "CLI: `smartling-auth token` on a warm cache vs `smartling-auth --version`, wall time (median)",
+    ),
+];
+
+/// Nanoseconds in the unit that keeps three significant digits.
+pub fn fmt_ns(ns: f64) -> String {
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    if v < 10.0 {
+        format!("{v:.2} {unit}")
+    } else if v < 100.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+/// `(what, ratio)` from a ratio line of the CLI timing:
+/// `refresh / curl, wall (median)     0.24x  (target <= 1.3x: ok)`.
+fn cli_ratio(line: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| {
+        w.strip_suffix('x')
+            .is_some_and(|n| !n.is_empty() && n.parse::<f64>().is_ok())
+    })?;
+    let ratio = words[at].strip_suffix('x')?;
+    let what = line[..line.find(words[at])?].trim();
+    (!what.is_empty()).then_some((what, ratio))
+}
+
+/// One run's results.
+pub struct Report {
+    pub when: String,
+    pub machine: Machine,
+    pub settings: String,
+    pub measured: Vec<Measured>,
+    /// The CLI timing's output, as printed.
+    pub cli: Option<String>,
+}
+
+impl Report {
+    fn find(&self, (group, function): Id) -> Option<&Measured> {
+        self.measured
+            .iter()
+            .find(|m| m.id.strip_prefix(group).and_then(|r| r.strip_prefix('/')) == Some(function))
+    }
+
+    /// The rows and CLI lines this run could not fill.
+    pub fn missing_rows(&self) -> Vec<String> {
+        let mut missing: Vec<String> = ROWS
+            .iter()
+            .flat_map(|r| [r.a, r.b])
+            .filter(|id| self.find(*id).is_none())
+            .map(|(g, f)| format!("{g}/{f}"))
+            .collect();
+        missing.dedup();
+        let cli = self.cli.as_deref().unwrap_or("");
+        for (what, _) in CLI_HEADLINES {
+            if !cli.lines().filter_map(cli_ratio).any(|(w, _)| w == *what) {
+                missing.push(format!("CLI `{what}`"));
+            }
+        }
+        missing
+    }
+
+    /// The headline ratios, one Markdown list item each.
+    pub fn headlines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for row in ROWS.iter().filter(|r| r.headline) {
+            if let (Some(a), Some(b)) = (self.find(row.a), self.find(row.b)) {
+                out.push(format!(
+                    "- {}: {:.2}x ({})",
+                    row.label,
+                    a.mean / b.mean,
+                    row.reading
+                ));
+            }
+        }
+        let cli = self.cli.as_deref().unwrap_or("");
+        for (what, label) in CLI_HEADLINES {
+            if let Some((_, r)) = cli.lines().filter_map(cli_ratio).find(|(w, _)| w == what) {
+                out.push(format!("- {label}: {r}x (time, x the baseline)"));
+            }
+        }
+        out
+    }
+
+    /// The whole of `BENCHMARKS.md`.
+    pub fn render(&self) -> String {
+        let m = &self.machine;
+        let mut s = String::new();
+        let load = |l: &Option<String>| l.clone().unwrap_or_else(|| "unknown".into());
+        let _ = write!(
+            s,
+            "# Benchmarks\n\n\
+             Written by `cargo xtask bench`; run it again rather than editing this file.\n\n\
+             - Run: {}\n\
+             - Machine: {}, {} logical CPUs; 1-minute load average {} at the start, {} at the end\n\
+             - Toolchain: {}\n\
+             - Settings: {}\n\n\
+             Each ratio compares two benchmarks of this run. Timings move with the machine's \
+             load; compare ratios, not absolute times, across machines.\n\n",
+            self.when,
+            m.cpu,
+            m.cpus,
+            load(&m.load_before),
+            load(&m.load_after),
+            m.rustc,
+            self.settings
+        );
+        s.push_str("## Headline ratios\n\nThe README quotes these lines.\n\n");
+        for h in self.headlines() {
+            s.push_str(&h);
+            s.push('\n');
+        }
+        s.push_str(
+            "\n## Ratios\n\n\
+             | comparison | A | B | ratio (mean) | ratio (median) | reads as |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for row in ROWS {
+            match (self.find(row.a), self.find(row.b)) {
+                (Some(a), Some(b)) => {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {} | {:.2}x | {:.2}x | {} |",
+                        row.label,
+                        fmt_ns(a.mean),
+                        fmt_ns(b.mean),
+                        a.mean / b.mean,
+                        a.median / b.median,
+                        row.reading
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        s,
+                        "| {} | n/a | n/a | n/a | n/a | not measured |",
+                        row.label
+                    );
+                }
+            }
+        }
+        s.push_str(
+            "\nA and B are mean times per operation (2-thread benches: wall time / all \
+             operations).\n\n## Every benchmark\n\n| benchmark | mean | median |\n|---|---|---|\n",
+        );
+        for b in &self.measured {
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} |",
+                b.id,
+                fmt_ns(b.mean),
+                fmt_ns(b.median)
+            );
+        }
+        s.push_str("\n## Command line\n\n");
+        match &self.cli {
+            Some(out) => {
+                s.push_str(
+                    "`crates/cli/examples/bench_cli.rs` against the emulator, as it printed:\n\n```text\n",
+                );
+                s.push_str(out.trim_end());
+                s.push_str("\n```\n");
+            }
+            None => s.push_str("Not measured in this run.\n"),
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::criterion::read_criterion;
+    use crate::testdir::TempDir;
+    use std::fs;
+    use std::path::Path;
+    use std::time::SystemTime;
+
+    const CLI_OUT: &str = "\
+5 timed runs per case after 3 warm-ups; peak RSS: median of 5 runs
+
+case                            median ms    mean ms peak RSS KiB
+smartling-auth refresh               2.92       3.01         4908
+
+refresh / curl, wall (median)              0.24x  (target <= 1.3x: ok)
+refresh / curl, peak RSS                   0.46x  (target <= 2x: ok)
+token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
+";
+
+    fn report_from(dir: &Path, cli: Option<&str>) -> Report {
+        Report {
+            when: "2026-11-26 12:48 UTC".into(),
+            machine: Machine {
+                cpu: "Test CPU @ 2.0GHz".into(),
+                cpus: 2,
+                rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+                load_before: Some("0.10".into()),
+                load_after: None,
+            },
+            settings: "Criterion: 1 s".into(),
+            measured: read_criterion(dir, SystemTime::UNIX_EPOCH),
+            cli: cli.map(str::to_owned),
+        }
+    }
+
+    /// Every benchmark the rows name, the n-th distinct one taking n x 100 ns (mean)
+    /// and half of that (median).
+    fn every_row(dir: &Path) {
+        let mut ids: Vec<String> = Vec::new();
+        for (g, f) in ROWS.iter().flat_map(|r| [r.a, r.b]) {
+            let id = format!("{g}/{f}");
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let dirs: Vec<String> = ids.iter().map(|id| id.replace('/', "_")).collect();
+        let benches: Vec<(&str, &str, f64, f64)> = ids
+            .iter()
+            .zip(&dirs)
+            .enumerate()
+            .map(|(n, (id, d))| {
+                let t = 100.0 * (n + 1) as f64;
+                (d.as_str(), id.as_str(), t, t / 2.0)
+            })
+            .collect();
+        crate::bench::criterion::tests::fake_criterion(dir, &benches);
+    }
+
+    #[test]
+    fn renders_a_fake_criterion_tree() {
+        let dir = TempDir::new("report");
+        every_row(dir.path());
+        let r = report_from(dir.path(), Some(CLI_OUT));
+        assert!(r.missing_rows().is_empty(), "{:?}", r.missing_rows());
+        let text = r.render();
+        for want in [
+            "- Run: 2026-11-26 12:48 UTC",
+            "- Machine: Test CPU @ 2.0GHz, 2 logical CPUs; 1-minute load average 0.10 at the start, unknown at the end",
+            "- Toolchain: rustc 1.95.0 (59807616e 2026-04-14)",
+            // Row 0: a = 100 ns, b = 200 ns (mean), medians half of that.
+            "| core: `parse_token_response` vs serde floor (borrowed struct) | 100 ns | 200 ns | 0.50x | 0.50x | time, x the floor |",
+            "| `parse_seed/parse_token_response` | 100 ns | 50.0 ns |",
+            "refresh / curl, wall (median)              0.24x  (target <= 1.3x: ok)",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        let heads = r.headlines();
+        assert_eq!(heads.len(), 5, "{heads:?}");
+        assert_eq!(
+            heads[0],
+            "- core: `parse_token_response` vs serde floor (borrowed struct): 0.50x (time, x the floor)"
+        );
+        assert_eq!(
+            heads[4],
+            "- CLI: `smartling-auth token` on a warm cache vs `smartling-auth --version`, wall time (median): 1.11x (time, x the baseline)"
+        );
+        for h in &heads {
+            assert!(text.lines().any(|l| l == h), "{h} not in BENCHMARKS.md");
+        }
+    }
+
+    #[test]
+    fn a_partial_run_names_what_is_missing() {
+        let dir = TempDir::new("report-partial");
+        crate::bench::criterion::tests::fake_criterion(
+            dir.path(),
+            &[("x", "parse_seed/parse_token_response", 1.0, 1.0)],
+        );
+        let r = report_from(dir.path(), None);
+        let missing = r.missing_rows();
+        assert!(missing.contains(&"parse_seed/serde_floor_borrowed".to_owned()));
+        assert!(!missing.contains(&"parse_seed/parse_token_response".to_owned()));
+        assert!(missing.iter().any(|m| m.starts_with("CLI ")));
+        let text = r.render();
+        assert!(text.contains("| n/a | n/a | n/a | n/a | not measured |"));
+        assert!(text.contains("Not measured in this run."));
+        assert!(r.headlines().is_empty());
+    }
+
+    #[test]
+    fn rows_name_benchmarks_that_exist() {
+        // A renamed benchmark would leave its rows at n/a: catch it here instead.
+        let root = crate::cmd::workspace_root();
+        let mut sources = String::new();
+        for dir in [
+            "crates/core/benches",
+            "crates/isahc/benches",
+            "crates/async-std/benches",
+        ] {
+            for e in fs::read_dir(root.join(dir)).unwrap().flatten() {
+                sources.push_str(&fs::read_to_string(e.path()).unwrap());
+            }
+        }
+        for row in ROWS {
+            for (group, function) in [row.a, row.b] {
+                let quoted = |s: &str| sources.contains(&format!("\"{s}\""));
+                assert!(
+                    quoted(group) && quoted(function),
+                    "no bench group {group:?} with function {function:?}"
+                );
+            }
+        }
+        let example = fs::read_to_string(root.join("crates/cli/examples/bench_cli.rs")).unwrap();
+        for (what, _) in CLI_HEADLINES {
+            assert!(
+                example.contains(&format!("\"{what}\"")),
+                "bench_cli prints no {what:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_cli_lines_and_formats_times() {
+        assert_eq!(
+            cli_ratio("refresh / curl, peak RSS                   0.46x  (target <= 2x: ok)"),
+            Some(("refresh / curl, peak RSS", "0.46"))
+        );
+        assert_eq!(cli_ratio("case   median ms"), None);
+        assert_eq!(cli_ratio("1.5x"), None);
+        assert_eq!(fmt_ns(4182.8), "4.18 µs");
+        assert_eq!(fmt_ns(59.0), "59.0 ns");
+        assert_eq!(fmt_ns(2.5e9), "2.50 s");
+    }
+}
