@@ -4,21 +4,41 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// The environment variables the binary reads, for `--help`.
+const ENVIRONMENT: &str = "\
+Environment:
+  SMARTLING_EMULATOR_USER=ID:SECRET  one API user, used when no --user is given
+                                     (keeps the secret out of the process list)
+  SMARTLING_EMULATOR_ADMIN_TOKEN     presets the admin token (16 to 256 visible ASCII
+                                     characters); otherwise it is random";
+
 /// A local emulator of Smartling's authentication API v2, for tests.
 ///
-/// Prints `listening on http://HOST:PORT` as its first line and, without `--user`,
-/// `demo user: ID:SECRET` as its second. Stops on Ctrl-C or SIGTERM.
+/// Prints `listening on http://HOST:PORT` as its first line, `admin token: TOKEN` as
+/// its second and, without any user, `demo user: ID:SECRET` as its third. Admin
+/// requests under /_emulator/ need `Authorization: Bearer TOKEN`. Stops on Ctrl-C or
+/// SIGTERM.
 #[derive(Debug, Parser)]
-#[command(name = "smartling-auth-emulator", version, about, long_about = None)]
+#[command(name = "smartling-auth-emulator", version, about, long_about = None, after_help = ENVIRONMENT)]
 pub(crate) struct Args {
-    /// Address to listen on.
+    /// Address to listen on; one that is not loopback needs --allow-remote.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub(crate) bind: String,
 
+    /// Let --bind name an address that is not loopback. Anyone who can reach it can
+    /// use the API; only the admin token guards the admin API.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+
     /// An API user; may be repeated. Without any, a random demo user is created.
     // Parsed after clap, by `users()`: clap's own error would repeat the value, secret
-    // and all.
-    #[arg(long = "user", value_name = "ID:SECRET")]
+    // and all. The environment's value is never shown in --help.
+    #[arg(
+        long = "user",
+        value_name = "ID:SECRET",
+        env = "SMARTLING_EMULATOR_USER",
+        hide_env_values = true
+    )]
     pub(crate) users: Vec<String>,
 
     /// Access token lifetime in seconds [default: 480].
@@ -45,9 +65,18 @@ pub(crate) struct Args {
     #[arg(long, value_name = "BYTES")]
     pub(crate) max_body: Option<usize>,
 
-    /// Worker threads [default: 16].
+    /// Runtime worker threads [default: the number of CPUs, at most 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) workers: Option<u16>,
+
+    /// Most connections served at once; more wait in the kernel's queue [default: 4096].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: Option<u32>,
+
+    /// Seconds the emulator waits on an idle or slow client before closing its
+    /// connection [default: 60].
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) idle_timeout: Option<u64>,
 }
 
 impl Args {

@@ -1,25 +1,22 @@
-//! The running emulator: its handle, test controls and shutdown.
+//! The running emulator's handle: where it listens, its test controls, its admin
+//! token, and shutdown. [`EmulatorBuilder`](crate::EmulatorBuilder) starts one.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::config::EmulatorBuilder;
 use crate::counters::Counters;
 use crate::endpoint::Endpoint;
 use crate::faults::Fault;
-use crate::server::{self, Shared};
-
-/// How long shutdown waits for relay threads after closing their connections.
-const RELAY_DRAIN: Duration = Duration::from_secs(5);
+use crate::listener::Running;
+use crate::state::State;
 
 /// A running emulator of Smartling's authentication API v2 on a local port.
 ///
 /// Serves `POST /auth-api/v2/authenticate`, `POST /auth-api/v2/authenticate/refresh`,
 /// the emulator extension `GET /auth-api/v2/whoami`, and the admin API under
-/// `/_emulator/`. Stops on [`shutdown`](Emulator::shutdown) or when dropped.
+/// `/_emulator/` (guarded by [`admin_token`](Emulator::admin_token)). Stops on
+/// [`shutdown`](Emulator::shutdown) or when dropped.
 ///
 /// ```
 /// use std::time::Duration;
@@ -34,85 +31,18 @@ const RELAY_DRAIN: Duration = Duration::from_secs(5);
 /// ```
 #[derive(Debug)]
 pub struct Emulator {
-    shared: Arc<Shared>,
+    state: Arc<State>,
     addr: SocketAddr,
     running: Mutex<Option<Running>>,
 }
 
-/// What shutdown stops; dropping it closes tiny_http's private listener.
-struct Running {
-    server: Arc<tiny_http::Server>,
-    workers: Vec<JoinHandle<()>>,
-    accept: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for Running {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running")
-            .field("workers", &self.workers.len())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Emulator {
-    /// A builder with the defaults.
-    ///
-    /// ```
-    /// let emu = smartling_auth_emulator::Emulator::builder().start()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder::default()
-    }
-
-    /// Starts an emulator with the defaults and one random demo user.
-    ///
-    /// # Errors
-    ///
-    /// Binding `127.0.0.1:0` or starting a thread failed.
-    ///
-    /// ```
-    /// let emu = smartling_auth_emulator::Emulator::start()?;
-    /// let (id, secret) = emu.demo_user();
-    /// assert!(!id.is_empty() && !secret.is_empty());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn start() -> io::Result<Emulator> {
-        EmulatorBuilder::default().start()
-    }
-
-    pub(crate) fn launch(
-        shared: Arc<Shared>,
-        server: tiny_http::Server,
-        accept: JoinHandle<()>,
-        workers: usize,
-    ) -> io::Result<Emulator> {
-        let server = Arc::new(server);
-        let emulator = Emulator {
-            addr: shared.relay.local_addr(),
-            shared,
-            running: Mutex::new(Some(Running {
-                server: Arc::clone(&server),
-                workers: Vec::new(),
-                accept,
-            })),
-        };
-        for i in 0..workers {
-            let shared = Arc::clone(&emulator.shared);
-            let server = Arc::clone(&server);
-            // On failure the partly started emulator is dropped, which shuts it down.
-            let handle = thread::Builder::new()
-                .name(format!("emulator-worker-{i}"))
-                .spawn(move || server::worker(&shared, &server))?;
-            if let Some(running) = emulator.lock_running().as_mut() {
-                running.workers.push(handle);
-            }
+    pub(crate) fn new(state: Arc<State>, addr: SocketAddr, running: Running) -> Self {
+        Emulator {
+            state,
+            addr,
+            running: Mutex::new(Some(running)),
         }
-        Ok(emulator)
-    }
-
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `http://HOST:PORT`, without a trailing slash.
@@ -156,7 +86,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn users(&self) -> Vec<(String, String)> {
-        self.shared.users.clone()
+        self.state.users.clone()
     }
 
     /// The first user: the random demo user when none was configured.
@@ -167,7 +97,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn demo_user(&self) -> (String, String) {
-        self.shared.users[0].clone()
+        self.state.users[0].clone()
     }
 
     /// Moves emulator time forward: tokens expire and the session cap approaches as if
@@ -181,7 +111,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn advance(&self, by: Duration) {
-        self.shared.clock.advance(by);
+        self.state.clock.advance(by);
     }
 
     /// Total time added by [`advance`](Emulator::advance) so far.
@@ -192,7 +122,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn now_offset(&self) -> Duration {
-        self.shared.clock.offset()
+        self.state.clock.offset()
     }
 
     /// Serves `fault` to the next `count` requests to `endpoint` (after faults
@@ -206,7 +136,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn inject(&self, endpoint: Endpoint, fault: Fault, count: u64) {
-        self.shared.faults.push(endpoint, fault, count);
+        self.state.faults.push(endpoint, fault, count);
     }
 
     /// How many requests to `endpoint` will still be faulted.
@@ -218,7 +148,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn pending_faults(&self, endpoint: Endpoint) -> u64 {
-        self.shared.faults.pending(endpoint)
+        self.state.faults.pending(endpoint)
     }
 
     /// Drops every pending fault.
@@ -232,7 +162,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn clear_faults(&self) {
-        self.shared.faults.clear();
+        self.state.faults.clear();
     }
 
     /// A snapshot of the request counters.
@@ -244,7 +174,7 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn counters(&self) -> Counters {
-        self.shared.counters.snapshot()
+        self.state.counters.snapshot()
     }
 
     /// Sets every counter back to zero.
@@ -257,11 +187,26 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn reset_counters(&self) {
-        self.shared.counters.reset();
+        self.state.counters.reset();
     }
 
-    /// Stops serving and joins the threads. Idempotent; also run on drop. Pending
-    /// injected delays are cut short.
+    /// The token that guards the admin API under `/_emulator/`, sent as
+    /// `Authorization: Bearer <token>`: random unless
+    /// [`EmulatorBuilder::admin_token`](crate::EmulatorBuilder::admin_token) preset it.
+    ///
+    /// ```
+    /// let emu = smartling_auth_emulator::Emulator::start()?;
+    /// assert!(emu.admin_token().len() >= 32);
+    /// assert_ne!(emu.admin_token(), smartling_auth_emulator::Emulator::start()?.admin_token());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn admin_token(&self) -> &str {
+        &self.state.admin_token
+    }
+
+    /// Stops serving: closes the listener and every connection, and joins the
+    /// background thread. Idempotent; also run on drop. Pending injected delays are
+    /// cut short.
     ///
     /// ```
     /// let emu = smartling_auth_emulator::Emulator::start()?;
@@ -271,17 +216,14 @@ impl Emulator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self) {
-        let Some(running) = self.lock_running().take() else {
-            return;
-        };
-        self.shared.stop.set();
-        for _ in &running.workers {
-            running.server.unblock();
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(running) = running {
+            running.stop();
         }
-        for worker in running.workers {
-            let _ = worker.join();
-        }
-        self.shared.relay.shutdown(running.accept, RELAY_DRAIN);
     }
 }
 
@@ -299,6 +241,18 @@ mod tests {
     fn emulator_is_shareable_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Emulator>();
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let emu = Emulator::builder()
+            .user("the-id", "the-user-secret")
+            .start()
+            .unwrap();
+        let shown = format!("{emu:?}");
+        assert!(shown.contains("the-id"), "{shown}");
+        assert!(!shown.contains("the-user-secret"), "{shown}");
+        assert!(!shown.contains(emu.admin_token()), "{shown}");
     }
 
     #[test]

@@ -2,13 +2,14 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::counters::Outcome;
 use crate::envelope::ErrorItem;
 use crate::reply::Reply;
-use crate::server::Shared;
+use crate::state::State;
 use crate::tokens::Grant;
 
 /// `POST /auth-api/v2/authenticate`.
-pub(crate) fn authenticate(shared: &Shared, body: &[u8]) -> Reply {
+pub(crate) fn authenticate(state: &State, body: &[u8]) -> Reply {
     let fields = match parse_object(body)
         .and_then(|obj| required_strings(&obj, &["userIdentifier", "userSecret"]))
     {
@@ -16,31 +17,31 @@ pub(crate) fn authenticate(shared: &Shared, body: &[u8]) -> Reply {
         Err(reply) => return reply,
     };
     let (id, secret) = (&fields[0], &fields[1]);
-    if !shared.credentials_match(id, secret) {
+    if !state.credentials_match(id, secret) {
         // Never say which half was wrong, and never echo either.
         return Reply::unauthorized(
             "invalid_credentials",
             "Invalid user identifier or user secret",
         );
     }
-    grant_reply(&shared.tokens.login(id, &shared.clock))
+    grant_reply(&state.tokens.login(id, &state.clock))
 }
 
 /// `POST /auth-api/v2/authenticate/refresh`.
-pub(crate) fn refresh(shared: &Shared, body: &[u8]) -> Reply {
+pub(crate) fn refresh(state: &State, body: &[u8]) -> Reply {
     let fields = match parse_object(body).and_then(|obj| required_strings(&obj, &["refreshToken"]))
     {
         Ok(fields) => fields,
         Err(reply) => return reply,
     };
-    match shared.tokens.refresh(&fields[0], &shared.clock) {
+    match state.tokens.refresh(&fields[0], &state.clock) {
         Ok(grant) => grant_reply(&grant),
         Err(why) => Reply::unauthorized("invalid_token", &why.to_string()),
     }
 }
 
 /// `GET /auth-api/v2/whoami` (emulator extension): checks a bearer access token.
-pub(crate) fn whoami(shared: &Shared, authorization: Option<&str>) -> Reply {
+pub(crate) fn whoami(state: &State, authorization: Option<&str>) -> Reply {
     let Some(header) = authorization else {
         return Reply::unauthorized("invalid_token", "Missing bearer access token");
     };
@@ -53,7 +54,7 @@ pub(crate) fn whoami(shared: &Shared, authorization: Option<&str>) -> Reply {
             );
         }
     };
-    match shared.tokens.whoami(token, &shared.clock) {
+    match state.tokens.whoami(token, &state.clock) {
         Some((user, expires_at)) => Reply::success(json!({
             "userIdentifier": user,
             "expiresAt": expires_at,
@@ -110,10 +111,6 @@ fn required_strings(obj: &Map<String, Value>, fields: &[&str]) -> Result<Vec<Str
     if errors.is_empty() {
         Ok(values)
     } else {
-        Err(Reply::error(
-            400,
-            crate::counters::Outcome::Rejected,
-            &errors,
-        ))
+        Err(Reply::error(400, Outcome::Rejected, &errors))
     }
 }

@@ -1,32 +1,48 @@
 //! `smartling-auth-emulator`: runs the emulator as a standalone process.
+//!
+//! Stdout: `listening on http://HOST:PORT`, then `admin token: TOKEN`, then, without
+//! any user, `demo user: ID:SECRET`. Bad flags or environment values exit with 2.
 #![forbid(unsafe_code)]
 
 mod cli;
 
+use std::env::{self, VarError};
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use smartling_auth_emulator::Emulator;
 
+const ADMIN_TOKEN_VAR: &str = "SMARTLING_EMULATOR_ADMIN_TOKEN";
+
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let matches = cli::Args::command().get_matches();
+    let args = cli::Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let users = match args.users() {
         Ok(users) => users,
         Err(e) => {
-            use clap::CommandFactory;
-            cli::Args::command()
-                .error(
-                    clap::error::ErrorKind::ValueValidation,
-                    format!("--user: {e}"),
-                )
-                .exit()
+            // Name where the value came from, never the value: it may be a secret.
+            let source = match matches.value_source("users") {
+                Some(ValueSource::EnvVariable) => "SMARTLING_EMULATOR_USER",
+                _ => "--user",
+            };
+            usage_error(format!("{source}: {e}"))
         }
     };
-    match run(args, users) {
+    let admin_token = match env::var(ADMIN_TOKEN_VAR) {
+        Ok(token) if !token.is_empty() => Some(token),
+        Ok(_) | Err(VarError::NotPresent) => None,
+        Err(VarError::NotUnicode(_)) => usage_error(format!(
+            "{ADMIN_TOKEN_VAR}: must be 16 to 256 visible ASCII characters"
+        )),
+    };
+    match run(args, users, admin_token) {
         Ok(()) => ExitCode::SUCCESS,
+        // Bad --bind, an address that needs --allow-remote, a malformed token.
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => usage_error(e.to_string()),
         Err(e) => {
             eprintln!("smartling-auth-emulator: {e}");
             ExitCode::FAILURE
@@ -34,7 +50,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: cli::Args, users: Vec<cli::UserSpec>) -> io::Result<()> {
+/// Prints a usage error in clap's format and exits with 2.
+fn usage_error(message: String) -> ! {
+    cli::Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+fn run(args: cli::Args, users: Vec<cli::UserSpec>, admin_token: Option<String>) -> io::Result<()> {
     // Install the handler first so a signal right after the banner is not lost.
     let (stop_tx, stop_rx) = mpsc::channel();
     ctrlc::set_handler(move || {
@@ -44,9 +67,13 @@ fn run(args: cli::Args, users: Vec<cli::UserSpec>) -> io::Result<()> {
 
     let mut builder = Emulator::builder()
         .bind(&args.bind)
+        .allow_remote(args.allow_remote)
         .single_use_refresh(!args.no_single_use_refresh);
     for user in &users {
         builder = builder.user(&user.id, &user.secret);
+    }
+    if let Some(token) = admin_token {
+        builder = builder.admin_token(token);
     }
     if let Some(s) = args.access_ttl {
         builder = builder.access_ttl(Duration::from_secs(s));
@@ -66,12 +93,26 @@ fn run(args: cli::Args, users: Vec<cli::UserSpec>) -> io::Result<()> {
     if let Some(n) = args.workers {
         builder = builder.workers(usize::from(n));
     }
+    if let Some(n) = args.max_connections {
+        builder = builder.max_connections(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(s) = args.idle_timeout {
+        builder = builder.idle_timeout(Duration::from_secs(s));
+    }
     let emulator = builder.start()?;
 
+    if !emulator.addr().ip().is_loopback() {
+        eprintln!(
+            "smartling-auth-emulator: warning: listening on {}, which is not loopback: anyone \
+             who can reach it can use the API, and only the admin token guards /_emulator/",
+            emulator.addr()
+        );
+    }
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {}", emulator.base_url())?;
+    // A local test fake: printing the token and generated credentials is the point.
+    writeln!(out, "admin token: {}", emulator.admin_token())?;
     if users.is_empty() {
-        // A local test fake: printing the generated credentials is the point.
         let (id, secret) = emulator.demo_user();
         writeln!(out, "demo user: {id}:{secret}")?;
     }

@@ -1,19 +1,54 @@
-//! A fully built answer, before it is written to the connection.
+//! A fully built answer, before it is written to the connection: status, headers,
+//! body, how to count it and how to deliver it.
+
+use std::time::Duration;
 
 use crate::counters::Outcome;
 use crate::envelope::{self, ErrorItem};
 
-/// Status, headers and body of an answer, plus how to count it.
+/// What the body holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// This many bytes of JSON-looking padding, generated while it is sent.
+    Padding(usize),
+}
+
+impl Payload {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(bytes) => bytes.len(),
+            Payload::Padding(len) => *len,
+        }
+    }
+}
+
+/// How the answer's bytes reach the client. Faults pick anything but `Whole`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// All of it.
+    Whole,
+    /// The head and half the body, a pause, then the rest.
+    Paused(Duration),
+    /// A head announcing the whole body, half of it, then the connection closes.
+    Truncated,
+    /// Not a byte: the connection is reset.
+    Reset,
+}
+
+/// Status, headers and body of an answer, plus how to count and deliver it.
 #[derive(Debug, Clone)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) content_type: &'static str,
     pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Payload,
     pub(crate) outcome: Outcome,
-    /// Close the connection after answering (used after a refused oversized body,
-    /// whose unread rest would otherwise be parsed as the next request).
+    /// Close the connection after answering (used after a refused body, whose
+    /// unread rest would otherwise be parsed as the next request).
     pub(crate) close: bool,
+    pub(crate) delivery: Delivery,
 }
 
 impl Reply {
@@ -22,9 +57,10 @@ impl Reply {
             status,
             content_type: "application/json",
             headers: Vec::new(),
-            body,
+            body: Payload::Bytes(body),
             outcome,
             close: false,
+            delivery: Delivery::Whole,
         }
     }
 
@@ -57,7 +93,7 @@ impl Reply {
 
     /// 413 VALIDATION_ERROR for a body over the cap; closes the connection.
     pub(crate) fn too_large(max_body: usize) -> Self {
-        let mut reply = Reply::error(
+        Reply::error(
             413,
             Outcome::Rejected,
             &[ErrorItem::new(
@@ -65,9 +101,30 @@ impl Reply {
                 format!("Request body exceeds the limit of {max_body} bytes"),
             )
             .with_error_id()],
-        );
-        reply.close = true;
-        reply
+        )
+        .closing()
+    }
+
+    /// 404 NOT_FOUND_ERROR.
+    pub(crate) fn not_found(message: &str) -> Self {
+        Reply::error(
+            404,
+            Outcome::NotFound,
+            &[ErrorItem::new("not_found", message)],
+        )
+    }
+
+    /// 405 with an envelope and the `Allow` header.
+    pub(crate) fn method_not_allowed(allowed: &str) -> Self {
+        Reply::error(
+            405,
+            Outcome::MethodNotAllowed,
+            &[ErrorItem::new(
+                "method_not_allowed",
+                format!("Method not allowed; use {allowed}"),
+            )],
+        )
+        .with_header("Allow", allowed)
     }
 
     /// 500 GENERAL_ERROR, used when a handler panicked.
@@ -84,21 +141,31 @@ impl Reply {
         self
     }
 
-    /// The raw HTTP/1.1 status line and headers, for faults that write the
-    /// connection themselves.
-    pub(crate) fn head(&self, content_length: usize, close: bool) -> Vec<u8> {
-        let reason = tiny_http::StatusCode(self.status).default_reason_phrase();
-        let mut head = format!(
-            "HTTP/1.1 {} {reason}\r\nServer: smartling-auth-emulator\r\nContent-Type: {}\r\nContent-Length: {content_length}\r\n",
-            self.status, self.content_type
+    /// The same answer, after which the connection closes.
+    pub(crate) fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_set_status_outcome_and_close() {
+        let too_large = Reply::too_large(10);
+        assert_eq!((too_large.status, too_large.close), (413, true));
+        assert_eq!(too_large.outcome, Outcome::Rejected);
+        let not_allowed = Reply::method_not_allowed("POST");
+        assert_eq!(not_allowed.status, 405);
+        assert_eq!(not_allowed.headers, vec![("Allow", "POST".to_owned())]);
+        assert_eq!(Reply::not_found("x").outcome, Outcome::NotFound);
+        assert_eq!(Reply::internal().status, 500);
+        assert_eq!(Payload::Padding(7).len(), 7);
+        assert_eq!(
+            Reply::success(serde_json::json!({})).delivery,
+            Delivery::Whole
         );
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if close {
-            head.push_str("Connection: close\r\n");
-        }
-        head.push_str("\r\n");
-        head.into_bytes()
     }
 }

@@ -11,7 +11,7 @@ use smartling_auth_emulator::{Emulator, Endpoint, Outcome};
 fn admin_clock_advance_expires_tokens() {
     let emu = Emulator::start().unwrap();
     let p = login(&emu);
-    let answer = post(&emu, "/_emulator/clock/advance", r#"{"seconds": 481}"#);
+    let answer = admin_post(&emu, "/_emulator/clock/advance", r#"{"seconds": 481}"#);
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["response"]["data"]["offsetSeconds"], 481.0);
     assert_eq!(emu.now_offset(), Duration::from_secs(481));
@@ -32,7 +32,7 @@ fn admin_faults_injects_each_kind() {
     ];
     for (i, spec) in specs.iter().enumerate() {
         let body = format!(r#"{{"endpoint":"refresh","count":2,"fault":{spec}}}"#);
-        let answer = post(&emu, "/_emulator/faults", &body);
+        let answer = admin_post(&emu, "/_emulator/faults", &body);
         assert_eq!(answer.status, 200, "{spec}: {}", answer.text);
         assert_eq!(answer.json()["response"]["data"]["pending"], 2 * (i + 1));
     }
@@ -42,8 +42,8 @@ fn admin_faults_injects_each_kind() {
     assert_eq!(answer.status, 503);
     assert_eq!(answer.header("retry-after"), Some("1"));
     // DELETE clears them.
-    let del = agent().delete(emu.url("/_emulator/faults")).call().unwrap();
-    assert_eq!(del.status(), 200);
+    let del = admin_delete(&emu, "/_emulator/faults");
+    assert_eq!(del.status, 200);
     assert_eq!(emu.pending_faults(Endpoint::Refresh), 0);
 }
 
@@ -52,7 +52,7 @@ fn admin_fault_count_defaults_to_one_and_endpoints_parse() {
     let emu = Emulator::start().unwrap();
     for name in ["authenticate", "refresh", "whoami", "other"] {
         let body = format!(r#"{{"endpoint":"{name}","fault":{{"type":"html","status":502}}}}"#);
-        assert_eq!(post(&emu, "/_emulator/faults", &body).status, 200);
+        assert_eq!(admin_post(&emu, "/_emulator/faults", &body).status, 200);
     }
     for e in Endpoint::ALL {
         assert_eq!(emu.pending_faults(e), 1);
@@ -66,7 +66,7 @@ fn admin_counters_and_reset() {
     login(&emu);
     post(&emu, AUTH, &login_body("x", "y"));
     get(&emu, "/missing", None);
-    let answer = get(&emu, "/_emulator/counters", None);
+    let answer = admin_get(&emu, "/_emulator/counters");
     assert_eq!(answer.status, 200);
     let data = &answer.json()["response"]["data"];
     assert_eq!(data["authenticate"]["success"], 1);
@@ -77,7 +77,10 @@ fn admin_counters_and_reset() {
     // Admin calls are not counted.
     assert_eq!(emu.counters().total(Endpoint::Other), 1);
 
-    assert_eq!(post(&emu, "/_emulator/counters/reset", "").status, 200);
+    assert_eq!(
+        admin_post(&emu, "/_emulator/counters/reset", "").status,
+        200
+    );
     assert_eq!(emu.counters(), Default::default());
     login(&emu);
     emu.reset_counters();
@@ -158,7 +161,7 @@ fn bad_admin_input_gets_clear_400s() {
         ),
     ];
     for (path, body, needle) in cases {
-        let answer = post(&emu, path, body);
+        let answer = admin_post(&emu, path, body);
         assert_eq!(answer.status, 400, "{body}: {}", answer.text);
         assert_eq!(answer.code(), "VALIDATION_ERROR");
         assert!(answer.text.contains(needle), "{body}: {}", answer.text);
@@ -166,10 +169,10 @@ fn bad_admin_input_gets_clear_400s() {
     assert_eq!(emu.pending_faults(Endpoint::Refresh), 0);
     assert_eq!(emu.now_offset(), Duration::ZERO);
 
-    let unknown = post(&emu, "/_emulator/nope", "{}");
+    let unknown = admin_post(&emu, "/_emulator/nope", "{}");
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.code(), "NOT_FOUND_ERROR");
-    let wrong = get(&emu, "/_emulator/faults", None);
+    let wrong = admin_get(&emu, "/_emulator/faults");
     assert_eq!(wrong.status, 405);
     assert_eq!(wrong.header("allow"), Some("POST, DELETE"));
 }

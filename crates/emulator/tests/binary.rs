@@ -1,80 +1,53 @@
-//! The `smartling-auth-emulator` binary: banner, demo user, serving, SIGTERM, bad flags.
+//! The `smartling-auth-emulator` binary: banner, admin token, demo user, users and
+//! token from the environment, remote binds, serving, SIGTERM, bad flags.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
+use common::child::{BIN, LIMIT, Running};
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smartling-auth-emulator");
-const LIMIT: Duration = Duration::from_secs(20);
+const TOKEN_VAR: &str = "SMARTLING_EMULATOR_ADMIN_TOKEN";
+const USER_VAR: &str = "SMARTLING_EMULATOR_USER";
 
-/// Kills the child if a failed assertion skips the orderly stop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+/// The binary with `args` and `env`, and nothing inherited for the variables it reads.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove(TOKEN_VAR)
+        .env_remove(USER_VAR);
+    for (name, value) in env {
+        command.env(name, value);
     }
+    command
 }
 
-/// Reads stdout lines on a thread so every wait is bounded.
-fn lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_bounded(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("emulator did not exit in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+fn login_status(url: &str, id: &str, secret: &str) -> u16 {
+    agent()
+        .post(format!("{url}{AUTH}"))
+        .header("Content-Type", "application/json")
+        .send(&login_body(id, secret))
+        .unwrap()
         .status()
-        .unwrap();
-    assert!(status.success());
+        .as_u16()
+}
+
+fn counters_status(url: &str, token: Option<&str>) -> u16 {
+    let mut request = agent().get(format!("{url}/_emulator/counters"));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    request.call().unwrap().status().as_u16()
 }
 
 #[test]
-fn prints_banner_and_demo_user_serves_and_stops_on_sigterm() {
-    let mut guard = Guard(
-        Command::new(BIN)
-            .args(["--bind", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let child = &mut guard.0;
-    let rx = lines(child);
-    let first = rx.recv_timeout(LIMIT).unwrap();
+fn prints_banner_token_and_demo_user_serves_and_stops_on_sigterm() {
+    let mut emu = Running::spawn(command(&["--bind", "127.0.0.1:0"], &[]));
+    let first = emu.line();
     let url = first.strip_prefix("listening on ").unwrap().to_owned();
     let port: u16 = url
         .strip_prefix("http://127.0.0.1:")
@@ -82,54 +55,46 @@ fn prints_banner_and_demo_user_serves_and_stops_on_sigterm() {
         .parse()
         .unwrap();
     assert_ne!(port, 0);
-    let demo = rx.recv_timeout(LIMIT).unwrap();
+    let second = emu.line();
+    let token = second.strip_prefix("admin token: ").unwrap().to_owned();
+    assert_eq!(token.len(), 43, "{token}");
+    let demo = emu.line();
     let creds = demo.strip_prefix("demo user: ").unwrap();
     let (id, secret) = creds.split_once(':').unwrap();
 
-    let mut resp = agent()
-        .post(format!("{url}{AUTH}"))
-        .header("Content-Type", "application/json")
-        .send(&login_body(id, secret))
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(
-        resp.body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("accessToken")
-    );
+    assert_eq!(login_status(&url, id, secret), 200);
+    assert_eq!(counters_status(&url, Some(&token)), 200);
+    assert_eq!(counters_status(&url, None), 401);
 
-    sigterm(child);
-    let status = wait_bounded(child);
-    assert_eq!(status.code(), Some(0));
+    emu.sigterm();
+    assert_eq!(emu.wait().code(), Some(0));
 }
 
 #[test]
 fn configured_users_and_flags() {
-    let mut guard = Guard(
-        Command::new(BIN)
-            .args([
-                "--user",
-                "me:my-secret",
-                "--access-ttl",
-                "60",
-                "--refresh-ttl",
-                "90",
-                "--session-ttl",
-                "600",
-                "--no-single-use-refresh",
-                "--rate-limit",
-                "100/1",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let child = &mut guard.0;
-    let rx = lines(child);
-    let first = rx.recv_timeout(LIMIT).unwrap();
-    let url = first.strip_prefix("listening on ").unwrap().to_owned();
+    let mut emu = Running::spawn(command(
+        &[
+            "--user",
+            "me:my-secret",
+            "--access-ttl",
+            "60",
+            "--refresh-ttl",
+            "90",
+            "--session-ttl",
+            "600",
+            "--no-single-use-refresh",
+            "--rate-limit",
+            "100/1",
+            "--max-connections",
+            "64",
+            "--idle-timeout",
+            "30",
+            "--workers",
+            "1",
+        ],
+        &[],
+    ));
+    let url = format!("http://{}", emu.addr());
     let mut resp = agent()
         .post(format!("{url}{AUTH}"))
         .send(&login_body("me", "my-secret"))
@@ -152,12 +117,81 @@ fn configured_users_and_flags() {
             .unwrap();
         assert_eq!(resp.status(), 200);
     }
-    sigterm(child);
-    assert_eq!(wait_bounded(child).code(), Some(0));
-    // With --user, no demo line follows the banner: stdout just ends.
+    assert!(emu.line().starts_with("admin token: "));
+    emu.sigterm();
+    assert_eq!(emu.wait().code(), Some(0));
+    // With --user, no demo line follows the token: stdout just ends.
     assert_eq!(
-        rx.recv_timeout(LIMIT),
+        emu.lines.recv_timeout(LIMIT),
         Err(mpsc::RecvTimeoutError::Disconnected)
+    );
+}
+
+#[test]
+fn user_and_admin_token_from_the_environment() {
+    let token = "preset-admin-token-0123456789";
+    let mut emu = Running::spawn(command(
+        &[],
+        &[(USER_VAR, "env-user:env-secret"), (TOKEN_VAR, token)],
+    ));
+    let url = format!("http://{}", emu.addr());
+    assert_eq!(emu.line(), format!("admin token: {token}"));
+    assert_eq!(login_status(&url, "env-user", "env-secret"), 200);
+    assert_eq!(counters_status(&url, Some(token)), 200);
+    assert_eq!(
+        counters_status(&url, Some("preset-admin-token-012345678")),
+        401
+    );
+    emu.sigterm();
+    assert_eq!(emu.wait().code(), Some(0));
+    // A user came from the environment: no demo line.
+    assert_eq!(
+        emu.lines.recv_timeout(LIMIT),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    );
+
+    // --user wins over the environment.
+    let emu = Running::spawn(command(
+        &["--user", "flag-user:flag-secret"],
+        &[(USER_VAR, "env-user:env-secret")],
+    ));
+    let url = format!("http://{}", emu.addr());
+    assert_eq!(login_status(&url, "flag-user", "flag-secret"), 200);
+    assert_eq!(login_status(&url, "env-user", "env-secret"), 401);
+}
+
+#[test]
+fn a_remote_bind_needs_allow_remote_and_warns() {
+    let (status, stdout, stderr) = run_to_exit(command(&["--bind", "0.0.0.0:0"], &[]));
+    assert_eq!(status.code(), Some(2));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("--allow-remote"), "{stderr}");
+
+    let mut emu = Running::spawn_with_stderr(
+        command(&["--bind", "0.0.0.0:0", "--allow-remote"], &[]),
+        Stdio::piped(),
+    );
+    let first = emu.line();
+    let port: u16 = first
+        .strip_prefix("listening on http://0.0.0.0:")
+        .unwrap_or_else(|| panic!("{first}"))
+        .parse()
+        .unwrap();
+    assert!(emu.line().starts_with("admin token: "));
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(counters_status(&url, None), 401);
+    emu.sigterm();
+    assert_eq!(emu.wait().code(), Some(0));
+    let mut stderr = String::new();
+    emu.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("warning") && stderr.contains("not loopback"),
+        "{stderr}"
     );
 }
 
@@ -168,55 +202,76 @@ fn bad_flags_exit_2() {
         vec!["--bogus"],
         vec!["--rate-limit", "ten"],
         vec!["--access-ttl", "-1"],
+        vec!["--max-connections", "0"],
+        vec!["--idle-timeout", "0"],
+        vec!["--workers", "0"],
+        vec!["--bind", "not-an-address"],
     ] {
-        let (status, stdout, stderr) = run_to_exit(&args);
-        assert_eq!(status.code(), Some(2), "{args:?}");
+        let (status, stdout, stderr) = run_to_exit(command(&args, &[]));
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stdout.is_empty());
         assert!(!stderr.is_empty());
     }
-    let (_, _, stderr) = run_to_exit(&["--user", "x"]);
+    let (_, _, stderr) = run_to_exit(command(&["--user", "x"], &[]));
     assert!(stderr.contains("ID:SECRET"));
     // A malformed value may still be a secret: the error must not repeat it.
     for value in ["SeCrEt-no-colon-Zq9", ":SeCrEt-no-colon-Zq9"] {
-        let (status, _, stderr) = run_to_exit(&["--user", value]);
+        let (status, _, stderr) = run_to_exit(command(&["--user", value], &[]));
         assert_eq!(status.code(), Some(2));
+        assert!(stderr.contains("--user"), "{stderr}");
         assert!(!stderr.contains("SeCrEt-no-colon-Zq9"), "{stderr}");
+
+        let (status, _, stderr) = run_to_exit(command(&[], &[(USER_VAR, value)]));
+        assert_eq!(status.code(), Some(2));
+        assert!(stderr.contains(USER_VAR), "{stderr}");
+        assert!(!stderr.contains("SeCrEt-no-colon-Zq9"), "{stderr}");
+    }
+    for token in ["ShortSeCrEt", "SeCrEt with spaces in the token"] {
+        let (status, stdout, stderr) = run_to_exit(command(&[], &[(TOKEN_VAR, token)]));
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains("admin token"), "{stderr}");
+        assert!(!stderr.contains("SeCrEt"), "{stderr}");
     }
 }
 
 #[test]
+fn help_names_the_environment_but_never_its_values() {
+    let (status, stdout, _) = run_to_exit(command(
+        &["--help"],
+        &[
+            (USER_VAR, "help-user:HeLp-SeCrEt"),
+            (TOKEN_VAR, "HeLp-admin-token-value"),
+        ],
+    ));
+    assert!(status.success());
+    assert!(
+        stdout.contains(USER_VAR) && stdout.contains(TOKEN_VAR),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--allow-remote"));
+    assert!(!stdout.contains("HeLp-SeCrEt"), "{stdout}");
+    assert!(!stdout.contains("HeLp-admin-token-value"), "{stdout}");
+}
+
+#[test]
 fn version_flag() {
-    let (status, stdout, _) = run_to_exit(&["--version"]);
+    let (status, stdout, _) = run_to_exit(command(&["--version"], &[]));
     assert!(status.success());
     assert!(stdout.contains(env!("CARGO_PKG_VERSION")));
 }
 
 /// Runs a command expected to exit by itself; its output is small enough for the pipes.
-fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut guard = Guard(
-        Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let child = &mut guard.0;
-    let status = wait_bounded(child);
-    let mut stdout = String::new();
+fn run_to_exit(command: Command) -> (ExitStatus, String, String) {
+    let mut emu = Running::spawn_with_stderr(command, Stdio::piped());
+    let status = emu.wait();
+    let stdout: Vec<String> = emu.lines.iter().collect();
     let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
+    emu.child
         .stderr
         .take()
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    (status, stdout, stderr)
+    (status, stdout.join("\n"), stderr)
 }

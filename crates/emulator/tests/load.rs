@@ -138,6 +138,7 @@ fn two_hundred_clients_with_faults_and_exact_counters() {
     }
 
     let start = Arc::new(Barrier::new(CLIENTS));
+    let began = Instant::now();
     let deadline = Instant::now() + TIME_BUDGET + Duration::from_secs(2);
     let handles: Vec<_> = (0..CLIENTS)
         .map(|_| {
@@ -150,6 +151,7 @@ fn two_hundred_clients_with_faults_and_exact_counters() {
     for h in handles {
         total.add(&h.join().unwrap());
     }
+    let elapsed = began.elapsed();
 
     assert!(
         total.unexpected.is_empty(),
@@ -187,5 +189,12 @@ fn two_hundred_clients_with_faults_and_exact_counters() {
         assert_eq!(emu.pending_faults(e), 0, "{e:?}");
     }
     assert_eq!(total.faulted, [20, 40, 30]);
+    // A throughput figure for reports, not an assertion: run with --nocapture.
+    let requests: u64 = Endpoint::ALL.iter().map(|&e| c.total(e)).sum();
+    println!(
+        "{CLIENTS} clients: {requests} requests in {:.2} s ({:.0} req/s)",
+        elapsed.as_secs_f64(),
+        requests as f64 / elapsed.as_secs_f64()
+    );
     emu.shutdown();
 }

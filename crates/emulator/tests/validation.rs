@@ -178,11 +178,11 @@ fn garbage_bytes_do_not_stop_the_server() {
 #[test]
 fn a_panicking_handler_becomes_500_and_the_server_lives() {
     let emu = Emulator::start().unwrap();
-    let answer = post(&emu, "/_emulator/panic", "");
+    let answer = admin_post(&emu, "/_emulator/panic", "");
     assert_eq!(answer.status, 500);
     assert_eq!(answer.code(), "GENERAL_ERROR");
     login(&emu);
-    assert_eq!(post(&emu, "/_emulator/panic", "").status, 500);
+    assert_eq!(admin_post(&emu, "/_emulator/panic", "").status, 500);
     login(&emu);
 }
 

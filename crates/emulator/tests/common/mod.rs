@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a blocking HTTP client and raw sockets.
 #![allow(dead_code)]
 
+pub mod child;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -111,6 +113,42 @@ pub fn get(emu: &Emulator, path: &str, bearer: Option<&str>) -> Answer {
     try_get(&agent(), emu, path, bearer).expect("request failed")
 }
 
+/// An admin request with the emulator's token; `body`, when given, as JSON.
+pub fn try_admin(
+    agent: &ureq::Agent,
+    emu: &Emulator,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<Answer, ureq::Error> {
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(emu.url(path))
+        .header("Authorization", format!("Bearer {}", emu.admin_token()));
+    let resp = match body {
+        Some(body) => agent.run(
+            request
+                .header("Content-Type", "application/json")
+                .body(body.to_owned())
+                .unwrap(),
+        )?,
+        None => agent.run(request.body(()).unwrap())?,
+    };
+    answer(resp)
+}
+
+pub fn admin_post(emu: &Emulator, path: &str, body: &str) -> Answer {
+    try_admin(&agent(), emu, "POST", path, Some(body)).expect("request failed")
+}
+
+pub fn admin_get(emu: &Emulator, path: &str) -> Answer {
+    try_admin(&agent(), emu, "GET", path, None).expect("request failed")
+}
+
+pub fn admin_delete(emu: &Emulator, path: &str) -> Answer {
+    try_admin(&agent(), emu, "DELETE", path, None).expect("request failed")
+}
+
 pub fn login_body(id: &str, secret: &str) -> String {
     serde_json::json!({"userIdentifier": id, "userSecret": secret}).to_string()
 }
@@ -171,6 +209,29 @@ pub fn read_all(stream: &mut TcpStream) -> (Vec<u8>, Option<std::io::ErrorKind>)
             Ok(0) => return (out, None),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) => return (out, Some(e.kind())),
+        }
+    }
+}
+
+/// Reads exactly one answer with a `Content-Length` body; returns its status.
+pub fn read_one(stream: &mut TcpStream) -> u16 {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).expect("no answer");
+        assert!(n > 0, "closed before a full answer");
+        got.extend_from_slice(&buf[..n]);
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("no content-length");
+        if got.len() >= end + 4 + length {
+            return head[9..12].parse().unwrap();
         }
     }
 }
