@@ -81,7 +81,7 @@ impl Emulator {
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `start` is called"]
 pub struct EmulatorBuilder {
-    users: Vec<(String, String)>,
+    users: Vec<(String, Secret)>,
     access_ttl: Duration,
     refresh_ttl: Duration,
     session_ttl: Duration,
@@ -93,16 +93,16 @@ pub struct EmulatorBuilder {
     workers: usize,
     max_connections: usize,
     idle_timeout: Duration,
-    admin_token: Option<AdminToken>,
+    admin_token: Option<Secret>,
 }
 
-/// A preset admin token, kept out of `Debug`.
+/// A user secret or a preset admin token, kept out of `Debug`.
 #[derive(Clone)]
-struct AdminToken(String);
+struct Secret(String);
 
-impl std::fmt::Debug for AdminToken {
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AdminToken(<redacted>)")
+        f.write_str("<redacted>")
     }
 }
 
@@ -149,7 +149,7 @@ impl EmulatorBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn user(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.users.push((id.into(), secret.into()));
+        self.users.push((id.into(), Secret(secret.into())));
         self
     }
 
@@ -309,7 +309,7 @@ impl EmulatorBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
-        self.admin_token = Some(AdminToken(token.into()));
+        self.admin_token = Some(Secret(token.into()));
         self
     }
 
@@ -330,7 +330,7 @@ impl EmulatorBuilder {
     /// ```
     pub fn start(self) -> io::Result<Emulator> {
         let admin_token = match self.admin_token {
-            Some(AdminToken(token)) => checked_admin_token(token)?,
+            Some(Secret(token)) => checked_admin_token(token)?,
             None => random::b64url(ADMIN_TOKEN_BYTES),
         };
         let addrs: Vec<SocketAddr> = self.bind.to_socket_addrs()?.collect();
@@ -346,6 +346,9 @@ impl EmulatorBuilder {
             vec![demo_user()]
         } else {
             self.users
+                .into_iter()
+                .map(|(id, Secret(secret))| (id, secret))
+                .collect()
         };
         let state = Arc::new(State {
             clock: Clock::new(),
@@ -434,9 +437,14 @@ mod tests {
     }
 
     #[test]
-    fn debug_shows_no_preset_token() {
-        let builder = Emulator::builder().admin_token("preset-admin-token-value");
-        assert!(!format!("{builder:?}").contains("preset-admin-token-value"));
+    fn debug_shows_no_secret_and_no_preset_token() {
+        let builder = Emulator::builder()
+            .user("the-id", "the-user-secret")
+            .admin_token("preset-admin-token-value");
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("the-id"), "{shown}");
+        assert!(!shown.contains("the-user-secret"), "{shown}");
+        assert!(!shown.contains("preset-admin-token-value"), "{shown}");
     }
 
     #[test]
