@@ -17,6 +17,12 @@ pub fn check(readme: &str, benchmarks: Option<&str>) -> Vec<(usize, String)> {
             "the headline ratios quote BENCHMARKS.md, which does not exist".into(),
         )];
     };
+    if block.is_empty() {
+        return vec![(
+            1,
+            "the headline-ratio block is empty: run `cargo xtask bench`".into(),
+        )];
+    }
     let start_line = readme[..readme.find(HEADLINE_START).unwrap_or(0)]
         .lines()
         .count()
@@ -57,5 +63,13 @@ mod tests {
         );
         assert_eq!(check(&readme, None).len(), 1);
         assert_eq!(check("# T\n", Some(bench)).len(), 1);
+        let empty = format!("{HEADLINE_START}\n\n{HEADLINE_END}\n");
+        assert_eq!(
+            check(&empty, Some(bench)),
+            vec![(
+                1,
+                "the headline-ratio block is empty: run `cargo xtask bench`".to_owned()
+            )]
+        );
     }
 }

@@ -21,6 +21,28 @@ pub fn version(s: &str) -> Option<(u64, u64, u64)> {
 /// The licence texts every published package carries.
 pub const LICENSE_FILES: &[&str] = &["LICENSE-MIT", "LICENSE-APACHE"];
 
+/// Whether a package of `cargo metadata` may go to crates.io: `publish = false`
+/// reads as an empty list, an absent field as null.
+fn is_published(p: &Json) -> bool {
+    !matches!(p.get("publish"), Some(Json::Arr(to)) if to.is_empty())
+}
+
+/// The names of the workspace members that are published, in metadata order.
+pub fn published_members(meta: &Json) -> Vec<String> {
+    let members = meta
+        .get("workspace_members")
+        .map(Json::as_array)
+        .unwrap_or(&[]);
+    meta.get("packages")
+        .map(Json::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|p| p.get("id").is_some_and(|id| members.contains(id)))
+        .filter(|p| is_published(p))
+        .filter_map(|p| Some(p.get("name")?.as_str()?.to_owned()))
+        .collect()
+}
+
 /// `(file relative to the root, message)` for every problem found.
 pub fn check(root: &Path, meta: &Json) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -83,8 +105,7 @@ pub fn check(root: &Path, meta: &Json) -> Vec<(String, String)> {
 
     // Published members: metadata and licence texts.
     for p in packages.iter().filter(|p| is_member(p)) {
-        // `publish = false` reads as an empty list; null means crates.io.
-        if matches!(p.get("publish"), Some(Json::Arr(to)) if to.is_empty()) {
+        if !is_published(p) {
             continue;
         }
         let name = field(p, "name").unwrap_or_default();

@@ -12,7 +12,7 @@
 
 mod exit_codes;
 mod figures;
-mod manifest;
+pub mod manifest;
 mod markdown;
 mod paths;
 
@@ -190,23 +190,23 @@ fn check_exit_codes(root: &Path, files: &[PathBuf]) -> Vec<Finding> {
     out
 }
 
+/// `cargo metadata`, parsed.
+pub fn metadata(root: &Path) -> Result<Json> {
+    output_of(cargo(root).args(["metadata", "--format-version", "1"]))
+        .and_then(|s| Json::parse(&s).map_err(|e| Failure::Msg(format!("cargo metadata: {e}"))))
+}
+
 /// Runs every check and prints the findings; fails when there is one.
 pub fn tidy(root: &Path) -> Result {
     let t0 = Instant::now();
     let mut findings = check_tree(root);
-    let meta = output_of(cargo(root).args(["metadata", "--format-version", "1"]))
-        .and_then(|s| Json::parse(&s).map_err(Failure::Msg));
-    match meta {
+    match metadata(root) {
         Ok(meta) => findings.extend(
             manifest::check(root, &meta)
                 .into_iter()
                 .map(|(file, msg)| Finding::new(file, 1, msg)),
         ),
-        Err(Failure::Msg(m)) => findings.push(Finding::new(
-            "Cargo.toml",
-            1,
-            format!("cargo metadata: {m}"),
-        )),
+        Err(Failure::Msg(m)) => findings.push(Finding::new("Cargo.toml", 1, m)),
         Err(e) => return Err(e),
     }
     findings.sort();
