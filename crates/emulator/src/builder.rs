@@ -250,8 +250,9 @@ impl EmulatorBuilder {
     ///
     /// let refused = Emulator::builder().bind("0.0.0.0:0").start();
     /// assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
-    /// let emu = Emulator::builder().bind("0.0.0.0:0").allow_remote(true).start()?;
-    /// assert!(emu.addr().ip().is_unspecified());
+    /// // Allowed, the same bind would listen on every interface.
+    /// let allowed = Emulator::builder().bind("0.0.0.0:0").allow_remote(true);
+    /// # drop(allowed);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn allow_remote(mut self, allow: bool) -> Self {
@@ -334,12 +335,7 @@ impl EmulatorBuilder {
             None => random::b64url(ADMIN_TOKEN_BYTES),
         };
         let addrs: Vec<SocketAddr> = self.bind.to_socket_addrs()?.collect();
-        if !self.allow_remote && addrs.iter().any(|a| !a.ip().is_loopback()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the bind address is not loopback; allow it with allow_remote (--allow-remote)",
-            ));
-        }
+        check_remote(&addrs, self.allow_remote)?;
         let listener = listener::bind(&addrs)?;
         let addr = listener.local_addr()?;
         let users = if self.users.is_empty() {
@@ -375,6 +371,17 @@ impl EmulatorBuilder {
         let running = listener::start(listener, Arc::clone(&state), limits)?;
         Ok(Emulator::new(state, addr, running))
     }
+}
+
+/// Refuses addresses that are not loopback unless they are allowed.
+fn check_remote(addrs: &[SocketAddr], allow_remote: bool) -> io::Result<()> {
+    if allow_remote || addrs.iter().all(|a| a.ip().is_loopback()) {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the bind address is not loopback; allow it with allow_remote (--allow-remote)",
+    ))
 }
 
 /// The preset token, if well formed. The error never quotes it.
@@ -449,6 +456,16 @@ mod tests {
 
     #[test]
     fn non_loopback_needs_allow_remote() {
+        let addrs = |list: &[&str]| -> Vec<SocketAddr> {
+            list.iter().map(|a| a.parse().unwrap()).collect()
+        };
+        for remote in ["0.0.0.0:0", "[::]:0", "192.0.2.1:80"] {
+            assert!(check_remote(&addrs(&[remote]), false).is_err(), "{remote}");
+            assert!(check_remote(&addrs(&[remote]), true).is_ok(), "{remote}");
+        }
+        assert!(check_remote(&addrs(&["127.0.0.1:0", "0.0.0.0:0"]), false).is_err());
+        assert!(check_remote(&addrs(&["127.0.0.1:0", "[::1]:0"]), false).is_ok());
+        // No listener is bound for a refused address.
         let err = Emulator::builder().bind("0.0.0.0:0").start().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("allow_remote"));

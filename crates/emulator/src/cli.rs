@@ -1,5 +1,6 @@
 //! Command-line flags of the `smartling-auth-emulator` binary.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -113,6 +114,16 @@ pub(crate) enum SpecError {
     RateWindow,
 }
 
+/// The warning for a listener that is not on loopback, if it is not.
+pub(crate) fn remote_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "warning: listening on {addr}, which is not loopback: anyone who can reach it \
+             can use the API, and only the admin token guards /_emulator/"
+        )
+    })
+}
+
 fn parse_user(s: &str) -> Result<UserSpec, SpecError> {
     let (id, secret) = s.split_once(':').ok_or(SpecError::UserWithoutColon)?;
     if id.is_empty() || secret.is_empty() {
@@ -159,6 +170,17 @@ mod tests {
         assert!(parse_rate("10").is_err());
         assert!(parse_rate("x/1").is_err());
         assert!(parse_rate("1/0").is_err());
+    }
+
+    #[test]
+    fn only_addresses_off_loopback_get_a_warning() {
+        for remote in ["0.0.0.0:80", "[::]:80", "192.0.2.1:80"] {
+            let warning = remote_warning(remote.parse().unwrap()).unwrap();
+            assert!(warning.contains("not loopback") && warning.contains("admin token"));
+        }
+        for local in ["127.0.0.1:80", "[::1]:80"] {
+            assert_eq!(remote_warning(local.parse().unwrap()), None);
+        }
     }
 
     #[test]

@@ -101,12 +101,8 @@ fn run(args: cli::Args, users: Vec<cli::UserSpec>, admin_token: Option<String>) 
     }
     let emulator = builder.start()?;
 
-    if !emulator.addr().ip().is_loopback() {
-        eprintln!(
-            "smartling-auth-emulator: warning: listening on {}, which is not loopback: anyone \
-             who can reach it can use the API, and only the admin token guards /_emulator/",
-            emulator.addr()
-        );
+    if let Some(warning) = cli::remote_warning(emulator.addr()) {
+        eprintln!("smartling-auth-emulator: {warning}");
     }
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {}", emulator.base_url())?;
