@@ -5,6 +5,10 @@
 //! the binary run, so the check needs no build and gives the same answer every time.
 
 use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{Finding, has_ext};
 
 pub type Codes = BTreeSet<u8>;
 
@@ -90,6 +94,66 @@ fn codes_in(line: &str) -> Vec<u8> {
         if let Ok(n) = word.parse() {
             out.push(n);
         }
+    }
+    out
+}
+
+/// `exit.rs`, the help text and the README must list the same codes; `exit.rs` is
+/// what the binary does, so the others are reported against it.
+pub fn check(root: &Path, files: &[PathBuf]) -> Vec<Finding> {
+    let cli = Path::new("crates/cli");
+    if !root.join(cli).join("Cargo.toml").is_file() {
+        return Vec::new();
+    }
+    let read = |rel: &Path| fs::read_to_string(root.join(rel)).ok();
+    let exit_rs = cli.join("src/exit.rs");
+    let Some(codes) = read(&exit_rs).map(|s| from_exit_rs(&s)) else {
+        return vec![Finding::new(
+            "crates/cli",
+            1,
+            "no src/exit.rs to read the exit codes from",
+        )];
+    };
+    let show = |c: &Codes| c.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    let readme = cli.join("README.md");
+    match read(&readme).and_then(|s| from_readme(&s)) {
+        Some(r) if r == codes => {}
+        Some(r) => out.push(Finding::new(
+            readme.display().to_string(),
+            1,
+            format!(
+                "exit codes {} differ from exit.rs's {}",
+                show(&r),
+                show(&codes)
+            ),
+        )),
+        None => out.push(Finding::new(
+            readme.display().to_string(),
+            1,
+            "no `Exit codes` section",
+        )),
+    }
+    let help = files
+        .iter()
+        .filter(|f| f.starts_with(cli.join("src")) && has_ext(f, "rs"))
+        .find_map(|f| Some((f, from_help(&read(f)?)?)));
+    match help {
+        Some((_, (_, h))) if h == codes => {}
+        Some((f, (line, h))) => out.push(Finding::new(
+            f.display().to_string(),
+            line,
+            format!(
+                "--help lists exit codes {}, exit.rs has {}",
+                show(&h),
+                show(&codes)
+            ),
+        )),
+        None => out.push(Finding::new(
+            "crates/cli/src",
+            1,
+            "no `Exit codes:` part in the help text",
+        )),
     }
     out
 }

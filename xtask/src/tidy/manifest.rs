@@ -163,6 +163,40 @@ pub fn check(root: &Path, meta: &Json) -> Vec<(String, String)> {
     out
 }
 
+/// The lint that keeps code within `rust-version`, spelled so that this file does not
+/// match itself.
+pub const MSRV_LINT: &str = concat!("incompatible", "_msrv");
+
+/// A line that turns the MSRV lint off, or a clippy config that overrides the
+/// version it checks against.
+pub fn msrv_lint_off(file: &Path, text: &str) -> Option<(usize, String)> {
+    let name = file.file_name()?.to_str()?;
+    if name == "clippy.toml" || name == ".clippy.toml" {
+        return text
+            .lines()
+            .position(|l| l.trim_start().starts_with("msrv"))
+            .map(|i| {
+                (
+                    i + 1,
+                    format!("`msrv` overrides rust-version for {MSRV_LINT}"),
+                )
+            });
+    }
+    if !(name.ends_with(".rs") || name == "Cargo.toml") {
+        return None;
+    }
+    text.lines().enumerate().find_map(|(i, l)| {
+        let comment = if name == "Cargo.toml" { "#" } else { "//" };
+        let code = !l.trim_start().starts_with(comment);
+        let off = code
+            && l.contains(MSRV_LINT)
+            && ["allow", "expect", "\"warn\"", "warn("]
+                .iter()
+                .any(|w| l.contains(w));
+        off.then(|| (i + 1, format!("turns clippy's {MSRV_LINT} off or down")))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

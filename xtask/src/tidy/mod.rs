@@ -5,7 +5,8 @@
 //! - every `.rs` file under `crates/` starts with a `//!` header;
 //! - the CLI's exit codes agree between `exit.rs`, `--help` and its README;
 //! - the README's headline ratios are lines of `BENCHMARKS.md`;
-//! - `rust-version` is honest and published crates are ready (`manifest`).
+//! - `rust-version` is honest and published crates are ready, and clippy's lint
+//!   against APIs newer than `rust-version` is never turned off (`manifest`).
 //!
 //! Not read: `target/` (any depth), `.git/`, `fuzz/corpus/`, `fuzz/artifacts/`,
 //! `fuzz/coverage/`.
@@ -89,6 +90,13 @@ pub fn check_tree(root: &Path) -> Vec<Finding> {
     for file in &files {
         let shown = file.display().to_string();
         let (is_md, is_rs) = (has_ext(file, "md"), has_ext(file, "rs"));
+        if has_ext(file, "toml") {
+            if let Ok(text) = fs::read_to_string(root.join(file)) {
+                if let Some((line, msg)) = manifest::msrv_lint_off(file, &text) {
+                    out.push(Finding::new(&shown, line, msg));
+                }
+            }
+        }
         if !is_md && !is_rs {
             continue;
         }
@@ -109,6 +117,9 @@ pub fn check_tree(root: &Path) -> Vec<Finding> {
                 }
             }
         }
+        if let Some((line, msg)) = manifest::msrv_lint_off(file, &text).filter(|_| is_rs) {
+            out.push(Finding::new(&shown, line, msg));
+        }
         if is_rs && file.starts_with("crates") {
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             if !first.trim_start().starts_with("//!") {
@@ -120,72 +131,12 @@ pub fn check_tree(root: &Path) -> Vec<Finding> {
             }
         }
     }
-    out.extend(check_exit_codes(root, &files));
+    out.extend(exit_codes::check(root, &files));
     if let Ok(readme) = fs::read_to_string(root.join("README.md")) {
         let bench = fs::read_to_string(root.join("BENCHMARKS.md")).ok();
         for (line, msg) in figures::check(&readme, bench.as_deref()) {
             out.push(Finding::new("README.md", line, msg));
         }
-    }
-    out
-}
-
-/// `exit.rs`, the help text and the README must list the same codes; `exit.rs` is
-/// what the binary does, so the others are reported against it.
-fn check_exit_codes(root: &Path, files: &[PathBuf]) -> Vec<Finding> {
-    let cli = Path::new("crates/cli");
-    if !root.join(cli).join("Cargo.toml").is_file() {
-        return Vec::new();
-    }
-    let read = |rel: &Path| fs::read_to_string(root.join(rel)).ok();
-    let exit_rs = cli.join("src/exit.rs");
-    let Some(codes) = read(&exit_rs).map(|s| exit_codes::from_exit_rs(&s)) else {
-        return vec![Finding::new(
-            "crates/cli",
-            1,
-            "no src/exit.rs to read the exit codes from",
-        )];
-    };
-    let show = |c: &exit_codes::Codes| c.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
-    let mut out = Vec::new();
-    let readme = cli.join("README.md");
-    match read(&readme).and_then(|s| exit_codes::from_readme(&s)) {
-        Some(r) if r == codes => {}
-        Some(r) => out.push(Finding::new(
-            readme.display().to_string(),
-            1,
-            format!(
-                "exit codes {} differ from exit.rs's {}",
-                show(&r),
-                show(&codes)
-            ),
-        )),
-        None => out.push(Finding::new(
-            readme.display().to_string(),
-            1,
-            "no `Exit codes` section",
-        )),
-    }
-    let help = files
-        .iter()
-        .filter(|f| f.starts_with(cli.join("src")) && has_ext(f, "rs"))
-        .find_map(|f| Some((f, exit_codes::from_help(&read(f)?)?)));
-    match help {
-        Some((_, (_, h))) if h == codes => {}
-        Some((f, (line, h))) => out.push(Finding::new(
-            f.display().to_string(),
-            line,
-            format!(
-                "--help lists exit codes {}, exit.rs has {}",
-                show(&h),
-                show(&codes)
-            ),
-        )),
-        None => out.push(Finding::new(
-            "crates/cli/src",
-            1,
-            "no `Exit codes:` part in the help text",
-        )),
     }
     out
 }
@@ -336,6 +287,34 @@ mod tests {
         assert!(
             msgs.contains(&"crates/cli/README.md:1: no `Exit codes` section".to_owned()),
             "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn fails_when_the_msrv_lint_is_off() {
+        let dir = good_tree();
+        let lint = manifest::MSRV_LINT;
+        dir.write(
+            "crates/cli/src/old.rs",
+            &format!("//! Old.\n#![allow(clippy::{lint})]\n"),
+        );
+        dir.write(
+            "crates/cli/Cargo.toml",
+            &format!("[package]\n[lints.clippy]\n{lint} = \"allow\"\n"),
+        );
+        dir.write("clippy.toml", "msrv = \"1.70\"\n");
+        // Comments may name the lint.
+        dir.write(
+            "crates/cli/src/ok.rs",
+            &format!("//! Ok.\n// {lint} is allowed nowhere\n"),
+        );
+        assert_eq!(
+            messages(&dir),
+            [
+                format!("clippy.toml:1: `msrv` overrides rust-version for {lint}"),
+                format!("crates/cli/Cargo.toml:3: turns clippy's {lint} off or down"),
+                format!("crates/cli/src/old.rs:2: turns clippy's {lint} off or down"),
+            ]
         );
     }
 
