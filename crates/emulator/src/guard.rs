@@ -102,17 +102,11 @@ fn names(authority: &str, local: SocketAddr) -> bool {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
+    // A dual-stack listener sees IPv4 clients as IPv4-mapped IPv6 addresses.
+    let local_ip = local.ip().to_canonical();
     match literal.parse::<IpAddr>() {
-        Ok(ip) => ip == local.ip() || Some(ip) == mapped_v4(local.ip()),
-        Err(_) => host.eq_ignore_ascii_case("localhost") && local.ip().is_loopback(),
-    }
-}
-
-/// The IPv4 address inside an IPv4-mapped IPv6 one (a dual-stack listener's view).
-fn mapped_v4(ip: IpAddr) -> Option<IpAddr> {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
-        IpAddr::V4(_) => None,
+        Ok(ip) => ip.to_canonical() == local_ip,
+        Err(_) => host.eq_ignore_ascii_case("localhost") && local_ip.is_loopback(),
     }
 }
 
@@ -190,6 +184,10 @@ mod tests {
         );
         let mapped: SocketAddr = "[::ffff:192.0.2.7]:80".parse().unwrap();
         assert!(names("192.0.2.7:80", mapped));
+        assert!(names("[::ffff:192.0.2.7]:80", mapped));
+        let mapped_loopback: SocketAddr = "[::ffff:127.0.0.1]:4000".parse().unwrap();
+        assert!(names("localhost:4000", mapped_loopback));
+        assert!(names("127.0.0.1:4000", mapped_loopback));
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
