@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_lite::AsyncReadExt;
+use http::uri::Scheme;
 use isahc::config::{Configurable, RedirectPolicy};
 use isahc::{AsyncBody, Body, HttpClient};
 use smartling_auth_core::{
@@ -27,7 +28,27 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// Every request it sends has the connect and total timeouts, never follows a redirect
 /// (the request carries secrets), asks for no compression, and reads at most the body
-/// cap plus one byte.
+/// cap plus one byte. A plain-http request (loopback only, as [`BaseUrl`] allows it)
+/// never goes through a proxy, whether the environment or a ready-made isahc client
+/// names one: the proxy would read the secret.
+///
+/// # Environment variables
+///
+/// curl and isahc read these from the process environment. Each one changes where
+/// requests go or which servers are trusted, so whoever sets them is trusted as much as
+/// the program. "Tested" means this crate's tests (`tests/environment`) check the
+/// behaviour with the rustls build used here.
+///
+/// | Variable | Effect |
+/// |---|---|
+/// | `https_proxy`, `HTTPS_PROXY` | Proxy for https requests (the lowercase one wins). The request goes through a `CONNECT` tunnel: the proxy learns the host and port; TLS, and so the secret, stays end to end. Tested. |
+/// | `all_proxy`, `ALL_PROXY` | Proxy for https when neither of the above is set (curl takes `http://`, `socks4://`, `socks5://` and `socks5h://` proxies). Ignored for plain http. Tested: an `http://` proxy for https; http and SOCKS proxies for plain http. |
+/// | `no_proxy`, `NO_PROXY` | Comma-separated hosts or domains (or `*`) that skip the proxy. Tested. |
+/// | `http_proxy` | Ignored: plain http never goes through a proxy. curl never reads `HTTP_PROXY`. Tested. |
+/// | `SSL_CERT_FILE` | When set and not empty, this PEM bundle holds the only trusted roots, in place of the system's. Tested. |
+/// | `SSL_CERT_DIR` | When `SSL_CERT_FILE` is unset: colon-separated directories whose PEM files hold the only trusted roots, in place of the system's. Tested. |
+/// | `CURL_CA_BUNDLE` | Not read: it belongs to the `curl` command, not to libcurl. Tested. |
+/// | `SSLKEYLOGFILE` | curl appends every TLS session's keys to this file: whoever can read it can decrypt captured traffic, secret and tokens included. Tested (the file is opened). |
 ///
 /// isahc's own `tracing` output is silenced for these requests: with a subscriber
 /// interested in it, isahc turns on curl's verbose mode and logs the raw request and
@@ -69,7 +90,8 @@ impl Client {
     }
 
     /// Wraps a ready-made isahc client (for its proxy, TLS or connection-pool settings).
-    /// The timeouts, the redirect policy and the body cap are still applied per request.
+    /// The timeouts, the redirect policy and the body cap are still applied per request,
+    /// and plain http still skips any proxy the client names.
     ///
     /// ```
     /// let http = isahc::HttpClient::new().unwrap();
@@ -302,6 +324,11 @@ impl Client {
             .automatic_decompression(false)
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout);
+        if request.uri().scheme() != Some(&Scheme::HTTPS) {
+            // Plain http (loopback only, as `BaseUrl` allows it) would show the secret
+            // to a proxy: no proxy at all, whatever the environment or the client says.
+            b = b.proxy(None);
+        }
         if let Some(headers) = b.headers_mut() {
             headers.extend(request.headers().clone());
         }
