@@ -4,11 +4,16 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::excerpt::sanitize;
+use crate::excerpt::{Exact, sanitize};
 use crate::retry_after::RetryAfter;
 
 /// An error answer in Smartling's envelope:
 /// `{"response": {"code": "...", "errors": [{"key", "message", "details"}]}}`.
+///
+/// `errors` is read as a list or as a single object; when it holds nothing, the older
+/// `messages` (strings or entries), then entries under `data`, are read instead.
+/// `Display` prints the status, the code and each entry's key and message, leaving out
+/// the parts an entry does not have.
 ///
 /// ```
 /// use smartling_auth_core::{parse_token_response, ErrorCode};
@@ -28,7 +33,7 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The envelope's `code`.
     pub code: ErrorCode,
-    /// Every entry of `errors`, in order.
+    /// Every entry of `errors` (or `messages`, or `data`), in order.
     pub errors: Vec<ErrorEntry>,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<RetryAfter>,
@@ -44,15 +49,80 @@ impl fmt::Display for ApiError {
             self.status.as_u16(),
             sanitize(self.code.as_str())
         )?;
-        for (i, e) in self.errors.iter().enumerate() {
-            f.write_str(if i == 0 { ": " } else { "; " })?;
-            write!(f, "{}: {}", sanitize(&e.key), sanitize(&e.message))?;
+        // Only the parts an entry has: no `: : ` for a missing key and message.
+        let mut first = true;
+        for e in &self.errors {
+            let key = sanitize(e.key.trim());
+            let message = sanitize(e.message.trim());
+            if key.is_empty() && message.is_empty() {
+                continue;
+            }
+            f.write_str(if first { ": " } else { "; " })?;
+            first = false;
+            match (key.is_empty(), message.is_empty()) {
+                (false, false) => write!(f, "{key}: {message}")?,
+                (false, true) => f.write_str(&key)?,
+                _ => f.write_str(&message)?,
+            }
         }
         Ok(())
     }
 }
 
+impl ApiError {
+    /// Replaces the exact secrets in everything the server sent: the code, and each
+    /// entry's key, message and details (strings and object keys, at any depth).
+    pub(crate) fn redact_exact(&mut self, exact: &Exact) {
+        if let ErrorCode::Other(code) = &mut self.code
+            && let Some(clean) = exact.in_raw(code)
+        {
+            *code = clean;
+        }
+        for e in &mut self.errors {
+            for text in [&mut e.key, &mut e.message] {
+                if let Some(clean) = exact.in_raw(text) {
+                    *text = clean;
+                }
+            }
+            redact_value(&mut e.details, exact);
+        }
+    }
+}
+
+/// Every string and object key in `value`. serde_json's recursion limit bounds the
+/// depth of anything parsed.
+fn redact_value(value: &mut serde_json::Value, exact: &Exact) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let Some(clean) = exact.in_raw(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(v, exact)),
+        Value::Object(map) => {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    redact_value(&mut v, exact);
+                    (exact.in_raw(&k).unwrap_or(k), v)
+                })
+                .collect();
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// One entry of an error envelope's `errors` list.
+///
+/// ```
+/// use smartling_auth_core::{parse_token_response, ErrorEntry};
+/// let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":{"key":"unknown.field",
+///     "message":"The field unknown.parameter was not expected.","details":"unknown.parameter"}}}"#;
+/// let err = parse_token_response(&http::Response::builder().status(400).body(body).unwrap()).unwrap_err();
+/// assert_eq!(err.api().unwrap().errors, [ErrorEntry::new("unknown.field",
+///     "The field unknown.parameter was not expected.", "unknown.parameter".into())]);
+/// ```
 ///
 /// ```
 /// use smartling_auth_core::ErrorEntry;

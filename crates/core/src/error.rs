@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::api_error::ApiError;
+use crate::excerpt::Exact;
 use crate::retry_after::RetryAfter;
 
 /// Everything that can go wrong, from a bad base URL to a server that answers HTML.
@@ -32,7 +33,8 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The API answered with a Smartling error envelope.
+    /// The API answered with a Smartling error envelope: under an error status, or under
+    /// a 2xx whose `code` is a known error code or comes with error entries.
     #[error(transparent)]
     Api(Box<ApiError>),
 
@@ -151,6 +153,64 @@ impl Error {
         }
     }
 
+    /// Redacts the exact secrets a request carried from everything the server sent
+    /// that this error holds: the body excerpt, an unexpected `response.code`, and an
+    /// API error's code and entries (key, message, and every string and object key in
+    /// `details`), and a transport error's message. Each secret becomes `[redacted]`
+    /// in every form a server may echo it in: raw, JSON-escaped as the request
+    /// builders write it, and HTML-escaped; in an excerpt, so does whatever the
+    /// heuristic redaction merged into its edges, and its head when the excerpt was cut
+    /// inside it.
+    ///
+    /// The parser never sees the request, so the layer that sent it calls this with
+    /// the secrets it carried (the user secret, the refresh token), on top of the
+    /// heuristic redaction every error already has. Empty secrets are ignored.
+    ///
+    /// ```
+    /// use smartling_auth_core::{parse_token_response, Error};
+    /// let secret = "Tr0ub4dor&3-horse!battery~staple";
+    /// let page = format!("<html><p>Blocked: userIdentifier=bob pass={secret}</p></html>");
+    /// let resp = http::Response::builder().status(403).body(page).unwrap();
+    /// let err = parse_token_response(&resp).unwrap_err().redact_exact(&[secret]);
+    /// assert!(!err.to_string().contains("horse"));
+    /// assert!(err.to_string().contains("userIdentifier=bob pass=[redacted]"));
+    /// ```
+    pub fn redact_exact(self, secrets: &[&str]) -> Error {
+        let exact = Exact::new(secrets);
+        if exact.is_empty() {
+            return self;
+        }
+        match self {
+            Error::Api(mut api) => {
+                api.redact_exact(&exact);
+                Error::Api(api)
+            }
+            Error::UnexpectedResponse {
+                status,
+                problem,
+                excerpt,
+                retry_after,
+            } => Error::UnexpectedResponse {
+                status,
+                problem,
+                excerpt: exact.in_sanitized(&excerpt).unwrap_or(excerpt),
+                retry_after,
+            },
+            Error::MalformedSuccess {
+                status,
+                problem: Malformed::UnexpectedCode(code),
+            } => Error::MalformedSuccess {
+                status,
+                problem: Malformed::UnexpectedCode(exact.in_sanitized(&code).unwrap_or(code)),
+            },
+            Error::Transport(t) => Error::Transport(TransportError {
+                message: exact.in_raw(&t.message).map_or(t.message, Into::into),
+                kind: t.kind,
+            }),
+            other => other,
+        }
+    }
+
     /// The Smartling API error, when the server sent an error envelope.
     ///
     /// ```
@@ -202,10 +262,12 @@ pub enum Malformed {
     /// The JSON is not shaped like the envelope (`response` missing or not an object,
     /// a duplicate key, ...).
     NotEnvelope,
-    /// `response.code` is missing.
+    /// `response.code` is not a string, or it is missing (or `null`) and `response.data`
+    /// is not an object to read a pair from.
     MissingCode,
-    /// `response.code` is something other than `SUCCESS` (escaped and redacted like an
-    /// excerpt).
+    /// `response.code` is a string other than `SUCCESS` or `ACCEPTED` that is neither a
+    /// known error code nor comes with error entries (escaped and redacted like an
+    /// excerpt). A known error code, or one with entries, is an [`Error::Api`].
     UnexpectedCode(String),
     /// `response.data` is missing, `null` or not an object.
     MissingData,
@@ -222,7 +284,9 @@ impl fmt::Display for Malformed {
                 )
             }
             Malformed::NotEnvelope => f.write_str("the JSON is not a Smartling response envelope"),
-            Malformed::MissingCode => f.write_str("`response.code` is missing"),
+            Malformed::MissingCode => f.write_str(
+                "`response.code` is not a string, or is missing with no `response.data` object",
+            ),
             Malformed::UnexpectedCode(code) => {
                 write!(f, "`response.code` is {code:?}, not \"SUCCESS\"")
             }

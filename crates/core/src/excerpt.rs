@@ -1,13 +1,32 @@
-//! Short, safe excerpts of bodies and server strings for error messages.
+//! Every redaction of server text, in one place, and the short excerpts of bodies that
+//! error messages show.
+//!
+//! Two kinds of redaction:
+//! - **heuristic** ([`sanitize`], [`body_excerpt`]): the parser applies it to whatever
+//!   a server sends. It hides the value of any JSON key or `key=value` pair whose name
+//!   says `token` or `secret`, and long runs that look like tokens, while paths, URLs
+//!   and file names stay readable. It also escapes control characters.
+//! - **exact** ([`Exact`]): the parser never sees the request, so the layer that sent it
+//!   (the session, a driver) names the secrets the request carried, and every form of
+//!   them a server may echo (raw, JSON-escaped, HTML-escaped) becomes `[redacted]`, in
+//!   raw server text and in text the heuristic already went over.
 
+use std::borrow::Cow;
+
+/// What every redacted value becomes.
+pub(crate) const REDACTED: &str = "[redacted]";
 /// How many characters of a body an error message shows.
 const EXCERPT_CHARS: usize = 120;
-/// A run of token characters at least this long is taken to be a token and redacted.
-/// JWTs are hundreds of characters; ordinary words and error keys are far shorter.
+/// A run of token characters at least this long may be a token. JWTs are hundreds of
+/// characters; ordinary words and error keys are far shorter.
 const TOKEN_RUN: usize = 24;
+/// A word of a file name or path is shorter than this; a piece of a token often is not.
+const WORD_MAX: usize = 16;
+/// JSON keys and `key=value` names longer than this are not read as names.
+const KEY_MAX: usize = 64;
 
 /// A short excerpt of a body: lossy UTF-8, at most [`EXCERPT_CHARS`] characters,
-/// control characters escaped, token-like runs redacted.
+/// control characters escaped, secrets and token-like runs redacted.
 pub(crate) fn body_excerpt(body: &[u8]) -> String {
     if body.is_empty() {
         return "(empty body)".to_owned();
@@ -31,31 +50,29 @@ pub(crate) fn body_excerpt(body: &[u8]) -> String {
     out
 }
 
-/// Escapes control characters and redacts runs that look like tokens.
+/// Escapes control characters and redacts what looks secret: values named as tokens
+/// or secrets, and token-like runs.
 pub(crate) fn sanitize(s: &str) -> String {
+    let s = redact_named_values(s);
     let mut out = String::with_capacity(s.len().min(512));
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if looks_like_token(run) {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in s.chars() {
+    let mut run_start = None;
+    for (i, c) in s.char_indices() {
         if is_token_char(c) {
-            run.push(c);
+            run_start.get_or_insert(i);
             continue;
         }
-        flush(&mut run, &mut out);
+        if let Some(start) = run_start.take() {
+            push_run(&s[start..i], &mut out);
+        }
         if c.is_control() || is_invisible_format(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
-    flush(&mut run, &mut out);
+    if let Some(start) = run_start {
+        push_run(&s[start..], &mut out);
+    }
     out
 }
 
@@ -69,16 +86,467 @@ fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
-/// A long run with digits or mixed case: tokens and secrets look like that, while
-/// error codes and keys (`MAX_OPERATIONS_LIMIT_EXCEEDED`, `invalid_token`) do not.
+/// One run of token characters, redacted where it holds a secret.
+fn push_run(run: &str, out: &mut String) {
+    // `name=value`: a query parameter, a form field, a log's key-value pair.
+    if let Some((name, value)) = run.split_once('=')
+        && is_name(name)
+    {
+        out.push_str(name);
+        out.push('=');
+        if names_a_secret(name) && !value.is_empty() {
+            out.push_str(REDACTED);
+        } else {
+            push_run(value, out);
+        }
+        return;
+    }
+    // A path or a URL: judged a segment at a time, so that one token in it does not
+    // hide the rest, and a long path of short words is not taken for a token.
+    for (i, segment) in run.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(if looks_like_token(segment) {
+            REDACTED
+        } else {
+            segment
+        });
+    }
+}
+
+/// A plausible key name: an identifier, not itself token-like.
+fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= KEY_MAX
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        && !looks_like_token(s)
+}
+
+/// Whether a key's name says its value is a secret.
+fn names_a_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("token") || lower.contains("secret")
+}
+
+/// A long run with digits or mixed case that is not made of words: tokens and secrets
+/// look like that, while error codes, keys and file names
+/// (`MAX_OPERATIONS_LIMIT_EXCEEDED`, `invalid_token`, `Some-Long-File_Name-2024.json`)
+/// do not.
 fn looks_like_token(run: &str) -> bool {
+    if run.len() < TOKEN_RUN {
+        return false;
+    }
     let (mut digit, mut upper, mut lower) = (false, false, false);
     for b in run.bytes() {
         digit |= b.is_ascii_digit();
         upper |= b.is_ascii_uppercase();
         lower |= b.is_ascii_lowercase();
     }
-    run.len() >= TOKEN_RUN && (digit || (upper && lower))
+    (digit || (upper && lower)) && !is_words(run)
+}
+
+/// Every piece between separators is short and shaped like a word (`Long`, `Name2`,
+/// `AuthApiClient`, `2024`): few changes between upper case, lower case and digits,
+/// where a random string changes at every other character.
+fn is_words(run: &str) -> bool {
+    run.split(|c: char| !c.is_ascii_alphanumeric())
+        .all(|piece| piece.len() < WORD_MAX && 3 * class_changes(piece) <= piece.len() + 1)
+}
+
+/// Changes of character class (upper, lower, digit) along `piece`, not counting an
+/// upper-case letter followed by lower case (the start of a capitalised word).
+fn class_changes(piece: &str) -> usize {
+    let class = |b: u8| match b {
+        b'A'..=b'Z' => 0,
+        b'a'..=b'z' => 1,
+        _ => 2,
+    };
+    piece
+        .as_bytes()
+        .windows(2)
+        .filter(|w| {
+            let (a, b) = (class(w[0]), class(w[1]));
+            a != b && !(a == 0 && b == 1)
+        })
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------
+// Values of keys named as secrets
+// ---------------------------------------------------------------------------------------
+
+/// The quotes a key may stand between: JSON, JSON inside a JSON string, HTML-escaped
+/// JSON, and Python-style reprs. Longer forms first: `\"` is also a `"`.
+const QUOTES: [&str; 6] = ["\\\"", "&quot;", "&#34;", "&#39;", "\"", "'"];
+
+/// Replaces the value of every quoted key whose name says `token` or `secret`, whatever
+/// its shape (string, number, object, array; cut short at the end of the text or not).
+fn redact_named_values(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !matches!(b[i], b'"' | b'\\' | b'&' | b'\'') {
+            i += 1;
+            continue;
+        }
+        let Some((start, end, value)) = named_value_at(s, i) else {
+            i += 1;
+            continue;
+        };
+        out.push_str(&s[copied..start]);
+        match value {
+            Shape::String { quote, closed } => {
+                out.push_str(quote);
+                out.push_str(REDACTED);
+                if closed {
+                    out.push_str(quote);
+                }
+            }
+            Shape::Other => out.push_str(REDACTED),
+        }
+        copied = end;
+        i = end;
+    }
+    if copied == 0 {
+        Cow::Borrowed(s)
+    } else {
+        out.push_str(&s[copied..]);
+        Cow::Owned(out)
+    }
+}
+
+enum Shape {
+    String { quote: &'static str, closed: bool },
+    Other,
+}
+
+/// If a key naming a secret starts at `i`, the byte range of its value and its shape.
+fn named_value_at(s: &str, i: usize) -> Option<(usize, usize, Shape)> {
+    let b = s.as_bytes();
+    let quote = *QUOTES.iter().find(|q| b[i..].starts_with(q.as_bytes()))?;
+    let key_start = i + quote.len();
+    let window = &b[key_start..b.len().min(key_start + KEY_MAX + quote.len())];
+    let key_len = find(window, quote.as_bytes())?;
+    let key = &s[key_start..key_start + key_len];
+    if key.is_empty() || key.chars().any(char::is_control) || !names_a_secret(key) {
+        return None;
+    }
+    let mut j = skip_space(b, key_start + key_len + quote.len());
+    if b.get(j) != Some(&b':') {
+        return None;
+    }
+    j = skip_space(b, j + 1);
+    let rest = &b[j..];
+    if rest.starts_with(quote.as_bytes()) {
+        let end = string_end(b, j + quote.len(), quote);
+        let closed = end.is_some();
+        return Some((j, end.unwrap_or(b.len()), Shape::String { quote, closed }));
+    }
+    match rest.first()? {
+        b'{' | b'[' => Some((
+            j,
+            container_end(b, j, quote).unwrap_or(b.len()),
+            Shape::Other,
+        )),
+        _ => {
+            let len = rest
+                .iter()
+                .position(|c| {
+                    c.is_ascii_whitespace()
+                        || matches!(c, b',' | b'}' | b']' | b'<' | b'&' | b'"' | b'\\' | b'\'')
+                })
+                .unwrap_or(rest.len());
+            (len > 0).then_some((j, j + len, Shape::Other))
+        }
+    }
+}
+
+fn skip_space(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    j
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The end (past the closing quote) of a string opened by `quote` whose content starts
+/// at `from`; `None` when the text ends first.
+fn string_end(b: &[u8], from: usize, quote: &str) -> Option<usize> {
+    let q = quote.as_bytes();
+    let mut k = from;
+    while k < b.len() {
+        if b[k..].starts_with(q) {
+            let backslashes = b[..k].iter().rev().take_while(|c| **c == b'\\').count();
+            // Inside a JSON string, `\"` opens and closes the inner string and `\\\"` is
+            // an escaped quote within it: a closing `\"` follows a multiple of four
+            // backslashes. Elsewhere a quote after an odd number of them is escaped.
+            let closes = if quote == "\\\"" {
+                backslashes % 4 == 0
+            } else {
+                backslashes % 2 == 0
+            };
+            if closes {
+                return Some(k + q.len());
+            }
+        }
+        k += 1;
+    }
+    None
+}
+
+/// The end (past the closing bracket) of the object or array at `from`; strings in
+/// plain JSON are skipped so that a bracket inside one does not count.
+fn container_end(b: &[u8], from: usize, quote: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut k = from;
+    while k < b.len() {
+        match b[k] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k + 1);
+                }
+            }
+            b'"' if quote == "\"" => {
+                k = string_end(b, k + 1, quote)?;
+                continue;
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Exact secrets
+// ---------------------------------------------------------------------------------------
+
+/// The exact secrets a request carried, in every form a server may echo them in: raw,
+/// JSON-escaped as the request builders write them, and HTML-escaped (of both).
+pub(crate) struct Exact {
+    /// Longest first, so that a form never leaves part of a longer one behind.
+    forms: Vec<Form>,
+}
+
+struct Form {
+    /// The form as raw server text holds it.
+    text: String,
+    /// Its leading and trailing runs of token characters. A run at an edge may merge
+    /// with the text around it, so [`sanitize`] may have kept it, redacted it, or
+    /// redacted it together with its neighbours.
+    lead: String,
+    trail: String,
+    /// What [`sanitize`] makes of the rest, from the first character that is not a
+    /// token character to the last (its runs are whole, so it is judged the same
+    /// wherever it appears). Empty when the form is one run.
+    middle: String,
+}
+
+impl Exact {
+    /// The forms of `secrets`; empty secrets are ignored.
+    pub(crate) fn new(secrets: &[&str]) -> Self {
+        let mut texts: Vec<String> = Vec::new();
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            let quoted = serde_json::to_string(secret).unwrap_or_default();
+            let json = quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .unwrap_or(secret)
+                .to_owned();
+            for text in [
+                secret.to_string(),
+                html_escape(secret),
+                html_escape(&json),
+                json,
+            ] {
+                if !texts.contains(&text) {
+                    texts.push(text);
+                }
+            }
+        }
+        texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        let forms = texts
+            .into_iter()
+            .map(|text| {
+                let lead_len = text.len() - text.trim_start_matches(is_token_char).len();
+                let trail_len = text.len() - text.trim_end_matches(is_token_char).len();
+                if lead_len == text.len() {
+                    return Form {
+                        lead: text.clone(),
+                        trail: String::new(),
+                        middle: String::new(),
+                        text,
+                    };
+                }
+                Form {
+                    lead: text[..lead_len].to_owned(),
+                    trail: text[text.len() - trail_len..].to_owned(),
+                    middle: sanitize(&text[lead_len..text.len() - trail_len]),
+                    text,
+                }
+            })
+            .collect();
+        Exact { forms }
+    }
+
+    /// Whether there is nothing to redact.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// Server text as the server sent it, each form of each secret replaced; `None`
+    /// when none occurs.
+    pub(crate) fn in_raw(&self, text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        let mut out = String::new();
+        let mut copied = 0;
+        let mut i = 0;
+        while i < b.len() {
+            // A valid UTF-8 needle matches valid UTF-8 only at a character boundary.
+            match self
+                .forms
+                .iter()
+                .find(|f| b[i..].starts_with(f.text.as_bytes()))
+            {
+                Some(f) => {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(REDACTED);
+                    i += f.text.len();
+                    copied = i;
+                }
+                None => i += 1,
+            }
+        }
+        (copied > 0).then(|| {
+            out.push_str(&text[copied..]);
+            out
+        })
+    }
+
+    /// Text that went through [`sanitize`] (and perhaps [`body_excerpt`]'s cut), each
+    /// form of each secret replaced, along with whatever the heuristic merged into its
+    /// edges and a head of it left by a cut; `None` when none occurs.
+    pub(crate) fn in_sanitized(&self, text: &str) -> Option<String> {
+        let mut current: Option<String> = None;
+        for form in &self.forms {
+            let t = current.as_deref().unwrap_or(text);
+            if let Some(next) = form.in_sanitized(t) {
+                current = Some(next);
+            }
+        }
+        current
+    }
+}
+
+impl Form {
+    fn in_sanitized(&self, text: &str) -> Option<String> {
+        if self.middle.is_empty() {
+            // One run: sanitize kept it whole or redacted it (alone or with neighbours).
+            return replace_all(text, &self.lead);
+        }
+        let mut out = String::new();
+        let mut copied = 0;
+        let mut changed = false;
+        while let Some(at) = find(&text.as_bytes()[copied..], self.middle.as_bytes()) {
+            let p = copied + at;
+            let q = p + self.middle.len();
+            let start = left_edge(text, copied, p, &self.lead);
+            let end = right_edge(text, q, &self.trail);
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+            changed = true;
+        }
+        // A cut body: the excerpt may end in the head of a form, then `…`.
+        if let Some(body) = text[copied..].strip_suffix('…') {
+            let body_end = copied + body.len();
+            let head = (1..self.middle.len())
+                .rev()
+                .filter(|k| self.middle.is_char_boundary(*k))
+                .map(|k| &self.middle[..k])
+                .find(|head| {
+                    text[copied..body_end].ends_with(head) && {
+                        let p = body_end - head.len();
+                        let before = &text[copied..p];
+                        let lead_seen = !self.lead.is_empty()
+                            && (before.ends_with(&self.lead) || before.ends_with(REDACTED));
+                        lead_seen || head.chars().count() >= 4
+                    }
+                });
+            if let Some(head) = head {
+                let p = body_end - head.len();
+                let start = left_edge(text, copied, p, &self.lead);
+                out.push_str(&text[copied..start]);
+                out.push_str(REDACTED);
+                copied = body_end;
+                changed = true;
+            }
+        }
+        changed.then(|| {
+            out.push_str(&text[copied..]);
+            out
+        })
+    }
+}
+
+/// Where a form whose middle starts at `p` starts: before its lead run as sanitize left
+/// it (kept, or redacted with whatever it merged with), never before `floor`.
+fn left_edge(text: &str, floor: usize, p: usize, lead: &str) -> usize {
+    let before = &text[floor..p];
+    if lead.is_empty() {
+        p
+    } else if before.ends_with(lead) {
+        p - lead.len()
+    } else if before.ends_with(REDACTED) {
+        p - REDACTED.len()
+    } else {
+        p - (before.len() - before.trim_end_matches(is_token_char).len())
+    }
+}
+
+/// Where a form whose middle ends at `q` ends: past its trail run as sanitize left it.
+fn right_edge(text: &str, q: usize, trail: &str) -> usize {
+    let after = &text[q..];
+    if trail.is_empty() {
+        q
+    } else if after.starts_with(trail) {
+        q + trail.len()
+    } else if after.starts_with(REDACTED) {
+        q + REDACTED.len()
+    } else {
+        q + (after.len() - after.trim_start_matches(is_token_char).len())
+    }
+}
+
+fn replace_all(text: &str, needle: &str) -> Option<String> {
+    text.contains(needle)
+        .then(|| text.replace(needle, REDACTED))
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -115,10 +583,105 @@ mod tests {
         for plain in [
             "MAX_OPERATIONS_LIMIT_EXCEEDED",
             "max_operations_limit_exceeded_for_account",
+            "invalid_token",
         ] {
             assert_eq!(sanitize(plain), plain);
         }
         assert_eq!(sanitize("deadbeefdeadbeefdeadbeef0123"), "[redacted]");
+    }
+
+    #[test]
+    fn keeps_paths_urls_and_file_names_readable() {
+        for plain in [
+            "File not found: some/dir/Long-File_Name2.json",
+            "File not found: Some-Really-Long-File_Name-2024-v2.json",
+            "see https://api.smartling.com/auth-api/v2/authenticate/refresh",
+            "src/main/java/com/smartling/api/AuthApiClient.java",
+            "/var/log/IMG_20240101_123456.jpg",
+        ] {
+            assert_eq!(sanitize(plain), plain);
+        }
+    }
+
+    #[test]
+    fn a_token_in_a_path_or_a_query_is_redacted_and_the_rest_kept() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJmYmExOTE5MC1l.e5z7taFefXx87TOhte2asn6b";
+        assert_eq!(
+            sanitize(&format!("https://gw.example/reset/{jwt}/done")),
+            "https://gw.example/reset/[redacted]/done"
+        );
+        assert_eq!(
+            sanitize(&format!("https://gw.example/cb?code={jwt}&state=ok")),
+            "https://gw.example/cb?code=[redacted]&state=ok"
+        );
+        // Named as a token: redacted whatever its shape, even short.
+        assert_eq!(
+            sanitize("https://gw.example/cb?access_token=abc&refreshToken=x.y&b=1"),
+            "https://gw.example/cb?access_token=[redacted]&refreshToken=[redacted]&b=1"
+        );
+        assert_eq!(
+            sanitize("GET /a?client_secret=hunter2 HTTP/1.1"),
+            "GET /a?client_secret=[redacted] HTTP/1.1"
+        );
+        // A UUID is random, not words.
+        assert_eq!(
+            sanitize("files/3f2a9b8c-1d4e-4f5a-9b8c-7d6e5f4a3b2c/a.json"),
+            "files/[redacted]/a.json"
+        );
+    }
+
+    #[test]
+    fn values_of_keys_naming_a_token_or_secret_are_redacted_in_every_shape() {
+        let cases = [
+            (
+                r#"{"accessToken":"ACCESS-SECRET-XYZ"}"#,
+                r#"{"accessToken":"[redacted]"}"#,
+            ),
+            (
+                r#"{"userSecret" : "a b"}"#,
+                r#"{"userSecret" : "[redacted]"}"#,
+            ),
+            (
+                r#"{"refresh_token":12345,"x":1}"#,
+                r#"{"refresh_token":[redacted],"x":1}"#,
+            ),
+            (
+                r#"{"TOKEN":{"a":"}","b":[1]},"x":1}"#,
+                r#"{"TOKEN":[redacted],"x":1}"#,
+            ),
+            (r#"{"secrets":["a","b"]}"#, r#"{"secrets":[redacted]}"#),
+            (r#"{"token":null}"#, r#"{"token":[redacted]}"#),
+            (
+                r#"{"token":"a\"b","x":1}"#,
+                r#"{"token":"[redacted]","x":1}"#,
+            ),
+            // Cut short: redacted to the end.
+            (
+                r#"{"accessToken":"ACCESS-SEC"#,
+                r#"{"accessToken":"[redacted]"#,
+            ),
+            (r#"{"accessToken":{"a":"#, r#"{"accessToken":[redacted]"#),
+            // JSON inside a JSON string, HTML-escaped JSON, a Python repr.
+            (
+                r#"{"body":"{\"accessToken\":\"ACCESS-SECRET-XYZ\",\"x\":1}"}"#,
+                r#"{"body":"{\"accessToken\":\"[redacted]\",\"x\":1}"}"#,
+            ),
+            (
+                "<pre>{&quot;accessToken&quot;:&quot;ACCESS-SECRET-XYZ&quot;}</pre>",
+                "<pre>{&quot;accessToken&quot;:&quot;[redacted]&quot;}</pre>",
+            ),
+            ("{'userSecret': 'pw'}", "{'userSecret': '[redacted]'}"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize(input), expected, "{input}");
+        }
+        // Other keys and values that merely mention a token are left alone.
+        for plain in [
+            r#"{"error":"invalid_token","message":"the token: expired"}"#,
+            r#"{"key":"token"}"#,
+        ] {
+            assert_eq!(sanitize(plain), plain);
+        }
     }
 
     #[test]
@@ -129,5 +692,88 @@ mod tests {
         assert!(s.chars().count() <= EXCERPT_CHARS + 1);
         let s = body_excerpt(&[0xff, 0xfe, b'<', b'h']);
         assert!(s.contains("<h"));
+    }
+
+    const PW: &str = "Tr0ub4dor&3-horse!battery~staple";
+
+    #[test]
+    fn exact_secrets_are_redacted_from_raw_text_in_every_form() {
+        let exact = Exact::new(&[PW, ""]);
+        let json = r#"Tr0ub\"4dor"#; // not this secret: left alone
+        for (text, expected) in [
+            (format!("echo: {PW}!"), "echo: [redacted]!".to_owned()),
+            (
+                "echo: Tr0ub4dor&amp;3-horse!battery~staple".to_owned(),
+                "echo: [redacted]".to_owned(),
+            ),
+            (format!("{PW}{PW}"), "[redacted][redacted]".to_owned()),
+            (json.to_owned(), json.to_owned()),
+        ] {
+            assert_eq!(exact.in_raw(&text).unwrap_or(text.clone()), expected);
+        }
+        let quoted = Exact::new(&["a\"b\\c\nd"]);
+        assert_eq!(
+            quoted.in_raw(r#"{"userSecret":"a\"b\\c\nd"}"#).as_deref(),
+            Some(r#"{"userSecret":"[redacted]"}"#)
+        );
+        assert_eq!(
+            quoted.in_raw("raw a\"b\\c\nd").as_deref(),
+            Some("raw [redacted]")
+        );
+        assert!(Exact::new(&[""]).is_empty());
+    }
+
+    #[test]
+    fn exact_secrets_are_redacted_from_excerpts() {
+        let exact = Exact::new(&[PW]);
+        let pages = [
+            format!("<html><body><p>Rejected body: user=bob pass={PW} (WAF rule 942100)</p>"),
+            format!("<html><p>user=bob userSecret={PW} rule 7</p>"),
+            "<p>Tr0ub4dor&amp;3-horse!battery~staple</p>".to_owned(),
+            format!("<p>{}</p>", serde_json::to_string(PW).unwrap()),
+            format!("<p>xx{PW}yy</p>"),
+        ];
+        for page in pages {
+            let excerpt = body_excerpt(page.as_bytes());
+            let clean = exact.in_sanitized(&excerpt).unwrap_or(excerpt.clone());
+            for piece in ["Tr0ub4dor", "horse", "battery", "staple"] {
+                assert!(!clean.contains(piece), "{page}\n{excerpt}\n{clean}");
+            }
+            assert!(clean.contains("[redacted]"), "{clean}");
+        }
+        // What is around the secret stays.
+        let page = format!("<p>Rejected: pass={PW} (rule 942100)</p>");
+        let clean = exact.in_sanitized(&body_excerpt(page.as_bytes())).unwrap();
+        assert_eq!(clean, "<p>Rejected: pass=[redacted] (rule 942100)</p>");
+        let page = format!("<p>userSecret={PW} (rule 942100)</p>");
+        let clean = exact.in_sanitized(&body_excerpt(page.as_bytes())).unwrap();
+        assert_eq!(clean, "<p>userSecret=[redacted] (rule 942100)</p>");
+    }
+
+    #[test]
+    fn a_cut_excerpt_does_not_keep_the_head_of_an_exact_secret() {
+        let exact = Exact::new(&[PW]);
+        for pad in 0..140 {
+            let body = format!(
+                "{}{PW} and the rest of the page {}",
+                "x ".repeat(pad),
+                "y ".repeat(200)
+            );
+            let excerpt = body_excerpt(body.as_bytes());
+            let clean = exact.in_sanitized(&excerpt).unwrap_or(excerpt.clone());
+            for head in ["Tr0ub4dor&", "&3-horse", "-horse!", "!battery"] {
+                assert!(!clean.contains(head), "pad {pad}: {excerpt} -> {clean}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_secrets_made_of_token_characters_only() {
+        let exact = Exact::new(&["short.secret"]);
+        let excerpt = body_excerpt(b"bad credentials short.secret for user");
+        assert_eq!(
+            exact.in_sanitized(&excerpt).as_deref(),
+            Some("bad credentials [redacted] for user")
+        );
     }
 }

@@ -12,7 +12,10 @@ use crate::error::{Error, FieldProblem, Malformed};
 use crate::excerpt::{body_excerpt, sanitize};
 use crate::retry_after::RetryAfter;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::wire::{Envelope, ErrorResponse, Object, SuccessResponse, TokenData, Value};
+use crate::wire::{
+    Envelope, ErrorData, ErrorResponse, FastEnvelope, Map, Object, SuccessResponse, TokenData,
+    Value,
+};
 
 /// The default cap on a response body: 64 KiB. A token answer is about 2 KiB.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
@@ -241,6 +244,76 @@ pub fn parse_token_response_with<B: AsRef<[u8]>>(
 }
 
 fn parse_success(status: StatusCode, body: &[u8]) -> Result<TokenPair, Error> {
+    if let Some(pair) = parse_fast(body) {
+        // The fast path only ever takes what the lenient one accepts, to the byte.
+        debug_assert!(
+            parse_lenient(status, body).is_ok_and(|p| same_pair(&p, &pair)),
+            "the fast path accepted an answer the lenient path reads differently"
+        );
+        return Ok(pair);
+    }
+    parse_lenient(status, body)
+}
+
+/// The answer as Smartling sends it, at the cost of a plain `serde` struct: `None` for
+/// anything else (escaped strings, lifetimes as strings, errors of any kind), which
+/// [`parse_lenient`] then reads and explains.
+fn parse_fast(body: &[u8]) -> Option<TokenPair> {
+    let Map(envelope): Map<FastEnvelope<'_>> = serde_json::from_slice(body).ok()?;
+    let Map(response) = envelope.response;
+    if !response.code.is_none_or(is_success_code) {
+        return None;
+    }
+    let Map(data) = response.data;
+    if data.access_token.is_empty()
+        || data.refresh_token.is_empty()
+        || !is_header_safe(data.access_token)
+        || !is_header_safe(data.refresh_token)
+    {
+        return None;
+    }
+    let max = MAX_LIFETIME.as_secs();
+    if data.expires_in > max || data.refresh_expires_in > max {
+        return None;
+    }
+    let token_type = match data.token_type {
+        None => TokenType::bearer(),
+        Some(t) if !t.is_empty() && is_header_safe(t) => TokenType::from_wire(t),
+        Some(_) => return None,
+    };
+    Some(TokenPair {
+        access_token: AccessToken::new(data.access_token),
+        refresh_token: RefreshToken::new(data.refresh_token),
+        expires_in: Duration::from_secs(data.expires_in),
+        refresh_expires_in: Duration::from_secs(data.refresh_expires_in),
+        token_type,
+    })
+}
+
+#[cfg(debug_assertions)]
+fn same_pair(a: &TokenPair, b: &TokenPair) -> bool {
+    a.access_token.secret() == b.access_token.secret()
+        && a.refresh_token.secret() == b.refresh_token.secret()
+        && a.expires_in == b.expires_in
+        && a.refresh_expires_in == b.refresh_expires_in
+        && a.token_type == b.token_type
+}
+
+/// `SUCCESS`, or `ACCEPTED`, which older docs show on a 202: both say the call went
+/// through, and the pair is checked the same way after either.
+fn is_success_code(code: &str) -> bool {
+    code == "SUCCESS" || code == "ACCEPTED"
+}
+
+/// Any 2xx answer, with an error that names what is wrong.
+///
+/// - A `code` of `SUCCESS` or `ACCEPTED` needs a usable `data`.
+/// - No `code` (missing or `null`): a `data` object is read as a pair, so a complete
+///   pair is accepted and an incomplete one names its first bad field.
+/// - Any other string `code` is an error: [`Error::Api`], with the entries the server
+///   sent, when it is a known error code or comes with entries; else
+///   [`Malformed::UnexpectedCode`].
+fn parse_lenient(status: StatusCode, body: &[u8]) -> Result<TokenPair, Error> {
     let malformed = |problem| Error::MalformedSuccess { status, problem };
     let envelope: Object<Envelope<SuccessResponse<'_>>> =
         serde_json::from_slice(body).map_err(|e| malformed(classify(&e)))?;
@@ -250,17 +323,42 @@ fn parse_success(status: StatusCode, body: &[u8]) -> Result<TokenPair, Error> {
     else {
         return Err(malformed(Malformed::NotEnvelope));
     };
-    match response.code {
-        Some(Value::Str(code)) if code == "SUCCESS" => {}
-        Some(Value::Str(code)) => {
-            return Err(malformed(Malformed::UnexpectedCode(sanitize(&code))));
-        }
+    let data = match (response.code, response.data) {
+        (Some(Value::Str(code)), data) if is_success_code(&code) => match data {
+            Some(Object::Is(data)) => data,
+            _ => return Err(malformed(Malformed::MissingData)),
+        },
+        (None | Some(Value::Null), Some(Object::Is(data))) => data,
+        (Some(Value::Str(code)), _) => return Err(error_code_on_success(status, body, &code)),
         _ => return Err(malformed(Malformed::MissingCode)),
-    }
-    let Some(Object::Is(data)) = response.data else {
-        return Err(malformed(Malformed::MissingData));
     };
     token_pair(status, data)
+}
+
+/// A 2xx whose `code` is an error code: the error the server meant, entries and all.
+fn error_code_on_success(status: StatusCode, body: &[u8], code: &str) -> Error {
+    let errors = serde_json::from_slice::<Envelope<ErrorResponse<'_>>>(body)
+        .ok()
+        .and_then(|e| match e.response {
+            Some(Object::Is(response)) => Some(error_entries(response)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let code = ErrorCode::from(code);
+    if errors.is_empty() && matches!(code, ErrorCode::Other(_)) {
+        return Error::MalformedSuccess {
+            status,
+            problem: Malformed::UnexpectedCode(sanitize(code.as_str())),
+        };
+    }
+    ApiError {
+        status,
+        code,
+        errors,
+        // `Retry-After` means something on a failure status only.
+        retry_after: None,
+    }
+    .into()
 }
 
 fn token_pair(status: StatusCode, data: TokenData<'_>) -> Result<TokenPair, Error> {
@@ -402,44 +500,123 @@ fn parse_failure(status: StatusCode, body: &[u8], retry_after: Option<RetryAfter
     let Some(Object::Is(response)) = envelope.response else {
         return unexpected("no `response` object", retry_after);
     };
-    let Some(Value::Str(code)) = response.code else {
+    let Some(Value::Str(code)) = &response.code else {
         return unexpected("no `response.code`", retry_after);
     };
+    let code = ErrorCode::from(code.as_ref());
     ApiError {
         status,
-        code: ErrorCode::from(code.as_ref()),
-        errors: error_entries(response.errors),
+        code,
+        errors: error_entries(response),
         retry_after,
     }
     .into()
 }
 
-/// `errors` entries in whatever shape they came: non-object entries and non-string keys
-/// or messages are kept as their JSON text rather than dropped.
-fn error_entries(errors: Option<serde_json::Value>) -> Vec<ErrorEntry> {
-    let Some(serde_json::Value::Array(items)) = errors else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            serde_json::Value::Object(mut map) => {
-                let text = |v: Option<serde_json::Value>| match v {
-                    Some(serde_json::Value::String(s)) => s,
-                    None | Some(serde_json::Value::Null) => String::new(),
-                    Some(other) => other.to_string(),
-                };
-                ErrorEntry {
-                    key: text(map.remove("key")),
-                    message: text(map.remove("message")),
-                    details: map.remove("details").unwrap_or(serde_json::Value::Null),
-                }
+/// The entries of an error envelope, from the first of these that holds any:
+/// - `errors`: a list (every item an entry) or one object (an entry unless empty);
+/// - `messages`, the older form: a list or one item, where a string is a message;
+/// - `data`: entries (objects with a `key` or a `message`), alone or in a list, or an
+///   `errors` or `messages` inside it.
+fn error_entries(response: ErrorResponse<'_>) -> Vec<ErrorEntry> {
+    let from_errors = entries(response.errors, Strings::AsJson);
+    if !from_errors.is_empty() {
+        return from_errors;
+    }
+    let from_messages = entries(response.messages, Strings::AsMessages);
+    if !from_messages.is_empty() {
+        return from_messages;
+    }
+    match response.data {
+        Some(ErrorData::Fields(fields)) => {
+            let inner = entries(fields.errors, Strings::AsJson);
+            if !inner.is_empty() {
+                return inner;
             }
-            other => ErrorEntry {
-                key: String::new(),
-                message: other.to_string(),
-                details: serde_json::Value::Null,
-            },
-        })
-        .collect()
+            let inner = entries(fields.messages, Strings::AsMessages);
+            if !inner.is_empty() {
+                return inner;
+            }
+            if is_present(&fields.key) || is_present(&fields.message) {
+                vec![ErrorEntry {
+                    key: entry_text(fields.key),
+                    message: entry_text(fields.message),
+                    details: fields.details.unwrap_or(serde_json::Value::Null),
+                }]
+            } else {
+                Vec::new()
+            }
+        }
+        Some(ErrorData::List(items)) => items
+            .into_iter()
+            .filter(|item| {
+                item.as_object().is_some_and(|m| {
+                    m.get("key").is_some_and(|v| !v.is_null())
+                        || m.get("message").is_some_and(|v| !v.is_null())
+                })
+            })
+            .map(|item| entry(item, Strings::AsJson))
+            .collect(),
+        Some(ErrorData::Other) | None => Vec::new(),
+    }
+}
+
+fn is_present(v: &Option<serde_json::Value>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_null())
+}
+
+/// How an item that is a bare string reads.
+#[derive(Clone, Copy)]
+enum Strings {
+    /// As its JSON text, quotes and all (an `errors` item should be an object).
+    AsJson,
+    /// As the message itself (`messages` is a list of them).
+    AsMessages,
+}
+
+/// Entries from a list, or from a single item: an object (unless empty) or, in
+/// `messages`, a non-empty string.
+fn entries(value: Option<serde_json::Value>, strings: Strings) -> Vec<ErrorEntry> {
+    use serde_json::Value as Json;
+    match value {
+        Some(Json::Array(items)) => items.into_iter().map(|i| entry(i, strings)).collect(),
+        Some(Json::Object(map)) if !map.is_empty() => vec![entry(Json::Object(map), strings)],
+        Some(Json::String(s)) if matches!(strings, Strings::AsMessages) && !s.is_empty() => {
+            vec![entry(Json::String(s), strings)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// One entry in whatever shape it came: non-object items and non-string keys or
+/// messages are kept as their JSON text rather than dropped.
+fn entry(item: serde_json::Value, strings: Strings) -> ErrorEntry {
+    use serde_json::Value as Json;
+    match (item, strings) {
+        (Json::Object(mut map), _) => ErrorEntry {
+            key: entry_text(map.remove("key")),
+            message: entry_text(map.remove("message")),
+            details: map.remove("details").unwrap_or(Json::Null),
+        },
+        (Json::String(s), Strings::AsMessages) => ErrorEntry {
+            key: String::new(),
+            message: s,
+            details: Json::Null,
+        },
+        (other, _) => ErrorEntry {
+            key: String::new(),
+            message: other.to_string(),
+            details: Json::Null,
+        },
+    }
+}
+
+/// A key or message: a string as it is, missing or `null` as empty, anything else as
+/// its JSON text.
+fn entry_text(v: Option<serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::String(s)) => s,
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    }
 }

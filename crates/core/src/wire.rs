@@ -1,6 +1,10 @@
 //! The wire shapes of the envelopes. Every field is captured leniently (`Value<'a>`,
 //! `Object<T>`) so that a wrong type becomes an error naming the field, never a serde
 //! message that could quote the body. Strings borrow from the input when unescaped.
+//!
+//! A strict twin of the success envelope ([`FastEnvelope`]) reads the answer Smartling
+//! actually sends at the cost of a plain `serde` struct; anything it does not take goes
+//! through the lenient shapes.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -162,10 +166,142 @@ pub(crate) struct TokenData<'a> {
     pub(crate) token_type: Option<Value<'a>>,
 }
 
-/// The `response` object of an error answer.
+/// The `response` object of an error answer: the entries may be under `errors` (a
+/// list, or one object), the older `messages`, or `data`.
 #[derive(Deserialize)]
 pub(crate) struct ErrorResponse<'a> {
     #[serde(borrow)]
     pub(crate) code: Option<Value<'a>>,
     pub(crate) errors: Option<serde_json::Value>,
+    pub(crate) messages: Option<serde_json::Value>,
+    pub(crate) data: Option<ErrorData>,
+}
+
+/// `response.data` of an error answer, kept only as far as it may hold error entries.
+/// The fields of an object are read one by one, so that the tokens of a success body
+/// under an error status are never copied, and a repeated key is not an error.
+pub(crate) enum ErrorData {
+    Fields(EntryFields),
+    List(Vec<serde_json::Value>),
+    Other,
+}
+
+/// The fields of an object that may be, or hold, error entries.
+#[derive(Default)]
+pub(crate) struct EntryFields {
+    pub(crate) key: Option<serde_json::Value>,
+    pub(crate) message: Option<serde_json::Value>,
+    pub(crate) details: Option<serde_json::Value>,
+    pub(crate) errors: Option<serde_json::Value>,
+    pub(crate) messages: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for ErrorData {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ErrorData;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorData, A::Error> {
+                let mut fields = EntryFields::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let slot = match key.as_ref() {
+                        "key" => &mut fields.key,
+                        "message" => &mut fields.message,
+                        "details" => &mut fields.details,
+                        "errors" => &mut fields.errors,
+                        "messages" => &mut fields.messages,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(ErrorData::Fields(fields))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorData, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(ErrorData::List(items))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ErrorData, E> {
+                Ok(ErrorData::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ErrorData, E> {
+                Ok(ErrorData::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ErrorData, E> {
+                Ok(ErrorData::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ErrorData, E> {
+                Ok(ErrorData::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ErrorData, E> {
+                Ok(ErrorData::Other)
+            }
+            fn visit_unit<E>(self) -> Result<ErrorData, E> {
+                Ok(ErrorData::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The fast path: the success envelope as Smartling sends it
+// ---------------------------------------------------------------------------------------
+
+/// An object, and only an object: serde's derive would also build a struct from an
+/// array of its fields in order, which the envelope never is.
+pub(crate) struct Map<T>(pub(crate) T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Map<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Map<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Map<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Map)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// `{"response": ...}` with a usable success `response`, and nothing else accepted: any
+/// other shape fails here and goes through the lenient types above, which say what is
+/// wrong. Strings are borrowed (no escapes), lifetimes are JSON integers.
+#[derive(Deserialize)]
+pub(crate) struct FastEnvelope<'a> {
+    #[serde(borrow)]
+    pub(crate) response: Map<FastResponse<'a>>,
+}
+
+/// `response` of [`FastEnvelope`].
+#[derive(Deserialize)]
+pub(crate) struct FastResponse<'a> {
+    #[serde(borrow)]
+    pub(crate) code: Option<&'a str>,
+    #[serde(borrow)]
+    pub(crate) data: Map<FastData<'a>>,
+}
+
+/// `response.data` of [`FastEnvelope`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FastData<'a> {
+    pub(crate) access_token: &'a str,
+    pub(crate) refresh_token: &'a str,
+    pub(crate) expires_in: u64,
+    pub(crate) refresh_expires_in: u64,
+    #[serde(borrow)]
+    pub(crate) token_type: Option<&'a str>,
 }

@@ -467,6 +467,138 @@ fn an_error_envelope_with_escapes_is_decoded() {
 }
 
 #[test]
+fn smartlings_documented_errors_object_is_one_entry() {
+    // Smartling's published spec shows `errors` as a single object.
+    let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":{"key":"unknown.field","message":"The field unknown.parameter was not expected.","details":"unknown.parameter"}}}"#;
+    let api = api_error(400, body);
+    assert_eq!(api.code, ErrorCode::ValidationError);
+    assert_eq!(
+        api.errors,
+        [ErrorEntry::new(
+            "unknown.field",
+            "The field unknown.parameter was not expected.",
+            serde_json::json!("unknown.parameter")
+        )]
+    );
+    assert_eq!(
+        api.to_string(),
+        "HTTP 400 VALIDATION_ERROR: unknown.field: The field unknown.parameter was not expected."
+    );
+    // An empty object says nothing.
+    assert!(
+        api_error(
+            400,
+            r#"{"response":{"code":"VALIDATION_ERROR","errors":{}}}"#
+        )
+        .errors
+        .is_empty()
+    );
+}
+
+#[test]
+fn entries_under_data_are_kept() {
+    let one = ErrorEntry::new("k", "m", serde_json::json!({"errorId": "e1"}));
+    for data in [
+        r#"{"key":"k","message":"m","details":{"errorId":"e1"}}"#,
+        r#"[{"key":"k","message":"m","details":{"errorId":"e1"}}]"#,
+        r#"[{"key":"k","message":"m","details":{"errorId":"e1"}}, 5, "x", {"other":1}]"#,
+        r#"{"errors":[{"key":"k","message":"m","details":{"errorId":"e1"}}]}"#,
+        r#"{"errors":{"key":"k","message":"m","details":{"errorId":"e1"}}}"#,
+    ] {
+        let body = format!(r#"{{"response":{{"code":"VALIDATION_ERROR","data":{data}}}}}"#);
+        let api = api_error(400, &body);
+        assert_eq!(api.errors, std::slice::from_ref(&one), "{data}");
+    }
+    let api = api_error(
+        401,
+        r#"{"response":{"code":"AUTHENTICATION_ERROR","data":{"messages":["Invalid token"]}}}"#,
+    );
+    assert_eq!(
+        api.errors,
+        [ErrorEntry::new(
+            "",
+            "Invalid token",
+            serde_json::Value::Null
+        )]
+    );
+    // `errors` wins when it has entries; `data` without entries adds none.
+    let api = api_error(
+        400,
+        r#"{"response":{"code":"VALIDATION_ERROR","errors":[{"key":"a"}],"data":{"key":"b"}}}"#,
+    );
+    assert_eq!(api.errors.len(), 1);
+    assert_eq!(api.errors[0].key, "a");
+    for data in [
+        "null",
+        "{}",
+        r#"{"key":null,"message":null}"#,
+        r#"{"accessToken":"a","refreshToken":"r"}"#,
+        "[1,2]",
+        r#""text""#,
+    ] {
+        let body = format!(r#"{{"response":{{"code":"GENERAL_ERROR","data":{data}}}}}"#);
+        assert!(api_error(500, &body).errors.is_empty(), "{data}");
+    }
+    // A repeated key inside `data` is no reason to lose the envelope: the last one wins.
+    let api = api_error(
+        400,
+        r#"{"response":{"code":"VALIDATION_ERROR","data":{"key":"a","key":"b"}}}"#,
+    );
+    assert_eq!(api.errors[0].key, "b");
+}
+
+#[test]
+fn the_older_messages_list_is_kept() {
+    let api = api_error(
+        400,
+        r#"{"response":{"code":"VALIDATION_ERROR","messages":["refreshToken is required", {"key":"k","message":"m"}, 7]}}"#,
+    );
+    assert_eq!(
+        api.errors,
+        [
+            ErrorEntry::new("", "refreshToken is required", serde_json::Value::Null),
+            ErrorEntry::new("k", "m", serde_json::Value::Null),
+            ErrorEntry::new("", "7", serde_json::Value::Null),
+        ]
+    );
+    let api = api_error(
+        401,
+        r#"{"response":{"code":"AUTHENTICATION_ERROR","messages":"Invalid token"}}"#,
+    );
+    assert_eq!(api.errors[0].message, "Invalid token");
+    for messages in ["[]", r#""""#, "null", "{}"] {
+        let body = format!(r#"{{"response":{{"code":"GENERAL_ERROR","messages":{messages}}}}}"#);
+        assert!(api_error(500, &body).errors.is_empty(), "{messages}");
+    }
+}
+
+#[test]
+fn an_entry_prints_only_the_parts_it_has() {
+    let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":[{"key":null,"message":null}]}}"#;
+    assert_eq!(
+        parse(401, body).unwrap_err().to_string(),
+        "HTTP 401 VALIDATION_ERROR"
+    );
+    let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":[{}]}}"#;
+    assert_eq!(
+        parse(401, body).unwrap_err().to_string(),
+        "HTTP 401 VALIDATION_ERROR"
+    );
+    let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":[
+        {"key":null,"message":null}, {"key":"only.key"}, {"message":"only a message"},
+        {"key":"", "message":"  "}, {"key":"k","message":"m"}, {"details":{"a":1}}]}}"#;
+    assert_eq!(
+        parse(401, body).unwrap_err().to_string(),
+        "HTTP 401 VALIDATION_ERROR: only.key; only a message; k: m"
+    );
+    let body = r#"{"response":{"code":"GENERAL_ERROR","errors":{"message":"Try later"}}}"#;
+    assert_eq!(
+        parse(500, body).unwrap_err().to_string(),
+        "HTTP 500 GENERAL_ERROR: Try later"
+    );
+}
+
+#[test]
 fn a_success_envelope_under_an_error_status_is_an_error() {
     // A 500 that carries a success body is still a failure: no token comes out of it.
     let api = api_error(500, seed_str());
@@ -884,46 +1016,228 @@ fn a_2xx_with_an_empty_data_object_names_the_first_missing_field() {
 }
 
 #[test]
-fn a_2xx_with_another_code_is_unexpected_code() {
-    // Smartling's error envelope, under a 200.
+fn a_2xx_carrying_an_error_code_keeps_what_the_server_said() {
+    // Smartling's error envelope, under a 200: an API error with its entries.
     let body = r#"{"response":{"code":"AUTHENTICATION_ERROR","errors":[{"key":"invalid_token","message":"Invalid token","details":{}}]}}"#;
-    let err = parse(200, body).unwrap_err();
+    let api = api_error(200, body);
+    assert_eq!(api.status, StatusCode::OK);
+    assert_eq!(api.code, ErrorCode::AuthenticationError);
+    assert_eq!(
+        api.errors,
+        [ErrorEntry::new(
+            "invalid_token",
+            "Invalid token",
+            serde_json::json!({})
+        )]
+    );
+    let err = Error::from(api);
+    assert!(!err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "HTTP 200 AUTHENTICATION_ERROR: invalid_token: Invalid token"
+    );
+
+    // The shapes of the issue: `VALIDATION_ERROR` with `errors`, or the older `messages`.
+    let api = api_error(
+        200,
+        r#"{"response":{"code":"VALIDATION_ERROR","errors":[{"key":"unknown.field","message":"The field unknown.parameter was not expected.","details":"unknown.parameter"}]}}"#,
+    );
+    assert_eq!(api.code, ErrorCode::ValidationError);
+    assert_eq!(api.errors[0].key, "unknown.field");
+    assert_eq!(api.errors[0].details, "unknown.parameter");
+    let api = api_error(
+        200,
+        r#"{"response":{"code":"VALIDATION_ERROR","messages":["refreshToken is required","and a second one"]}}"#,
+    );
+    assert_eq!(
+        api.errors,
+        [
+            ErrorEntry::new("", "refreshToken is required", serde_json::Value::Null),
+            ErrorEntry::new("", "and a second one", serde_json::Value::Null),
+        ]
+    );
+    assert_eq!(
+        Error::from(api).to_string(),
+        "HTTP 200 VALIDATION_ERROR: refreshToken is required; and a second one"
+    );
+
+    // A known error code with no entries is still the server's error, and so is an
+    // unknown code that comes with entries.
+    let api = api_error(201, r#"{"response":{"code":"GENERAL_ERROR"}}"#);
+    assert_eq!((api.code, api.errors.len()), (ErrorCode::GeneralError, 0));
+    let api = api_error(
+        200,
+        r#"{"response":{"code":"NEW_CODE","errors":[{"key":"k","message":"m"}]}}"#,
+    );
+    assert_eq!(api.code, ErrorCode::Other("NEW_CODE".into()));
+    assert_eq!(api.errors.len(), 1);
+
+    // Even with a good pair beside it: a code that says otherwise wins.
+    let with_data = seed_str().replacen(
+        "\"SUCCESS\"",
+        r#""VALIDATION_ERROR","errors":[{"key":"k","message":"m"}]"#,
+        1,
+    );
+    assert_eq!(api_error(200, &with_data).errors.len(), 1);
+
+    // A `Retry-After` on a 2xx means nothing.
+    let err = parse_with_headers(200, &[("retry-after", "5")], body).unwrap_err();
+    assert_eq!(err.retry_after(), None);
+}
+
+#[test]
+fn a_2xx_with_an_unknown_code_and_no_entries_is_unexpected_code() {
+    let err = parse(200, r#"{"response":{"code":"NEW_CODE"}}"#).unwrap_err();
     assert!(
-        matches!(&err, Error::MalformedSuccess { problem: Malformed::UnexpectedCode(c), .. } if c == "AUTHENTICATION_ERROR"),
+        matches!(&err, Error::MalformedSuccess { problem: Malformed::UnexpectedCode(c), .. } if c == "NEW_CODE"),
         "{err:?}"
     );
     assert!(!err.is_retryable());
-    assert!(err.to_string().contains("AUTHENTICATION_ERROR"), "{err}");
+    assert!(err.to_string().contains("NEW_CODE"), "{err}");
     // Even with good data beside it.
-    let with_data = seed_str().replacen("\"SUCCESS\"", "\"success\"", 1);
-    assert_eq!(
-        malformed(200, with_data),
-        Malformed::UnexpectedCode("success".into())
-    );
+    for code in ["success", "SUCCESS ", "", "Accepted", "OK"] {
+        let with_data = seed_str().replacen("\"SUCCESS\"", &serde_json::json!(code).to_string(), 1);
+        assert_eq!(
+            malformed(200, with_data),
+            Malformed::UnexpectedCode(code.into()),
+            "{code:?}"
+        );
+    }
+}
+
+#[test]
+fn accepted_on_a_2xx_is_a_success_code() {
+    // Older docs show `ACCEPTED` on a 202: the pair is read and checked as after
+    // `SUCCESS`.
     let accepted = seed_str().replacen("\"SUCCESS\"", "\"ACCEPTED\"", 1);
+    for status in [202, 200] {
+        let pair = parse(status, &accepted).unwrap();
+        assert_eq!(pair.access_token.secret(), SEED_ACCESS);
+        assert_eq!(pair.refresh_token.secret(), SEED_REFRESH);
+    }
     assert_eq!(
-        malformed(202, accepted),
-        Malformed::UnexpectedCode("ACCEPTED".into())
+        malformed(202, r#"{"response":{"code":"ACCEPTED"}}"#),
+        Malformed::MissingData
+    );
+    let bad = format!(
+        r#"{{"response":{{"code":"ACCEPTED","data":{}}}}}"#,
+        r#"{"accessToken":"a b","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}"#
+    );
+    assert!(matches!(
+        parse(202, bad),
+        Err(Error::InvalidField {
+            field: "accessToken",
+            problem: FieldProblem::InvalidCharacters,
+            ..
+        })
+    ));
+    // Under an error status it is only an unknown code.
+    assert_eq!(
+        api_error(400, &accepted).code,
+        ErrorCode::Other("ACCEPTED".into())
     );
 }
 
 #[test]
-fn a_2xx_without_a_string_code_is_missing_code() {
-    let data = r#"{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}"#;
-    for code in [
-        None,
-        Some("null"),
-        Some("5"),
-        Some("true"),
-        Some("[]"),
-        Some("{}"),
+fn a_2xx_with_a_complete_pair_and_no_code_is_accepted() {
+    // Missing, or null: the pair is used when it is complete and valid.
+    let v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+    let data = serde_json::to_string(&v["response"]["data"]).unwrap();
+    for body in [
+        format!(r#"{{"response":{{"data":{data}}}}}"#),
+        format!(r#"{{"response":{{"code":null,"data":{data}}}}}"#),
+        format!(r#"{{"response":{{"data":{data},"code":null,"errors":[]}}}}"#),
     ] {
-        let body = match code {
-            Some(c) => format!(r#"{{"response":{{"code":{c},"data":{data}}}}}"#),
-            None => format!(r#"{{"response":{{"data":{data}}}}}"#),
-        };
+        for status in [200, 201, 202] {
+            let pair = parse(status, &body).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+            assert_eq!(pair.access_token.secret(), SEED_ACCESS);
+            assert_eq!(pair.refresh_token.secret(), SEED_REFRESH);
+            assert_eq!(pair.expires_in.as_secs(), 480);
+            assert_eq!(pair.refresh_expires_in.as_secs(), 3660);
+            assert_eq!(pair.token_type.as_str(), "Bearer");
+        }
+    }
+    // Lifetimes as digit strings, no token type: still a pair.
+    let pair = parse(
+        200,
+        r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":"1","refreshExpiresIn":"2"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(pair.expires_in.as_secs(), 1);
+}
+
+#[test]
+fn a_2xx_with_no_code_and_a_missing_or_bad_field_names_it() {
+    let cases = [
+        (r#"{}"#, "accessToken", FieldProblem::Missing),
+        (
+            r#"{"accessToken":null,"refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}"#,
+            "accessToken",
+            FieldProblem::Missing,
+        ),
+        (
+            r#"{"accessToken":"","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}"#,
+            "accessToken",
+            FieldProblem::Empty,
+        ),
+        (
+            r#"{"accessToken":"a","refreshToken":"r r","expiresIn":1,"refreshExpiresIn":2}"#,
+            "refreshToken",
+            FieldProblem::InvalidCharacters,
+        ),
+        (
+            r#"{"accessToken":"a","refreshToken":"r","refreshExpiresIn":2}"#,
+            "expiresIn",
+            FieldProblem::Missing,
+        ),
+        (
+            r#"{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":-2}"#,
+            "refreshExpiresIn",
+            FieldProblem::Negative,
+        ),
+    ];
+    for (data, field, problem) in cases {
+        for code in ["", r#""code":null,"#] {
+            let body = format!(r#"{{"response":{{{code}"data":{data}}}}}"#);
+            match parse(200, &body) {
+                Err(Error::InvalidField {
+                    field: f,
+                    problem: p,
+                    ..
+                }) => assert_eq!((f, p), (field, problem), "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_2xx_without_a_string_code_or_data_is_missing_code() {
+    // No code and nothing to read a pair from.
+    for response in [
+        r#"{}"#,
+        r#"{"code":null}"#,
+        r#"{"data":null}"#,
+        r#"{"code":null,"data":"x"}"#,
+        r#"{"data":[]}"#,
+        r#"{"errors":[{"key":"k","message":"m"}]}"#,
+    ] {
+        let body = format!(r#"{{"response":{response}}}"#);
+        assert_eq!(malformed(200, &body), Malformed::MissingCode, "{body}");
+    }
+    // A code that is not a string says something other than `SUCCESS`: even a good pair
+    // beside it is refused.
+    let data = r#"{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}"#;
+    for code in ["5", "true", "[]", "{}", r#"["SUCCESS"]"#] {
+        let body = format!(r#"{{"response":{{"code":{code},"data":{data}}}}}"#);
         assert_eq!(malformed(200, &body), Malformed::MissingCode, "{code:?}");
     }
+    assert_eq!(
+        parse(200, r#"{"response":{"code":5}}"#)
+            .unwrap_err()
+            .to_string(),
+        "HTTP 200 OK: malformed success answer: `response.code` is not a string, or is missing with no `response.data` object"
+    );
 }
 
 #[test]
@@ -1209,6 +1523,103 @@ fn excerpts_are_short_whatever_the_body() {
     }
     let u = unexpected(500, [b"ab".as_slice(), &[0xff], b"cd"].concat());
     assert_eq!(u.excerpt, "ab\u{fffd}cd");
+}
+
+#[test]
+fn a_proxy_page_echoing_a_token_by_name_does_not_show_it() {
+    let page =
+        r#"<pre>{"accessToken":"ACCESS-SECRET-XYZ","refreshToken":"r-1","expiresIn":480}</pre>"#;
+    let u = unexpected(502, page);
+    for text in [&u.excerpt, &u.display] {
+        assert!(!text.contains("ACCESS-SECRET-XYZ"), "{text}");
+        assert!(!text.contains("r-1"), "{text}");
+    }
+    assert!(
+        u.excerpt
+            .contains(r#"{"accessToken":"[redacted]","refreshToken":"[redacted]","expiresIn""#),
+        "{}",
+        u.excerpt
+    );
+    // HTML-escaped, in a JSON string, as a form, under any key naming a secret.
+    for page in [
+        "<pre>{&quot;accessToken&quot;:&quot;ACCESS-SECRET-XYZ&quot;}</pre>",
+        r#"{"error":"bad gateway","upstream":"{\"accessToken\":\"ACCESS-SECRET-XYZ\"}"}"#,
+        "<p>body: grant=x&access_token=ACCESS-SECRET-XYZ&y=1</p>",
+        r#"<p>{"userSecret": "ACCESS-SECRET-XYZ"}</p>"#,
+        r#"<p>{"X-Token": ["ACCESS-SECRET-XYZ"]}</p>"#,
+        r#"<p>{"api_secret": {"value": "ACCESS-SECRET-XYZ"}}</p>"#,
+    ] {
+        let u = unexpected(502, page);
+        assert!(
+            !u.excerpt.contains("ACCESS-SECRET-XYZ"),
+            "{page}: {}",
+            u.excerpt
+        );
+        assert!(u.excerpt.contains("[redacted]"), "{page}: {}", u.excerpt);
+    }
+    // In a server message (Display and Debug of an entry) too.
+    let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":[{"key":"bad.body","message":"body was {\"refreshToken\": \"ACCESS-SECRET-XYZ\"}","details":{"accessToken":"ACCESS-SECRET-XYZ"}}]}}"#;
+    let err = parse(400, body).unwrap_err();
+    for text in [
+        err.to_string(),
+        format!("{:?}", err.api().unwrap().errors[0]),
+    ] {
+        assert!(!text.contains("ACCESS-SECRET-XYZ"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+}
+
+#[test]
+fn paths_and_urls_in_server_messages_stay_readable() {
+    let message = "File not found: some/dir/Long-File_Name2.json";
+    let body = format!(
+        r#"{{"response":{{"code":"NOT_FOUND_ERROR","errors":[{{"key":"file.not.found","message":"{message}"}}]}}}}"#
+    );
+    assert_eq!(
+        parse(404, &body).unwrap_err().to_string(),
+        format!("HTTP 404 NOT_FOUND_ERROR: file.not.found: {message}")
+    );
+    assert_eq!(unexpected(404, message).excerpt, message);
+    for plain in [
+        "See https://api.smartling.com/auth-api/v2/authenticate/refresh for details",
+        "File not found: /files/Some-Really-Long-File_Name-2024-v2.json",
+        "Upload to projects/0a1b2c3d/locales/de-DE/files/strings.json failed",
+    ] {
+        assert_eq!(unexpected(404, plain).excerpt, plain);
+    }
+}
+
+#[test]
+fn token_like_values_in_urls_stay_redacted() {
+    // Short enough for the whole message to fit in an excerpt.
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJmYmExOTE5MC1l.e5z7taFefXx87TOhte2asn6b";
+    let cases = [
+        (
+            format!("Redirected to https://gw.example/cb?access_token={JWT}&state=1"),
+            "Redirected to https://gw.example/cb?access_token=[redacted]&state=1",
+        ),
+        (
+            format!("Redirected to https://gw.example/cb?code={JWT}&state=1"),
+            "Redirected to https://gw.example/cb?code=[redacted]&state=1",
+        ),
+        (
+            "Redirected to https://gw.example/cb?token=short&state=1".to_owned(),
+            "Redirected to https://gw.example/cb?token=[redacted]&state=1",
+        ),
+        (
+            format!("Revoke at https://gw.example/tokens/{JWT}/revoke"),
+            "Revoke at https://gw.example/tokens/[redacted]/revoke",
+        ),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(unexpected(400, &message).excerpt, expected);
+        let body = format!(
+            r#"{{"response":{{"code":"VALIDATION_ERROR","errors":[{{"key":"k","message":{}}}]}}}}"#,
+            serde_json::json!(message)
+        );
+        let shown = parse(400, &body).unwrap_err().to_string();
+        assert_eq!(shown, format!("HTTP 400 VALIDATION_ERROR: k: {expected}"));
+    }
 }
 
 #[test]
@@ -1577,4 +1988,177 @@ fn field_errors_read_well() {
             text
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The exact secrets a request carried (`Error::redact_exact`)
+
+const PASSWORD: &str = "Tr0ub4dor&3-horse!battery~staple";
+
+/// No piece of the password (its runs between punctuation) in any text of `err`.
+fn assert_no_password(err: &Error) {
+    let mut texts = vec![err.to_string(), format!("{err:?}")];
+    if let Some(api) = err.api() {
+        texts.push(api.code.as_str().to_owned());
+        for e in &api.errors {
+            texts.extend([e.key.clone(), e.message.clone(), e.details.to_string()]);
+        }
+    }
+    if let Error::UnexpectedResponse { excerpt, .. } = err {
+        texts.push(excerpt.clone());
+    }
+    for text in texts {
+        for piece in ["Tr0ub4dor", "horse", "battery", "staple"] {
+            assert!(!text.contains(piece), "{piece} in {text:?}");
+        }
+    }
+}
+
+#[test]
+fn an_exact_secret_echoed_by_an_html_error_page_is_redacted() {
+    let pages = [
+        // Raw, where no heuristic sees a secret.
+        format!(
+            "<html><body><h1>403 Forbidden</h1><p>Request blocked: bob {PASSWORD}</p></body></html>"
+        ),
+        format!("<p>Rejected: userIdentifier=bob&amp;pass={PASSWORD}</p>"),
+        // HTML-escaped.
+        "<p>Rejected: Tr0ub4dor&amp;3-horse!battery~staple</p>".to_owned(),
+        // The JSON request body, as the request carried it, unlabelled.
+        format!("<pre>[\"bob\",{}]</pre>", serde_json::json!(PASSWORD)),
+        // Glued to the text around it.
+        format!("<p>x{PASSWORD}y</p>"),
+    ];
+    for page in pages {
+        let err = parse(403, &page).unwrap_err();
+        let before = err.to_string();
+        assert!(
+            before.contains("horse"),
+            "the heuristic alone keeps it: {before}"
+        );
+        let err = err.redact_exact(&[PASSWORD]);
+        assert_no_password(&err);
+        assert!(err.to_string().contains("[redacted]"), "{err}");
+        // The rest of the error is untouched.
+        assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
+        assert!(matches!(
+            err,
+            Error::UnexpectedResponse {
+                problem: "not JSON",
+                ..
+            }
+        ));
+    }
+    let page = format!("<p>Request blocked: bob {PASSWORD} (rule 942100)</p>");
+    let err = parse(403, &page).unwrap_err().redact_exact(&[PASSWORD]);
+    assert_eq!(
+        err.to_string(),
+        "HTTP 403 Forbidden: the answer is not a Smartling error envelope (not JSON); body: <p>Request blocked: bob [redacted] (rule 942100)</p>"
+    );
+}
+
+#[test]
+fn an_exact_secret_cut_by_the_excerpt_is_redacted() {
+    for pad in 0..150 {
+        let page = format!(
+            "<p>{}{PASSWORD} {}</p>",
+            "ab ".repeat(pad),
+            "and more ".repeat(60)
+        );
+        let err = parse(502, &page).unwrap_err().redact_exact(&[PASSWORD]);
+        let shown = err.to_string();
+        for head in ["Tr0ub4dor&", "&3-horse", "horse!", "!battery", "battery~"] {
+            assert!(!shown.contains(head), "pad {pad}: {shown}");
+        }
+    }
+}
+
+#[test]
+fn an_exact_secret_in_json_escaped_form_is_redacted_everywhere() {
+    // A secret that JSON escapes, echoed as the request body had it.
+    let secret = "pa\"ss\\word\t7";
+    let escaped = serde_json::to_string(secret).unwrap();
+    let body_echo = format!(r#"{{"userIdentifier":"bob","userSecret":{escaped}}}"#);
+
+    // In an HTML page, raw JSON text: the heuristic already hides the value by its key,
+    // and the exact redaction finds it unlabelled too.
+    let page = format!("<pre>{}</pre><pre>{}</pre>", body_echo, escaped);
+    let err = parse(400, &page).unwrap_err().redact_exact(&[secret]);
+    let shown = err.to_string();
+    assert!(!shown.contains("ss\\\\word"), "{shown}");
+    assert!(!shown.contains("pa\\\""), "{shown}");
+
+    // In an error envelope: the message holds the body as a string (so, once parsed, the
+    // JSON-escaped form), the details the body as an object (the raw secret), and a
+    // details key the secret itself.
+    let envelope = serde_json::json!({"response": {
+        "code": "VALIDATION_ERROR",
+        "errors": [{
+            "key": format!("bad.{secret}"),
+            "message": format!("Cannot parse {body_echo}"),
+            "details": {"request": {"userSecret": secret, "list": [secret]}, secret: 1}
+        }]
+    }});
+    let err = parse(400, envelope.to_string()).unwrap_err();
+    assert!(
+        err.api().unwrap().errors[0]
+            .message
+            .contains(&escaped[1..escaped.len() - 1]),
+        "the typed field holds what the server sent"
+    );
+    let err = err.redact_exact(&["", secret]);
+    let entry = &err.api().unwrap().errors[0];
+    assert_eq!(entry.key, "bad.[redacted]");
+    assert_eq!(
+        entry.message,
+        r#"Cannot parse {"userIdentifier":"bob","userSecret":"[redacted]"}"#
+    );
+    assert_eq!(
+        entry.details,
+        serde_json::json!({"request": {"userSecret": "[redacted]", "list": ["[redacted]"]}, "[redacted]": 1})
+    );
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("word") && !text.contains("pa\\"), "{text}");
+    }
+    assert_eq!(err.api().unwrap().code, ErrorCode::ValidationError);
+}
+
+#[test]
+fn the_password_in_every_place_an_error_holds_server_text() {
+    let escaped = serde_json::json!(PASSWORD);
+    // An API error's code, key, message and details.
+    let body = format!(
+        r#"{{"response":{{"code":{escaped},"errors":[{{"key":{escaped},"message":"echo: {PASSWORD}","details":{{"body":{escaped}}}}}]}}}}"#
+    );
+    let err = parse(401, &body).unwrap_err();
+    assert!(format!("{err:?}").contains("horse"));
+    let err = err.redact_exact(&[PASSWORD]);
+    assert_no_password(&err);
+    assert_eq!(err.api().unwrap().code.as_str(), "[redacted]");
+    assert_eq!(err.api().unwrap().errors[0].message, "echo: [redacted]");
+    // An unexpected code on a 2xx.
+    let body = format!(r#"{{"response":{{"code":{escaped}}}}}"#);
+    let err = parse(200, &body).unwrap_err();
+    assert!(err.to_string().contains("horse"));
+    let err = err.redact_exact(&[PASSWORD]);
+    assert_no_password(&err);
+    assert!(
+        matches!(&err, Error::MalformedSuccess { problem: Malformed::UnexpectedCode(c), .. } if c == "[redacted]")
+    );
+    // A transport message.
+    let t = TransportError::new(
+        TransportErrorKind::Protocol,
+        format!("garbage after {PASSWORD}"),
+    );
+    let err = Error::Transport(t).redact_exact(&[PASSWORD]);
+    assert_eq!(
+        err.to_string(),
+        "transport error (protocol): garbage after [redacted]"
+    );
+    // Nothing to redact: the error is as it was.
+    let err = parse(503, "<p>down</p>").unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(err.redact_exact(&[PASSWORD, ""]).to_string(), shown);
+    let err = parse(503, "<p>down</p>").unwrap_err().redact_exact(&[]);
+    assert_eq!(err.to_string(), shown);
 }
