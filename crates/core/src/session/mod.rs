@@ -22,7 +22,7 @@ use crate::base_url::BaseUrl;
 use crate::error::{Error, FieldProblem, SessionEnd, TransportError};
 use crate::request::{authenticate_request, refresh_request};
 use crate::response::{TokenPair, TokenType, parse_token_response_with};
-use crate::secret::{AccessToken, Credentials, RefreshToken};
+use crate::secret::{AccessToken, Credentials, RefreshToken, UserSecret};
 
 /// One client's token lifecycle: the current pair, the credentials to log in again, and
 /// what to do next.
@@ -121,6 +121,24 @@ struct InFlight {
     kind: RequestKind,
     sent_at: Instant,
     deadline: Instant,
+    /// The secret the request carried, redacted from whatever its answer echoes.
+    carried: Carried,
+}
+
+/// The secret in a request's body.
+#[derive(Debug)]
+enum Carried {
+    UserSecret(UserSecret),
+    RefreshToken(RefreshToken),
+}
+
+impl Carried {
+    fn secret(&self) -> &str {
+        match self {
+            Carried::UserSecret(s) => s.secret(),
+            Carried::RefreshToken(t) => t.secret(),
+        }
+    }
 }
 
 /// A refresh answered with a 4xx other than 408/429 (401 `invalid_token`, the session
@@ -592,9 +610,15 @@ impl Session {
             (RequestKind::Authenticate, Some(_)) if self.failures == 0 => Reason::FallbackToLogin,
             _ => reason,
         };
-        let request = match (kind, &self.credentials, &self.refresh) {
-            (RequestKind::Refresh, _, Some(r)) => refresh_request(&self.base, &r.token),
-            (RequestKind::Authenticate, Some(c), _) => authenticate_request(&self.base, c),
+        let (request, carried) = match (kind, &self.credentials, &self.refresh) {
+            (RequestKind::Refresh, _, Some(r)) => (
+                refresh_request(&self.base, &r.token),
+                Carried::RefreshToken(r.token.clone()),
+            ),
+            (RequestKind::Authenticate, Some(c), _) => (
+                authenticate_request(&self.base, c),
+                Carried::UserSecret(c.user_secret().clone()),
+            ),
             // `next_kind` only picks a kind whose input is present.
             _ => unreachable!("request kind chosen without its input"),
         };
@@ -607,6 +631,7 @@ impl Session {
             kind,
             sent_at: now,
             deadline,
+            carried,
         });
         debug!(request = id.0, ?kind, ?reason, attempt, "sending");
         Transmit {
@@ -631,7 +656,12 @@ impl Session {
         };
         match result {
             Ok(pair) => self.renewed(&f, pair),
-            Err(e) => self.renewal_failed(now, &f, e),
+            // A server or proxy may echo the request body into its answer; the
+            // heuristic redaction cannot know a secret shaped like prose.
+            Err(e) => {
+                let e = e.redact_exact(&[f.carried.secret()]);
+                self.renewal_failed(now, &f, e)
+            }
         }
     }
 
