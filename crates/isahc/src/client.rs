@@ -1,19 +1,26 @@
 //! One configured isahc client: moves a core request to the server and the answer
 //! back, blocking or async, with timeouts, no redirects and a body cap.
 
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::io::Cursor;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_lite::AsyncReadExt;
+use futures_lite::{AsyncRead, AsyncReadExt};
 use http::uri::Scheme;
 use isahc::config::{Configurable, RedirectPolicy};
-use isahc::{AsyncBody, Body, HttpClient};
+use isahc::{AsyncBody, HttpClient};
 use smartling_auth_core::{
     BaseUrl, Credentials, Error, HttpRequest, HttpResponse, ParseOptions, RefreshToken, TokenPair,
     TransportError, TransportErrorKind, authenticate_request, parse_token_response_with,
     refresh_request,
 };
 
+use tracing::Dispatch;
+use tracing::dispatcher::DefaultGuard;
 use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
 
@@ -50,10 +57,32 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// | `CURL_CA_BUNDLE` | Not read: it belongs to the `curl` command, not to libcurl. Tested. |
 /// | `SSLKEYLOGFILE` | curl appends every TLS session's keys to this file: whoever can read it can decrypt captured traffic, secret and tokens included. Tested (the file is opened). |
 ///
-/// isahc's own `tracing` output is silenced for these requests: with a subscriber
-/// interested in it, isahc turns on curl's verbose mode and logs the raw request and
-/// response bytes (`isahc::wire`, at TRACE), which hold the user secret and the tokens.
-/// This crate's own events (debug level) say what happens, without secrets.
+/// # Logging
+///
+/// This crate's own events (debug level) say what happens, without secrets. isahc can
+/// log every byte of a request and its answer (`isahc::wire`, at TRACE, from its agent
+/// thread), user secret and tokens included. It turns curl's verbose mode on when a
+/// tracing subscriber wants its request span, whenever tracing's `log` feature is on
+/// (any crate in the build can turn it on; isahc's own `log` feature does), or, with
+/// isahc's `log` feature, when a `log` logger wants isahc's debug records. So:
+///
+/// - requests are sent under a `NoSubscriber`: isahc's span and events on the calling
+///   thread go nowhere;
+/// - the agent thread is silenced: the first read of a request body, which curl makes
+///   on that thread before it holds a byte of the body (where the secret and the
+///   refresh token are), makes that thread's tracing go nowhere for the rest of its
+///   life. With a ready-made isahc client, that ends isahc's own agent-thread events
+///   too. Until then, bodies are streamed, which curl cannot rewind to resend on a
+///   fresh connection; after, they are plain bytes again.
+///
+/// One setup stays open: tracing's `log-always` feature copies every event, on every
+/// thread, to the `log` logger, whatever the thread's subscriber. With it, do not let a
+/// `log` logger keep TRACE records of `isahc::wire`.
+///
+/// A side effect: tracing events fall back to `log` records only while no tracing
+/// subscriber has ever been set, and the `NoSubscriber` above counts. After this
+/// crate's first request, tracing events no longer reach a `log` logger that way;
+/// that is also what keeps isahc's wire log out of it.
 ///
 /// ```
 /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
@@ -71,6 +100,8 @@ pub struct Client {
     parse: ParseOptions,
     connect_timeout: Duration,
     timeout: Duration,
+    /// Whether `http`'s agent thread has been silenced (see [`QuietBody`]).
+    agent_silent: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -104,6 +135,7 @@ impl Client {
             parse: ParseOptions::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
+            agent_silent: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -210,18 +242,9 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let request = self.prepare(request)?;
-        let response =
-            tracing::subscriber::with_default(NoSubscriber::default(), || self.http.send(request))
-                .map_err(|e| from_isahc(&e))?;
-        let (parts, body) = response.into_parts();
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(body, self.read_limit()),
-            &mut bytes,
-        )
-        .map_err(|e| from_io(&e))?;
-        finish(parts, bytes)
+        // isahc's own blocking `send` is this same `block_on`; going through the async
+        // path keeps one way of building the request body (see `QuietBody`).
+        futures_lite::future::block_on(self.send_async(request))
     }
 
     /// Sends a core request and reads the answer, asynchronously, on any executor.
@@ -236,7 +259,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn send_async(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let request = self.prepare_async(request)?;
+        let request = self.prepare(request)?;
         let response = self
             .http
             .send_async(request)
@@ -335,19 +358,78 @@ impl Client {
         b
     }
 
-    fn prepare(&self, request: &HttpRequest) -> Result<http::Request<Body>, TransportError> {
+    fn prepare(&self, request: &HttpRequest) -> Result<http::Request<AsyncBody>, TransportError> {
         self.builder(request)
-            .body(Body::from(request.body().clone()))
+            .body(self.body(request.body()))
             .map_err(|_| TransportError::new(TransportErrorKind::Other, "invalid request"))
     }
 
-    fn prepare_async(
-        &self,
-        request: &HttpRequest,
-    ) -> Result<http::Request<AsyncBody>, TransportError> {
-        self.builder(request)
-            .body(AsyncBody::from(request.body().clone()))
-            .map_err(|_| TransportError::new(TransportErrorKind::Other, "invalid request"))
+    /// The request body: a [`QuietBody`] until one has silenced this client's agent
+    /// thread, plain bytes after (isahc can rewind those if curl must resend them).
+    fn body(&self, bytes: &[u8]) -> AsyncBody {
+        if bytes.is_empty() || self.agent_silent.load(Ordering::Acquire) {
+            return AsyncBody::from(bytes.to_vec());
+        }
+        let len = bytes.len() as u64;
+        AsyncBody::from_reader_sized(
+            QuietBody {
+                bytes: Cursor::new(bytes.to_vec()),
+                agent_silent: Arc::clone(&self.agent_silent),
+            },
+            len,
+        )
+    }
+}
+
+/// The name isahc gives the thread that runs curl for a client (`isahc-agent-<n>`).
+const AGENT_THREAD_PREFIX: &str = "isahc-agent-";
+
+thread_local! {
+    /// Once this thread is a silenced agent thread: its default dispatcher, for life.
+    static SILENCED: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// If this is one of isahc's agent threads, makes its tracing go nowhere for the rest
+/// of its life, and answers true.
+///
+/// curl's verbose output reaches tracing on that thread (`isahc::wire`, raw request and
+/// answer bytes). isahc turns verbose on when its request span is not `Span::none()`,
+/// which is always the case once any crate enables tracing's `log` feature, or when a
+/// `log` logger wants isahc's debug records: the calling thread's `NoSubscriber`
+/// cannot prevent it, so the thread that logs is silenced instead.
+fn silence_agent_thread() -> bool {
+    let agent = std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with(AGENT_THREAD_PREFIX));
+    if agent {
+        let _ = SILENCED.try_with(|s| {
+            s.borrow_mut().get_or_insert_with(|| {
+                tracing::dispatcher::set_default(&Dispatch::new(NoSubscriber::default()))
+            });
+        });
+    }
+    agent
+}
+
+/// A request body that silences the thread reading it, isahc's agent thread, before
+/// curl holds a byte of it: the body is where the secret and the refresh token are.
+struct QuietBody {
+    bytes: Cursor<Vec<u8>>,
+    /// Shared by the client and its clones: set once their agent thread is silent.
+    agent_silent: Arc<AtomicBool>,
+}
+
+impl AsyncRead for QuietBody {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if silence_agent_thread() {
+            this.agent_silent.store(true, Ordering::Release);
+        }
+        Poll::Ready(std::io::Read::read(&mut this.bytes, buf))
     }
 }
 
