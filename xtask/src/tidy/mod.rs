@@ -90,20 +90,19 @@ pub fn check_tree(root: &Path) -> Vec<Finding> {
     for file in &files {
         let shown = file.display().to_string();
         let (is_md, is_rs) = (has_ext(file, "md"), has_ext(file, "rs"));
-        if has_ext(file, "toml") {
-            if let Ok(text) = fs::read_to_string(root.join(file)) {
-                if let Some((line, msg)) = manifest::msrv_lint_off(file, &text) {
-                    out.push(Finding::new(&shown, line, msg));
-                }
-            }
+        if !is_md && !is_rs && !has_ext(file, "toml") {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(root.join(file)) else {
+            out.push(Finding::new(&shown, 1, "cannot be read as UTF-8 text"));
+            continue;
+        };
+        if let Some((line, msg)) = manifest::msrv_lint_off(file, &text) {
+            out.push(Finding::new(&shown, line, msg));
         }
         if !is_md && !is_rs {
             continue;
         }
-        let Ok(text) = fs::read_to_string(root.join(file)) else {
-            out.push(Finding::new(&shown, 1, "not valid UTF-8"));
-            continue;
-        };
         let blocks = if is_md {
             vec![(1, text.clone())]
         } else {
@@ -116,9 +115,6 @@ pub fn check_tree(root: &Path) -> Vec<Finding> {
                     out.push(Finding::new(&shown, tok.line, msg));
                 }
             }
-        }
-        if let Some((line, msg)) = manifest::msrv_lint_off(file, &text).filter(|_| is_rs) {
-            out.push(Finding::new(&shown, line, msg));
         }
         if is_rs && file.starts_with("crates") {
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
