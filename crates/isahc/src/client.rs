@@ -54,7 +54,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// | `http_proxy` | Ignored: plain http never goes through a proxy. curl never reads `HTTP_PROXY`. Tested. |
 /// | `SSL_CERT_FILE` | When set and not empty, this PEM bundle holds the only trusted roots, in place of the system's. Tested. |
 /// | `SSL_CERT_DIR` | When `SSL_CERT_FILE` is unset: colon-separated directories whose PEM files hold the only trusted roots, in place of the system's. Tested. |
-/// | `CURL_CA_BUNDLE` | Not read: it belongs to the `curl` command, not to libcurl. Tested. |
+/// | `CURL_CA_BUNDLE` | No effect: it belongs to the `curl` command; libcurl does not read it. Tested. |
 /// | `SSLKEYLOGFILE` | curl appends every TLS session's keys to this file: whoever can read it can decrypt captured traffic, secret and tokens included. Tested (the file is opened). |
 ///
 /// # Logging

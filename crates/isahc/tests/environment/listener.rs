@@ -3,7 +3,6 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -13,6 +12,9 @@ const MAX_BYTES: usize = 64 * 1024;
 const MAX_CONNECTIONS: usize = 64;
 /// How long one connection may stay silent before the recorder gives up on it.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// What `finish` sends to end the recording. Connections are accepted in the order
+/// they were made, so every connection made before `finish` is recorded first.
+const STOP: &[u8] = b"STOP /recorder HTTP/1.1\r\n\r\n";
 
 /// What the recorder answers once a connection's first message is in.
 #[derive(Clone, Copy)]
@@ -26,7 +28,6 @@ pub enum Reply {
 pub struct Recorder {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Vec<u8>>>>,
-    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -35,17 +36,15 @@ impl Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let seen = Arc::clone(&seen);
-            let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
                 for stream in listener.incoming().take(MAX_CONNECTIONS) {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
                     let Ok(mut stream) = stream else { continue };
                     let bytes = first_message(&mut stream);
+                    if bytes == STOP {
+                        break;
+                    }
                     seen.lock().unwrap().push(bytes);
                     if let Reply::ProxyRefusal = reply {
                         let _ = stream.write_all(
@@ -58,7 +57,6 @@ impl Recorder {
         Self {
             addr,
             seen,
-            stop,
             thread: Some(thread),
         }
     }
@@ -74,9 +72,8 @@ impl Recorder {
 
     /// Stops listening and returns what each connection sent, in order.
     pub fn finish(mut self) -> Vec<Vec<u8>> {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the blocked accept; that connection is not recorded.
-        let _ = TcpStream::connect(self.addr);
+        let mut stop = TcpStream::connect(self.addr).expect("the recorder listens");
+        stop.write_all(STOP).expect("the recorder reads");
         if let Some(t) = self.thread.take() {
             t.join().expect("the recorder thread ends");
         }

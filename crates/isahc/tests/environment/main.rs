@@ -174,17 +174,21 @@ fn no_proxy_and_http_proxy_leave_https_direct() {
         &["http_proxy"],
         &["HTTP_PROXY"],
     ];
+    // TLS must get as far as the ClientHello, whatever roots the machine has.
+    let scratch = Scratch::new("direct");
+    let ca = scratch.trusted_ca();
     for names in cases {
         let (server, base) = tls_listener();
         let proxy = Recorder::start(Reply::ProxyRefusal);
         let url = proxy.url();
-        let vars: Vec<(&str, &str)> = names
+        let mut vars: Vec<(&str, &str)> = names
             .iter()
             .map(|n| match *n {
                 "no_proxy" | "NO_PROXY" => (*n, "127.0.0.1"),
                 _ => (*n, url.as_str()),
             })
             .collect();
+        vars.push(("SSL_CERT_FILE", &ca));
         let outcome = child::run(&base, &vars);
         let through_proxy = proxy.finish();
         let direct = server.finish();
@@ -216,6 +220,13 @@ impl Scratch {
     fn path(&self, file: &str) -> String {
         self.0.join(file).to_str().unwrap().to_owned()
     }
+
+    /// Writes [`SOME_CA`] here and answers its path.
+    fn trusted_ca(&self) -> String {
+        let ca = self.path("ca.pem");
+        std::fs::write(&ca, SOME_CA).unwrap();
+        ca
+    }
 }
 
 impl Drop for Scratch {
@@ -242,8 +253,7 @@ fn tls_attempt(vars: &[(&str, &str)]) -> (bool, child::Outcome) {
 #[test]
 fn ssl_cert_file_replaces_the_trusted_roots() {
     let scratch = Scratch::new("cert-file");
-    let ca = scratch.path("ca.pem");
-    std::fs::write(&ca, SOME_CA).unwrap();
+    let ca = scratch.trusted_ca();
     let (hello, outcome) = tls_attempt(&[("SSL_CERT_FILE", &ca)]);
     assert!(hello, "a readable bundle is used: {outcome:?}");
     let (hello, outcome) = tls_attempt(&[("SSL_CERT_FILE", &scratch.path("missing.pem"))]);
@@ -270,23 +280,20 @@ fn ssl_cert_dir_replaces_the_system_roots_when_ssl_cert_file_is_unset() {
     assert!(outcome.blocking.contains("(tls)"), "{outcome:?}");
     println!("SSL_CERT_DIR empty: {}", outcome.blocking);
     // SSL_CERT_FILE, when set, wins: the empty directory is not looked at.
-    let ca = scratch.path("ca.pem");
-    std::fs::write(&ca, SOME_CA).unwrap();
+    let ca = scratch.trusted_ca();
     let (hello, outcome) = tls_attempt(&[("SSL_CERT_DIR", &empty), ("SSL_CERT_FILE", &ca)]);
     assert!(hello, "SSL_CERT_FILE wins over SSL_CERT_DIR: {outcome:?}");
 }
 
 #[test]
-fn curl_ca_bundle_is_not_read() {
+fn curl_ca_bundle_changes_nothing() {
     let scratch = Scratch::new("curl-ca-bundle");
+    scratch.trusted_ca();
     let (hello, outcome) = tls_attempt(&[
+        // A bundle that were read would fail TLS setup, as a missing SSL_CERT_FILE does.
         ("CURL_CA_BUNDLE", &scratch.path("missing.pem")),
-        // Only SSL_CERT_DIR's root is trusted, so the test does not depend on the
-        // machine's store; a bundle that were read would fail TLS setup as above.
-        ("SSL_CERT_DIR", &{
-            std::fs::write(scratch.path("ca.pem"), SOME_CA).unwrap();
-            scratch.0.to_str().unwrap().to_owned()
-        }),
+        // A root to trust, so that TLS starts whatever roots the machine has.
+        ("SSL_CERT_DIR", scratch.0.to_str().unwrap()),
     ]);
     assert!(hello, "CURL_CA_BUNDLE changes nothing: {outcome:?}");
 }
@@ -295,7 +302,9 @@ fn curl_ca_bundle_is_not_read() {
 fn sslkeylogfile_is_opened_for_tls_session_keys() {
     let scratch = Scratch::new("keylog");
     let keylog = scratch.path("keys.log");
-    let (hello, outcome) = tls_attempt(&[("SSLKEYLOGFILE", &keylog)]);
+    // A root to trust, so that TLS starts whatever roots the machine has.
+    let ca = scratch.trusted_ca();
+    let (hello, outcome) = tls_attempt(&[("SSLKEYLOGFILE", &keylog), ("SSL_CERT_FILE", &ca)]);
     assert!(hello, "{outcome:?}");
     assert!(
         std::path::Path::new(&keylog).exists(),
