@@ -44,13 +44,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// curl and isahc read these from the process environment. Each one changes where
 /// requests go or which servers are trusted, so whoever sets them is trusted as much as
 /// the program. "Tested" means this crate's tests (`tests/environment`) check the
-/// behaviour with the rustls build used here.
+/// behaviour with the rustls build used here; the rest is from curl's and isahc's
+/// sources.
 ///
 /// | Variable | Effect |
 /// |---|---|
-/// | `https_proxy`, `HTTPS_PROXY` | Proxy for https requests (the lowercase one wins). The request goes through a `CONNECT` tunnel: the proxy learns the host and port; TLS, and so the secret, stays end to end. Tested. |
+/// | `https_proxy`, `HTTPS_PROXY` | Proxy for https requests (curl reads the lowercase one first). The request goes through a `CONNECT` tunnel: the proxy learns the host and port; TLS, and so the secret, stays end to end. Tested. |
 /// | `all_proxy`, `ALL_PROXY` | Proxy for https when neither of the above is set (curl takes `http://`, `socks4://`, `socks5://` and `socks5h://` proxies). Ignored for plain http. Tested: an `http://` proxy for https; http and SOCKS proxies for plain http. |
-/// | `no_proxy`, `NO_PROXY` | Comma-separated hosts or domains (or `*`) that skip the proxy. Tested. |
+/// | `no_proxy`, `NO_PROXY` | Comma-separated hosts or domains (or `*`) that skip the proxy. Tested with one host. |
 /// | `http_proxy` | Ignored: plain http never goes through a proxy. curl never reads `HTTP_PROXY`. Tested. |
 /// | `SSL_CERT_FILE` | When set and not empty, this PEM bundle holds the only trusted roots, in place of the system's. Tested. |
 /// | `SSL_CERT_DIR` | When `SSL_CERT_FILE` is unset: colon-separated directories whose PEM files hold the only trusted roots, in place of the system's. Tested. |
