@@ -6,12 +6,14 @@
 //! every transport.
 
 mod action;
+mod outcome;
 mod policy;
 mod snapshot;
+mod tokens;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use http::{Response, StatusCode};
+use http::Response;
 use tracing::debug;
 
 pub use action::{Action, Grant, Handled, Reason, RequestId, RequestKind, Transmit};
@@ -19,7 +21,7 @@ pub use policy::{Margins, Policy, RetryPolicy};
 pub use snapshot::{Snapshot, SnapshotError};
 
 use crate::base_url::BaseUrl;
-use crate::error::{Error, FieldProblem, SessionEnd, TransportError};
+use crate::error::{Error, SessionEnd, TransportError};
 use crate::request::{authenticate_request, refresh_request};
 use crate::response::{TokenPair, TokenType, parse_token_response_with};
 use crate::secret::{AccessToken, Credentials, RefreshToken, UserSecret};
@@ -139,15 +141,6 @@ impl Carried {
             Carried::RefreshToken(t) => t.secret(),
         }
     }
-}
-
-/// A refresh answered with a 4xx other than 408/429 (401 `invalid_token`, the session
-/// cap, a 400 for a mangled token): that refresh token will not work, but the
-/// credentials may.
-fn is_refusal(error: &Error) -> bool {
-    error
-        .status()
-        .is_some_and(|s| s.is_client_error() && !error.is_retryable())
 }
 
 impl Session {
@@ -648,258 +641,5 @@ impl Session {
             let timeout = TransportError::timeout(self.policy.request_timeout);
             self.complete(now, Err(Error::Transport(timeout)));
         }
-    }
-
-    fn complete(&mut self, now: Instant, result: Result<TokenPair, Error>) -> Handled {
-        let Some(f) = self.inflight.take() else {
-            return Handled::Stale;
-        };
-        match result {
-            Ok(pair) => self.renewed(&f, pair),
-            // A server or proxy may echo the request body into its answer; the
-            // heuristic redaction cannot know a secret shaped like prose.
-            Err(e) => {
-                let e = e.redact_exact(&[f.carried.secret()]);
-                self.renewal_failed(now, &f, e)
-            }
-        }
-    }
-
-    fn renewed(&mut self, f: &InFlight, pair: TokenPair) -> Handled {
-        let margin = self.policy.margins(pair.expires_in).min_validity;
-        // Near the session cap a refresh returns ever shorter lifetimes: one far below
-        // the previous grant's means the session is ending, and a login starts afresh.
-        let shrunk = f.kind == RequestKind::Refresh
-            && self
-                .last_lifetimes
-                .is_some_and(|(access, _)| pair.expires_in < access / 4);
-        let too_short = pair.expires_in <= margin;
-        self.install(f.sent_at, &pair);
-        self.failures = 0;
-        self.not_before = None;
-        self.retrying = None;
-        if shrunk && self.credentials.is_some() {
-            // Log in now; the short token serves the other callers meanwhile.
-            if let Some(r) = &mut self.refresh {
-                r.state = RefreshState::Capped;
-            }
-            if let Some(a) = &mut self.access {
-                a.renew_at = f.sent_at;
-            }
-            debug!(
-                expires_in = pair.expires_in.as_secs(),
-                "refreshed token far shorter-lived than the last; logging in"
-            );
-        }
-        if !too_short {
-            debug!(request = f.id.0, "renewed");
-            return Handled::Renewed(pair);
-        }
-        // A token that dies before an explicit hard margin cannot be handed out. After
-        // a refresh that is the session cap closing in: log in. After a login it is the
-        // server's (or the policy's) mistake, and retrying would only spin.
-        if let Some(a) = &mut self.access {
-            a.invalidated = true;
-        }
-        let error = Error::InvalidField {
-            status: StatusCode::OK,
-            field: "expiresIn",
-            problem: FieldProblem::TooShort {
-                min_secs: margin.as_secs(),
-            },
-        };
-        if f.kind == RequestKind::Refresh && self.credentials.is_some() {
-            if let Some(r) = &mut self.refresh {
-                r.state = RefreshState::Capped;
-            }
-            debug!("refreshed token too short-lived; falling back to login");
-            return Handled::FallingBack(error);
-        }
-        self.latch(error.clone());
-        Handled::Failed(error)
-    }
-
-    fn renewal_failed(&mut self, now: Instant, f: &InFlight, error: Error) -> Handled {
-        let valid = self.valid_until(now).is_some();
-        if f.kind == RequestKind::Refresh && is_refusal(&error) {
-            if let Some(r) = &mut self.refresh {
-                r.state = RefreshState::Refused;
-            }
-            self.retrying = None;
-            if self.spare_refresh.is_some() {
-                debug!(
-                    status = error.status().map(|s| s.as_u16()),
-                    "refresh refused; falling back to the spare refresh token"
-                );
-                return Handled::FallingBack(error);
-            }
-            if self.credentials.is_some() {
-                debug!(
-                    status = error.status().map(|s| s.as_u16()),
-                    "refresh refused; falling back to login"
-                );
-                return Handled::FallingBack(error);
-            }
-            if !valid {
-                // The server's own words say most; later calls get `SessionEnded`.
-                self.latch(error.clone());
-            }
-            return Handled::Failed(error);
-        }
-        if error.is_retryable() {
-            self.failures = self.failures.saturating_add(1);
-            let delay = self.backoff(&error);
-            if self.failures < self.policy.retry.max_attempts || valid {
-                self.not_before = now.checked_add(delay);
-                debug!(
-                    status = error.status().map(|s| s.as_u16()),
-                    failures = self.failures,
-                    retry_in_ms = delay.as_millis() as u64,
-                    "renewal failed; retrying"
-                );
-                self.retrying = Some(error.clone());
-                return Handled::WillRetry(error);
-            }
-        } else if valid {
-            // A rejection while the current token still serves: do not fail callers, and
-            // do not hammer the server either. Try again after the longest backoff.
-            self.failures = self.failures.max(1);
-            self.not_before = now.checked_add(self.policy.retry.max_delay);
-            debug!(
-                status = error.status().map(|s| s.as_u16()),
-                "renewal rejected; current token still valid, retrying later"
-            );
-            self.retrying = Some(error.clone());
-            return Handled::WillRetry(error);
-        }
-        self.latch(error.clone());
-        Handled::Failed(error)
-    }
-
-    /// `Retry-After` when the server sent one (clamped), else full jitter under the
-    /// exponential ceiling.
-    fn backoff(&mut self, error: &Error) -> Duration {
-        let retry = self.policy.retry;
-        if let Some(d) = error.retry_after().and_then(|r| r.delay()) {
-            return d.min(retry.max_retry_after);
-        }
-        let ceiling = retry.ceiling(self.failures);
-        let ms = self
-            .rng
-            .u64(0..=ceiling.as_millis().min(u64::MAX as u128) as u64);
-        Duration::from_millis(ms)
-    }
-
-    fn latch(&mut self, error: Error) {
-        debug!(error = %error, "renewal failed for good");
-        self.failures = 0;
-        self.not_before = None;
-        self.retrying = None;
-        self.failure_epoch += 1;
-        self.last_failure = Some(error.clone());
-        self.failed = Some(error);
-    }
-
-    /// A bare refresh token given before a pair or snapshot waits as the spare.
-    fn hold_back_bare_refresh(&mut self) {
-        if self.spare_refresh.is_none()
-            && self.refresh.as_ref().is_some_and(|r| r.expires.is_none())
-        {
-            self.spare_refresh = self.refresh.take().map(|r| r.token);
-        }
-    }
-
-    /// Once the current refresh token cannot be used, the spare takes its place.
-    fn promote_spare_refresh(&mut self, now: Instant) {
-        let spent = self
-            .refresh
-            .as_ref()
-            .is_none_or(|r| r.state != RefreshState::Usable || !r.is_alive(now));
-        if spent {
-            if let Some(token) = self.spare_refresh.take() {
-                debug!("the session's refresh token is spent; using the spare one");
-                self.refresh = Some(Refresh::bare(token));
-            }
-        }
-    }
-
-    fn install(&mut self, sent_at: Instant, pair: &TokenPair) {
-        // The clock starts when the request was sent: the server's lifetimes count from
-        // when it answered, which is later, so this errs on the safe side.
-        let expires = sent_at.checked_add(pair.expires_in).unwrap_or(sent_at);
-        let refresh_expires = sent_at
-            .checked_add(pair.refresh_expires_in)
-            .unwrap_or(sent_at);
-        let margins = self.policy.margins(pair.expires_in);
-        // A refresh lifetime below the renewal window, or far below the last one,
-        // marks the 12-hour session cap closing in.
-        let capped = pair.refresh_expires_in < margins.refresh_ahead
-            || self
-                .last_lifetimes
-                .is_some_and(|(_, refresh)| pair.refresh_expires_in < refresh / 4);
-        if capped {
-            debug!(
-                refresh_expires_in = pair.refresh_expires_in.as_secs(),
-                "refresh lifetime shrinking; next renewal logs in"
-            );
-        }
-        self.access = Some(Access {
-            token: pair.access_token.clone(),
-            token_type: pair.token_type.clone(),
-            expires,
-            renew_at: self.renew_at(sent_at, expires, margins),
-            margin: margins.min_validity,
-            invalidated: false,
-        });
-        self.refresh = Some(Refresh {
-            token: pair.refresh_token.clone(),
-            expires: Some(refresh_expires),
-            margin: self.policy.margins(pair.refresh_expires_in).min_validity,
-            state: if capped {
-                RefreshState::Capped
-            } else {
-                RefreshState::Usable
-            },
-        });
-        self.last_lifetimes = Some((pair.expires_in, pair.refresh_expires_in));
-    }
-
-    /// Renewal starts `refresh_ahead` plus a jitter before expiry, but never before
-    /// half the token's life from `from` has passed: with a short lifetime (a slow
-    /// server, the session cap closing in) the window would otherwise cover the whole
-    /// life, and every renewal would start the next at once.
-    fn renew_at(&mut self, from: Instant, expires: Instant, margins: Margins) -> Instant {
-        let half_life = from + expires.saturating_duration_since(from) / 2;
-        self.renew_at_without_guard(from, expires, margins)
-            .max(half_life)
-    }
-
-    fn renew_at_without_guard(
-        &mut self,
-        from: Instant,
-        expires: Instant,
-        margins: Margins,
-    ) -> Instant {
-        let jitter_ms = margins.refresh_jitter.as_millis().min(u64::MAX as u128) as u64;
-        let lead = margins.refresh_ahead + Duration::from_millis(self.rng.u64(0..=jitter_ms));
-        expires.checked_sub(lead).unwrap_or(from).max(from)
-    }
-}
-
-impl Refresh {
-    /// A refresh token whose expiry is unknown.
-    fn bare(token: RefreshToken) -> Self {
-        Self {
-            token,
-            expires: None,
-            margin: Duration::ZERO,
-            state: RefreshState::Usable,
-        }
-    }
-
-    /// Whether it still has its margin of life left (an unknown expiry counts as yes).
-    fn is_alive(&self, now: Instant) -> bool {
-        self.expires
-            .is_none_or(|e| now.checked_add(self.margin).is_some_and(|t| t < e))
     }
 }
