@@ -1,16 +1,12 @@
 //! The one driver loop over a token cache: what a transport sees, what the caller is
 //! told, and how a deadline ends a call.
 
-mod common;
-
 use std::cell::RefCell;
 use std::future::{Future, ready};
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use common::*;
 use smartling_auth_core::*;
+use smartling_auth_testkit::{answers::*, policy::exact_policy, poll::ready_now, secs};
 
 /// Answers from a script, on a clock that only moves when the driver waits.
 struct Scripted {
@@ -57,15 +53,6 @@ impl Transport for Scripted {
     }
 }
 
-/// Runs a future whose every await is ready.
-fn run<T>(f: impl Future<Output = T>) -> T {
-    let mut f = pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(t) => t,
-        Poll::Pending => panic!("a scripted transport is never pending"),
-    }
-}
-
 fn cache() -> TokenCache {
     TokenCache::new(
         Session::new(BaseUrl::default(), exact_policy())
@@ -81,7 +68,7 @@ fn the_caller_sees_each_renewal_with_its_outcome() {
         success("a", "r", 480, 3660),
     ]);
     let mut seen = Vec::new();
-    let grant = run(cache.drive(&t, Some(secs(60)), |kind, handled| {
+    let grant = ready_now(cache.drive(&t, Some(secs(60)), |kind, handled| {
         seen.push((
             kind,
             format!("{handled:?}").split('(').next().unwrap().to_owned(),
@@ -117,7 +104,7 @@ fn a_backoff_past_the_deadline_ends_the_call_at_once_with_the_servers_error() {
     );
     let t = Scripted::new(vec![slow_down]);
     let start = t.now();
-    let err = run(cache.drive(&t, Some(secs(10)), |_, _| {})).unwrap_err();
+    let err = ready_now(cache.drive(&t, Some(secs(10)), |_, _| {})).unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(429));
     assert_eq!(
         t.now(),
@@ -137,7 +124,7 @@ fn a_backoff_within_the_deadline_is_waited_out() {
     );
     let t = Scripted::new(vec![slow_down, success("a", "r", 480, 3660)]);
     let start = t.now();
-    let grant = run(cache.drive(&t, Some(secs(10)), |_, _| {})).unwrap();
+    let grant = ready_now(cache.drive(&t, Some(secs(10)), |_, _| {})).unwrap();
     assert_eq!(grant.access_token.secret(), "a");
     assert_eq!(t.now() - start, secs(5));
 }
@@ -151,7 +138,7 @@ fn without_a_deadline_a_call_waits_out_any_backoff() {
         "50",
     );
     let t = Scripted::new(vec![slow_down, success("a", "r", 480, 3660)]);
-    let grant = run(cache.drive(&t, None, |_, _| {})).unwrap();
+    let grant = ready_now(cache.drive(&t, None, |_, _| {})).unwrap();
     assert_eq!(grant.access_token.secret(), "a");
     assert!(t.sent.borrow().iter().all(|(_, limit)| limit.is_none()));
 }

@@ -1,11 +1,9 @@
 //! Scenario tests of the token lifecycle, one or more per rule, on a fake clock.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
 use smartling_auth_core::*;
+use smartling_auth_testkit::{answers::*, expect::*, policy::exact_policy, secs};
 
 fn login_session(policy: Policy) -> Session {
     Session::new(BaseUrl::default(), policy).with_credentials(Credentials::new("id", "secret"))

@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::{
-    AccessToken, Action, BaseUrl, Credentials, Error, ErrorCode, Policy, RefreshToken, Session,
-    Snapshot, Step, TokenCache, TokenPair, TransportError, TransportErrorKind, UserSecret,
+    AccessToken, Action, BaseUrl, Credentials, Error, ErrorCode, RefreshToken, Session, Snapshot,
+    Step, TokenCache, TokenPair, TransportError, TransportErrorKind, UserSecret,
     parse_token_response,
 };
+use smartling_auth_testkit::{answers::response, policy::exact_policy};
 
 const USER_ID: &str = "user-identifier-Xy1";
 const USER_SECRET: &str = "SECRET-user-Zq9";
@@ -47,13 +48,6 @@ fn display_clean(what: &str, value: &impl std::fmt::Display) {
     assert_clean(what, &value.to_string());
 }
 
-fn respond(status: u16, body: impl Into<Vec<u8>>) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .body(body.into())
-        .unwrap()
-}
-
 fn pair() -> TokenPair {
     TokenPair::new(
         AccessToken::new(ACCESS),
@@ -65,12 +59,6 @@ fn pair() -> TokenPair {
 
 fn credentials() -> Credentials {
     Credentials::new(USER_ID, USER_SECRET)
-}
-
-fn policy() -> Policy {
-    let mut p = Policy::default();
-    p.seed = Some(1);
-    p
 }
 
 #[test]
@@ -121,7 +109,7 @@ fn token_pairs_and_snapshots_are_redacted() {
         "secret_json is the way out"
     );
     let now = Instant::now();
-    let session = Session::new(BaseUrl::default(), policy()).with_token_pair(p, now);
+    let session = Session::new(BaseUrl::default(), exact_policy()).with_token_pair(p, now);
     let snap: Snapshot = session.snapshot(now, SystemTime::now()).unwrap();
     debug_clean("Snapshot", &snap);
     assert!(snap.to_json().contains(REFRESH), "to_json is the way out");
@@ -131,12 +119,12 @@ fn token_pairs_and_snapshots_are_redacted() {
 #[test]
 fn sessions_are_redacted() {
     let now = Instant::now();
-    let full = Session::new(BaseUrl::default(), policy())
+    let full = Session::new(BaseUrl::default(), exact_policy())
         .with_credentials(credentials())
         .with_token_pair(pair(), now);
     debug_clean("Session with everything", &full);
-    let bare =
-        Session::new(BaseUrl::default(), policy()).with_refresh_token(RefreshToken::new(REFRESH));
+    let bare = Session::new(BaseUrl::default(), exact_policy())
+        .with_refresh_token(RefreshToken::new(REFRESH));
     debug_clean("Session with a refresh token", &bare);
     let shared = TokenCache::new(full);
     debug_clean("TokenCache", &shared);
@@ -145,7 +133,7 @@ fn sessions_are_redacted() {
 #[test]
 fn grants_are_redacted() {
     let now = Instant::now();
-    let mut s = Session::new(BaseUrl::default(), policy())
+    let mut s = Session::new(BaseUrl::default(), exact_policy())
         .with_credentials(credentials())
         .with_token_pair(pair(), now);
     let action = s.poll(now);
@@ -161,7 +149,7 @@ fn grants_are_redacted() {
 fn transmits_are_redacted() {
     let now = Instant::now();
     // Authenticate: the body carries the user secret.
-    let mut s = Session::new(BaseUrl::default(), policy()).with_credentials(credentials());
+    let mut s = Session::new(BaseUrl::default(), exact_policy()).with_credentials(credentials());
     let action = s.poll(now);
     debug_clean("Action::Send (authenticate)", &action);
     let Action::Send(tx) = action else { panic!() };
@@ -169,8 +157,8 @@ fn transmits_are_redacted() {
     debug_clean("Transmit (authenticate)", &tx);
     debug_clean("Session with a request out", &s);
     // Refresh: the body carries the refresh token.
-    let mut s =
-        Session::new(BaseUrl::default(), policy()).with_refresh_token(RefreshToken::new(REFRESH));
+    let mut s = Session::new(BaseUrl::default(), exact_policy())
+        .with_refresh_token(RefreshToken::new(REFRESH));
     let Action::Send(tx) = s.poll(now) else {
         panic!()
     };
@@ -182,8 +170,9 @@ fn transmits_are_redacted() {
 #[test]
 fn renewals_and_steps_are_redacted() {
     let now = Instant::now();
-    let shared =
-        TokenCache::new(Session::new(BaseUrl::default(), policy()).with_credentials(credentials()));
+    let shared = TokenCache::new(
+        Session::new(BaseUrl::default(), exact_policy()).with_credentials(credentials()),
+    );
     let mut first = shared.call();
     let step = first.step(now);
     debug_clean("Step::Send", &step);
@@ -199,7 +188,7 @@ fn renewals_and_steps_are_redacted() {
     drop(renewal);
 
     let shared = TokenCache::new(
-        Session::new(BaseUrl::default(), policy())
+        Session::new(BaseUrl::default(), exact_policy())
             .with_credentials(credentials())
             .with_token_pair(pair(), now),
     );
@@ -212,7 +201,8 @@ fn renewals_and_steps_are_redacted() {
 /// Errors made from bodies that carry the secrets. `Api` errors keep the server's raw
 /// strings in their fields (server data), so only their `Display` is checked.
 fn parse_errors() -> Vec<(&'static str, Error)> {
-    let err = |status: u16, body: String| parse_token_response(&respond(status, body)).unwrap_err();
+    let err =
+        |status: u16, body: String| parse_token_response(&response(status, body)).unwrap_err();
     let data = |access: &str, expires: &str| {
         format!(
             r#"{{"response":{{"code":"SUCCESS","data":{{"accessToken":{access},"refreshToken":"{REFRESH}","expiresIn":{expires},"refreshExpiresIn":3660}}}}}}"#
@@ -273,7 +263,7 @@ fn parse_errors() -> Vec<(&'static str, Error)> {
         ),
         (
             "body too large",
-            parse_token_response(&respond(200, huge)).unwrap_err(),
+            parse_token_response(&response(200, huge)).unwrap_err(),
         ),
     ]
 }
@@ -304,7 +294,7 @@ fn api_errors_echoing_tokens_display_redacted() {
     ];
     for (i, body) in bodies.iter().enumerate() {
         for status in [400, 401, 429, 500] {
-            let e = parse_token_response(&respond(status, body.clone())).unwrap_err();
+            let e = parse_token_response(&response(status, body.clone())).unwrap_err();
             let api = e.api().unwrap_or_else(|| panic!("{i}: {e:?}"));
             display_clean("Error::Api", &e);
             display_clean("ApiError", api);
@@ -317,7 +307,7 @@ fn api_errors_echoing_tokens_display_redacted() {
 #[test]
 fn other_errors_are_redacted() {
     let now = Instant::now();
-    let mut s = Session::new(BaseUrl::default(), policy());
+    let mut s = Session::new(BaseUrl::default(), exact_policy());
     let Action::Fail(ended) = s.poll(now) else {
         panic!()
     };
@@ -358,12 +348,12 @@ fn other_errors_are_redacted() {
 #[test]
 fn a_session_that_failed_on_a_body_with_secrets_is_redacted() {
     let now = Instant::now();
-    let mut s =
-        Session::new(BaseUrl::default(), policy()).with_refresh_token(RefreshToken::new(REFRESH));
+    let mut s = Session::new(BaseUrl::default(), exact_policy())
+        .with_refresh_token(RefreshToken::new(REFRESH));
     let Action::Send(tx) = s.poll(now) else {
         panic!()
     };
-    let answer = respond(
+    let answer = response(
         400,
         format!("<html>bad request for {REFRESH} / {ACCESS}</html>"),
     );
@@ -377,7 +367,7 @@ fn a_session_that_failed_on_a_body_with_secrets_is_redacted() {
         display_clean("Action::Fail", e);
     }
     // A transport failure, retried.
-    let mut s = Session::new(BaseUrl::default(), policy()).with_credentials(credentials());
+    let mut s = Session::new(BaseUrl::default(), exact_policy()).with_credentials(credentials());
     let Action::Send(tx) = s.poll(now) else {
         panic!()
     };
@@ -392,15 +382,15 @@ fn a_session_that_failed_on_a_body_with_secrets_is_redacted() {
 #[test]
 fn a_session_that_failed_on_an_envelope_echoing_its_token_is_redacted() {
     let now = Instant::now();
-    let mut s =
-        Session::new(BaseUrl::default(), policy()).with_refresh_token(RefreshToken::new(REFRESH));
+    let mut s = Session::new(BaseUrl::default(), exact_policy())
+        .with_refresh_token(RefreshToken::new(REFRESH));
     let Action::Send(tx) = s.poll(now) else {
         panic!()
     };
     let body = format!(
         r#"{{"response":{{"code":"VALIDATION_ERROR","errors":[{{"key":"invalid_parameter","message":"refreshToken {REFRESH} is malformed"}}]}}}}"#
     );
-    s.handle_response(now, tx.id, &respond(400, body));
+    s.handle_response(now, tx.id, &response(400, body));
     let action = s.poll(now);
     assert!(matches!(&action, Action::Fail(Error::Api(_))), "{action:?}");
     display_clean("Action::Fail", &s.last_failure().unwrap());
