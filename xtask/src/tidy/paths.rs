@@ -4,7 +4,11 @@
 //! What counts as a path (after exemptions):
 //! - any relative destination of a link in a Markdown file;
 //! - a token starting with `./` or `../`;
-//! - a token whose last segment ends in a known file extension (`KNOWN_EXTENSIONS`);
+//! - a token with a `/` whose last segment ends in a known file extension
+//!   (`KNOWN_EXTENSIONS`);
+//! - a bare file name (no `/`) ending in `.md`, `.rs` or `.toml`, the kinds of file
+//!   this repository is made of (other bare names, such as a sample
+//!   `report-2024.json` or a file another tool writes, are examples, not references);
 //! - a token containing `/` that ends with `/`, or whose first segment exists in
 //!   one of the directories it is resolved against (so `crates/cli/` counts, while
 //!   `application/json` or `127.0.0.0/8` do not).
@@ -36,6 +40,9 @@ pub const KNOWN_EXTENSIONS: &[&str] = &[
     "rs", "md", "toml", "lock", "json", "txt", "sh", "yml", "yaml", "dict", "html", "svg", "png",
     "py", "c", "h", "cfg", "csv", "patch",
 ];
+
+/// Extensions that make a bare file name (no `/`) a reference to a file here.
+const SOURCE_EXTENSIONS: &[&str] = &["md", "rs", "toml"];
 
 /// Directories of build output: paths into them are not checked.
 const GENERATED: &[&[&str]] = &[
@@ -133,6 +140,12 @@ pub fn check(repo: &Repo<'_>, file: &Path, token: &str, md_link: bool) -> Option
         .rsplit_once('.')
         .is_some_and(|(stem, ext)| !stem.is_empty() && KNOWN_EXTENSIONS.contains(&ext));
     let has_slash = t.contains('/');
+    let ext_known = if has_slash {
+        ext_known
+    } else {
+        last.rsplit_once('.')
+            .is_some_and(|(stem, ext)| !stem.is_empty() && SOURCE_EXTENSIONS.contains(&ext))
+    };
 
     let dir: Vec<String> = file
         .parent()
@@ -250,6 +263,8 @@ mod tests {
             "[workspace.package]",
             "--seconds=5",
             "#anchor",
+            "Some-Long-File_Name-2024.json",
+            "estimates.json",
         ] {
             ok("README.md", tok, false);
         }
@@ -273,6 +288,8 @@ mod tests {
         assert!(bad("README.md", "crates/cli/README.md/", false).contains("directory"));
         assert!(bad("README.md", "crates/core/tests/model*.rs", false).contains("no such"));
         assert!(bad("README.md", "style-anchors.md", false).contains("no file of that name"));
+        assert!(bad("README.md", "build.rs", false).contains("no file of that name"));
+        assert!(bad("README.md", "docs/report.json", false).contains("no such path"));
         // A Markdown link resolves from the file's own directory only.
         assert!(bad("crates/cli/README.md", "README.md/x", true).contains("relative to this file"));
         assert!(
