@@ -8,10 +8,11 @@ use smartling_auth_core::{
 };
 
 use crate::args::{Cli, Command};
-use crate::cache::{Cache, Found, Key};
+use crate::cache::{Cache, DirError, Found, Key};
 use crate::exit::Failure;
 use crate::lock::{self, LockError};
 use crate::renew::{self, Limits, Renewed};
+use crate::trust::Refusal;
 use crate::{inputs, output};
 
 /// Everything a command needs from the command line.
@@ -47,7 +48,7 @@ fn authenticate(ctx: &Context) -> Result<(), Failure> {
 /// Refreshes and prints the new pair. Neither reads nor writes the cache, and never
 /// logs in: a refused refresh token is an error.
 fn refresh(ctx: &Context) -> Result<(), Failure> {
-    let token = inputs::refresh_token_from_env_or_stdin()?;
+    let token = inputs::refresh_token_from_env_or_stdin(ctx.limits.deadline, ctx.limits.budget)?;
     let builder = ctx.limits.builder(&ctx.base).refresh_token(token);
     print_pair(renew::run(builder, &ctx.limits)?)
 }
@@ -67,7 +68,8 @@ struct Sources {
 }
 
 /// Prints a valid access token: from the cache when fresh, else renewed under the
-/// cross-process lock, so concurrent runs share one renewal.
+/// cross-process lock, so concurrent runs share one renewal. A cache or lock file that
+/// is not a private file of ours is neither read nor replaced: see `without_cache`.
 fn token(ctx: &Context) -> Result<(), Failure> {
     let sources = Sources {
         credentials: inputs::credentials()?,
@@ -78,14 +80,21 @@ fn token(ctx: &Context) -> Result<(), Failure> {
     }
     let user = sources.credentials.as_ref().map(|c| c.user_identifier());
     let key = Key::new(&ctx.base, user);
-    let Some(cache) = Cache::locate(ctx.cache_file.clone(), &key) else {
+    let Some(mut cache) = Cache::locate(ctx.cache_file.clone(), &key) else {
         output::warning("no cache directory (no home directory found); continuing without a cache");
         return renew_and_print(ctx, None, &sources, None);
     };
+    // Nothing is read in a directory others could have changed.
+    if let Err(refusal) = cache.inspect() {
+        return without_cache(ctx, &cache, &sources, &refusal);
+    }
     let mut warned = false;
 
     // The fast path: no lock, no HTTP client.
-    let snapshot = read(&cache, &key, &mut warned);
+    let snapshot = match read(&cache, &key, &mut warned) {
+        Ok(snapshot) => snapshot,
+        Err(refusal) => return without_cache(ctx, &cache, &sources, &refusal),
+    };
     if let Some(token) = snapshot.as_ref().and_then(|s| fresh(ctx, s)) {
         return output::answer(token.secret());
     }
@@ -94,18 +103,28 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         return Err(missing_credentials());
     }
 
-    let lock = match cache
-        .ensure_dir()
-        .map_err(LockError::Io)
-        .and_then(|()| lock::acquire(&cache.lock_path(), ctx.limits.deadline))
-    {
+    match cache.prepare() {
+        Ok(()) => {}
+        Err(DirError::Refused(refusal)) => return without_cache(ctx, &cache, &sources, &refusal),
+        Err(DirError::Io(e)) => {
+            output::warning(&format!(
+                "cannot create the token cache directory for {}: {e}; continuing without the cache",
+                cache.path().display()
+            ));
+            return renew_and_print(ctx, snapshot, &sources, None);
+        }
+    }
+    let lock = match lock::acquire(&cache.lock_path(), ctx.limits.deadline, cache.owner()) {
         Ok(lock) => Some(lock),
         Err(LockError::TimedOut) => {
-            return Err(Failure::Busy(format!(
+            return Err(Failure::TimedOut(format!(
                 "timed out after {:?} waiting for another smartling-auth process to renew the token (lock file {})",
                 ctx.limits.budget,
                 cache.lock_path().display()
             )));
+        }
+        Err(LockError::Refused(refusal)) => {
+            return without_cache(ctx, &cache, &sources, &refusal);
         }
         Err(LockError::Io(e)) => {
             output::warning(&format!(
@@ -116,7 +135,13 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         }
     };
     // Another process may have renewed while this one waited for the lock.
-    let snapshot = read(&cache, &key, &mut warned);
+    let snapshot = match read(&cache, &key, &mut warned) {
+        Ok(snapshot) => snapshot,
+        Err(refusal) => {
+            drop(lock);
+            return without_cache(ctx, &cache, &sources, &refusal);
+        }
+    };
     if let Some(token) = snapshot.as_ref().and_then(|s| fresh(ctx, s)) {
         drop(lock);
         return output::answer(token.secret());
@@ -124,11 +149,41 @@ fn token(ctx: &Context) -> Result<(), Failure> {
     renew_and_print(ctx, snapshot, &sources, Some((&cache, &key, lock)))
 }
 
-/// Reads the cache, warning (once per run) about a file that cannot be used.
-fn read(cache: &Cache, key: &Key, warned: &mut bool) -> Option<Snapshot> {
+/// A cache or lock file (or a directory above it) that must be neither read nor
+/// replaced. A `--cache-file` the user named is refused: they asked for that file, and
+/// silently running without it would hide the problem. The default location gets a
+/// warning and the command runs as with `--no-cache`: no read, no write, no lock.
+fn without_cache(
+    ctx: &Context,
+    cache: &Cache,
+    sources: &Sources,
+    refusal: &Refusal,
+) -> Result<(), Failure> {
+    if ctx.cache_file.is_some() {
+        // The cache file itself is already named by the flag.
+        let what: &dyn std::fmt::Display = if refusal.is_about("cache file") {
+            &refusal.reason()
+        } else {
+            refusal
+        };
+        return Err(Failure::Usage(format!(
+            "refusing --cache-file {}: {what}; it is neither read nor replaced (use a private file in a private directory, or --no-cache)",
+            cache.path().display()
+        )));
+    }
+    output::warning(&format!(
+        "not using the token cache: {refusal}; continuing without the cache"
+    ));
+    renew_and_print(ctx, None, sources, None)
+}
+
+/// Reads the cache, warning (once per run) about a file of ours that cannot be used
+/// and will be replaced.
+fn read(cache: &Cache, key: &Key, warned: &mut bool) -> Result<Option<Snapshot>, Refusal> {
     match cache.read(key) {
-        Found::Session(s) => Some(s),
-        Found::Nothing => None,
+        Found::Session(s) => Ok(Some(s)),
+        Found::Nothing => Ok(None),
+        Found::Refused(refusal) => Err(refusal),
         Found::Unusable(why) => {
             if !*warned {
                 *warned = true;
@@ -137,7 +192,7 @@ fn read(cache: &Cache, key: &Key, warned: &mut bool) -> Option<Snapshot> {
                     cache.path().display()
                 ));
             }
-            None
+            Ok(None)
         }
     }
 }
@@ -185,7 +240,7 @@ fn renew_and_print(
     if let Some((cache, key, lock)) = cache {
         match renewed.provider.snapshot() {
             Some(snap) => {
-                if let Err(e) = cache.write(key, &snap) {
+                if let Err(e) = cache.write(key, &snap, lock.as_ref()) {
                     output::warning(&format!(
                         "cannot write the token cache file {}: {e}",
                         cache.path().display()

@@ -2,11 +2,13 @@
 
 use smartling_auth_core::{Error, RequestKind, SessionEnd, http::StatusCode};
 
-/// Exit code of a usage error: bad flags, missing input, a refused base URL.
+/// Exit code of a usage error: bad flags, missing input, a refused base URL, a
+/// `--cache-file` (or its lock file) that is not safe to use.
 pub(crate) const USAGE: u8 = 2;
 /// Exit code of a request the API rejected (a 4xx other than 429).
 pub(crate) const REJECTED: u8 = 3;
-/// Exit code of a transport or server failure after retries.
+/// Exit code of a transport or server failure after retries, or of a wait past the
+/// deadline (another process's renewal, stdin).
 pub(crate) const FAILED: u8 = 4;
 /// Exit code when the answer could not be written to stdout.
 pub(crate) const OUTPUT: u8 = 1;
@@ -28,9 +30,10 @@ pub(crate) enum Failure {
         /// A remark appended to the message.
         note: Option<&'static str>,
     },
-    /// Waiting for another process's renewal took too long.
+    /// A wait passed the command's deadline: for another process's renewal, or for a
+    /// refresh token on stdin.
     #[error("{0}")]
-    Busy(String),
+    TimedOut(String),
     /// stdout is gone.
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
@@ -60,7 +63,7 @@ impl Failure {
         match self {
             Failure::Usage(_) => USAGE,
             Failure::Auth { error, .. } => code_of(error),
-            Failure::Busy(_) => FAILED,
+            Failure::TimedOut(_) => FAILED,
             Failure::Output(_) => OUTPUT,
         }
     }
@@ -108,6 +111,7 @@ mod tests {
         let url = smartling_auth_core::BaseUrl::parse("http://example.com").unwrap_err();
         assert_eq!(Failure::from(url).exit_code(), 2);
         assert_eq!(Failure::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Failure::TimedOut("x".into()).exit_code(), 4);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Secrets and settings read from the environment and stdin, never from argv.
 
 use std::io::{BufRead, IsTerminal, Read};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use smartling_auth_core::{BaseUrl, Credentials, RefreshToken};
 
@@ -70,9 +72,13 @@ pub(crate) fn env_refresh_token() -> Result<Option<RefreshToken>, Failure> {
     Ok(var(REFRESH_TOKEN)?.map(|t| RefreshToken::new(t.trim().to_owned())))
 }
 
-/// The refresh token for `refresh`: the variable, else the first line of stdin. A
-/// terminal is refused rather than read: typing a token would echo it on screen.
-pub(crate) fn refresh_token_from_env_or_stdin() -> Result<RefreshToken, Failure> {
+/// The refresh token for `refresh`: the variable, else the first line of stdin, read
+/// by `deadline`. A terminal is refused rather than read: typing a token would echo it
+/// on screen.
+pub(crate) fn refresh_token_from_env_or_stdin(
+    deadline: Instant,
+    budget: Duration,
+) -> Result<RefreshToken, Failure> {
     if let Some(t) = env_refresh_token()? {
         return Ok(t);
     }
@@ -81,17 +87,49 @@ pub(crate) fn refresh_token_from_env_or_stdin() -> Result<RefreshToken, Failure>
             "no refresh token: set {REFRESH_TOKEN} or pipe it on stdin"
         ))
     };
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
+    if std::io::stdin().is_terminal() {
         return Err(missing());
     }
-    let mut line = String::new();
-    std::io::BufReader::new(stdin.lock().take(MAX_STDIN_LINE))
-        .read_line(&mut line)
-        .map_err(|_| Failure::Usage("cannot read a refresh token from stdin".to_owned()))?;
+    let line = first_line_of_stdin(deadline).map_err(|e| match e {
+        StdinError::Unreadable => {
+            Failure::Usage("cannot read a refresh token from stdin".to_owned())
+        }
+        StdinError::TimedOut => Failure::TimedOut(format!(
+            "timed out after {budget:?} waiting for a refresh token on stdin (end it with a newline, or set {REFRESH_TOKEN})"
+        )),
+    })?;
     let token = line.trim();
     if token.is_empty() {
         return Err(missing());
     }
     Ok(RefreshToken::new(token.to_owned()))
+}
+
+enum StdinError {
+    Unreadable,
+    TimedOut,
+}
+
+/// The first line of stdin (at most `MAX_STDIN_LINE` bytes), or `TimedOut` if it has
+/// not ended by `deadline`. A blocking read cannot be interrupted, so a thread reads
+/// and this one waits on it with a timeout; on a timeout the thread is left blocked,
+/// and goes when the process exits.
+fn first_line_of_stdin(deadline: Instant) -> Result<String, StdinError> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("stdin".to_owned())
+        .spawn(move || {
+            let mut line = String::new();
+            let read = std::io::stdin()
+                .lock()
+                .take(MAX_STDIN_LINE)
+                .read_line(&mut line);
+            let _ = tx.send(read.map(|_| line));
+        })
+        .map_err(|_| StdinError::Unreadable)?;
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(line)) => Ok(line),
+        Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(StdinError::Unreadable),
+        Err(RecvTimeoutError::Timeout) => Err(StdinError::TimedOut),
+    }
 }

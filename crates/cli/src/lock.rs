@@ -1,14 +1,17 @@
 //! The cross-process single flight: an advisory lock on `<cache file>.lock`.
 //!
 //! The kernel drops the lock when its holder exits, even on `kill -9`, so a crashed
-//! renewer never blocks the next one.
+//! renewer never blocks the next one. A lock file that is not a private file of ours
+//! is refused rather than followed or waited on.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fs4::{FileExt, TryLockError};
+
+use crate::trust::{Opened, Owner, Refusal};
 
 /// Held while this process renews; released on drop (closing the file).
 #[derive(Debug)]
@@ -21,15 +24,24 @@ pub(crate) struct Lock {
 pub(crate) enum LockError {
     /// Another process held it until the deadline.
     TimedOut,
+    /// The lock file is not a private file of ours (a symlink, another user's file):
+    /// it is neither followed nor waited on.
+    Refused(Refusal),
     /// The lock file could not be opened or locked.
     Io(io::Error),
 }
 
 /// Takes the exclusive lock on `path`, waiting until `deadline`. The wait polls
 /// rather than blocks, so that a holder stuck forever (stopped, hung on a dead NFS
-/// mount) fails this process at its deadline instead of hanging the script.
-pub(crate) fn acquire(path: &Path, deadline: Instant) -> Result<Lock, LockError> {
-    let file = open(path).map_err(LockError::Io)?;
+/// mount) fails this process at its deadline instead of hanging the script. The file
+/// is created private, never through a symlink, and used only if it is `owner`'s.
+pub(crate) fn acquire(path: &Path, deadline: Instant, owner: &Owner) -> Result<Lock, LockError> {
+    let file = match owner.open_lock("lock file", path) {
+        Opened::File(file) => file,
+        Opened::Refused(refusal) => return Err(LockError::Refused(refusal)),
+        Opened::Failed(e) => return Err(LockError::Io(e)),
+        Opened::Missing => return Err(LockError::Io(io::ErrorKind::NotFound.into())),
+    };
     let mut pause = Duration::from_millis(2);
     loop {
         // Named through the trait: newer std has an inherent `File::try_lock` too.
@@ -47,28 +59,6 @@ pub(crate) fn acquire(path: &Path, deadline: Instant) -> Result<Lock, LockError>
     }
 }
 
-#[cfg(unix)]
-fn open(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,10 +67,14 @@ mod tests {
     fn second_taker_waits_then_times_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.lock");
-        let held = acquire(&path, Instant::now()).unwrap();
+        let owner = Owner::current();
+        let held = acquire(&path, Instant::now(), &owner).unwrap();
         let soon = Instant::now() + Duration::from_millis(30);
-        assert!(matches!(acquire(&path, soon), Err(LockError::TimedOut)));
+        assert!(matches!(
+            acquire(&path, soon, &owner),
+            Err(LockError::TimedOut)
+        ));
         drop(held);
-        assert!(acquire(&path, Instant::now()).is_ok());
+        assert!(acquire(&path, Instant::now(), &owner).is_ok());
     }
 }

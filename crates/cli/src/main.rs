@@ -20,6 +20,7 @@ mod inputs;
 mod lock;
 mod output;
 mod renew;
+mod trust;
 
 use std::process::ExitCode;
 use std::time::Instant;

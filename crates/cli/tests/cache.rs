@@ -1,5 +1,6 @@
 //! The cache rules: private modes, warm runs without requests, renewal of an expired
-//! cache by refresh, and foreign or corrupt files ignored with a warning and replaced.
+//! cache by refresh, and corrupt files of ours ignored with a warning and replaced
+//! (files that are not ours: `hardening.rs`).
 
 mod support;
 
@@ -144,12 +145,24 @@ fn no_cache_always_renews_and_writes_nothing() {
     );
 }
 
-/// Writes `content` as the cache, runs `token`, and checks: exit 0, one warning that
-/// quotes nothing of the content, one login, and a valid cache afterwards.
+/// Writes `content` as `path`, a file of ours that no one else may read or write: the
+/// only kind of file the cache reads, and the only kind it replaces.
+fn write_private(path: &std::path::Path, content: &[u8]) {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).unwrap().write_all(content).unwrap();
+}
+
+/// Writes `content` as the cache (a private file of ours), runs `token`, and checks:
+/// exit 0, one warning that quotes nothing of the content, one login, and a valid
+/// cache afterwards.
 fn ignored_and_replaced(env: &Env, content: &[u8], what: &str) {
     let _ = fs::remove_file(env.cache());
     fs::create_dir_all(env.cache().parent().unwrap()).unwrap();
-    fs::write(env.cache(), content).unwrap();
+    write_private(&env.cache(), content);
     let logins = env.count(Endpoint::Authenticate, Outcome::Success);
     let run = run(&mut env.with_creds(&["token"]));
     let token = run.token();
@@ -198,13 +211,16 @@ fn corrupt_caches_are_ignored_with_a_warning_and_replaced() {
 }
 
 #[test]
-fn a_directory_in_place_of_the_cache_is_replaced() {
+fn a_directory_in_place_of_the_cache_is_refused_and_kept() {
+    // Not a file of ours: neither read nor replaced, even when empty (it may be a
+    // directory the user passed by mistake).
     let env = Env::start();
     fs::create_dir_all(env.cache()).unwrap();
     let run = run(&mut env.with_creds(&["token"]));
-    run.token();
-    assert_eq!(run.warnings().len(), 1, "{}", run.stderr);
-    assert!(is_valid_cache(&env.cache()));
+    run.assert_failure(2);
+    assert!(run.stderr.contains("a directory"), "{}", run.stderr);
+    assert!(env.cache().is_dir());
+    assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 0);
 }
 
 #[cfg(unix)]
