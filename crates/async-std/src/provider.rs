@@ -41,15 +41,11 @@ use smartling_auth_isahc::{Builder, Client, ProviderState};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct TokenProvider {
-    state: Arc<ProviderState>,
-}
+pub struct TokenProvider(Arc<ProviderState>);
 
-impl From<ProviderState> for TokenProvider {
-    fn from(state: ProviderState) -> Self {
-        Self {
-            state: Arc::new(state),
-        }
+impl From<Arc<ProviderState>> for TokenProvider {
+    fn from(state: Arc<ProviderState>) -> Self {
+        Self(state)
     }
 }
 
@@ -145,7 +141,7 @@ impl TokenProvider {
     /// # Ok::<(), smartling_auth_async_std::Error>(())
     /// ```
     pub fn invalidate(&self, token: &AccessToken) -> bool {
-        self.state.invalidate(token)
+        self.0.invalidate(token)
     }
 
     /// A snapshot of the current tokens with wall-clock expiry, for persisting.
@@ -156,17 +152,17 @@ impl TokenProvider {
     /// assert!(p.snapshot().is_none()); // nothing fetched yet
     /// ```
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.state.snapshot()
+        self.0.snapshot()
     }
 
     /// The core's driver over the async transport.
     #[cold]
     async fn renew(&self) -> Result<AccessToken, Error> {
-        let transport = Async(self.state.client());
+        let transport = Async(self.0.client());
         let drive = self
-            .state
+            .0
             .cache()
-            .drive(&transport, Some(self.state.deadline()), |_, _| {});
+            .drive(&transport, Some(self.0.deadline()), |_, _| {});
         drive.await.map(|grant| grant.access_token)
     }
 }
@@ -235,7 +231,7 @@ impl Future for AccessTokenFuture<'_> {
             Some(renewal) => renewal,
             None => {
                 // The hot path: no lock, no suspension point.
-                if let Some(token) = provider.state.cached() {
+                if let Some(token) = provider.0.cached() {
                     return Poll::Ready(Ok(token));
                 }
                 this.renewal.insert(Box::pin(provider.renew()))

@@ -2,6 +2,7 @@
 //! transport, so both take exactly the same options and the same token sources.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use isahc::HttpClient;
@@ -16,7 +17,7 @@ use crate::state::ProviderState;
 /// Default longest time one `access_token()` call waits for a token: 60 s.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Builds a token provider `P` (anything made from a [`ProviderState`]).
+/// Builds a token provider `P` (anything made from an `Arc<`[`ProviderState`]`>`).
 ///
 /// # Token sources
 /// A provider may start from a [`snapshot`](Self::snapshot) or a
@@ -67,7 +68,7 @@ impl<P> std::fmt::Debug for Builder<P> {
     }
 }
 
-impl<P: From<ProviderState>> Builder<P> {
+impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// A builder for the API at `base`. Give it credentials, a refresh token, a token
     /// pair or a snapshot before building.
     ///
@@ -272,6 +273,10 @@ impl<P: From<ProviderState>> Builder<P> {
             session = session.with_token_pair(pair, sent_at);
         }
         let cache = TokenCache::new(session);
-        Ok(P::from(ProviderState::new(cache, client, self.deadline)))
+        Ok(P::from(Arc::new(ProviderState::new(
+            cache,
+            client,
+            self.deadline,
+        ))))
     }
 }

@@ -37,15 +37,11 @@ use crate::state::ProviderState;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct TokenProvider {
-    state: Arc<ProviderState>,
-}
+pub struct TokenProvider(Arc<ProviderState>);
 
-impl From<ProviderState> for TokenProvider {
-    fn from(state: ProviderState) -> Self {
-        Self {
-            state: Arc::new(state),
-        }
+impl From<Arc<ProviderState>> for TokenProvider {
+    fn from(state: Arc<ProviderState>) -> Self {
+        Self(state)
     }
 }
 
@@ -73,7 +69,7 @@ impl TokenProvider {
     /// ```
     #[inline]
     pub fn access_token(&self) -> Result<AccessToken, Error> {
-        match self.state.cached() {
+        match self.0.cached() {
             Some(token) => Ok(token),
             None => self.access_token_with(|_, _| {}),
         }
@@ -118,11 +114,11 @@ impl TokenProvider {
         &self,
         observe: impl FnMut(RequestKind, &Handled),
     ) -> Result<AccessToken, Error> {
-        let transport = Blocking(self.state.client());
+        let transport = Blocking(self.0.client());
         let drive = self
-            .state
+            .0
             .cache()
-            .drive(&transport, Some(self.state.deadline()), observe);
+            .drive(&transport, Some(self.0.deadline()), observe);
         // A blocking transport's futures are ready when made: this never parks.
         block_on(drive).map(|grant| grant.access_token)
     }
@@ -155,7 +151,7 @@ impl TokenProvider {
     /// assert!(!p.invalidate(&AccessToken::new("not-ours")));
     /// ```
     pub fn invalidate(&self, token: &AccessToken) -> bool {
-        self.state.invalidate(token)
+        self.0.invalidate(token)
     }
 
     /// A snapshot of the current tokens with wall-clock expiry, for persisting.
@@ -166,7 +162,7 @@ impl TokenProvider {
     /// assert!(p.snapshot().is_none()); // nothing fetched yet
     /// ```
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.state.snapshot()
+        self.0.snapshot()
     }
 }
 

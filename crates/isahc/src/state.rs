@@ -11,20 +11,22 @@ use crate::client::Client;
 /// The parts of a token provider that do not depend on how it waits.
 ///
 /// [`Builder::build`](crate::Builder::build) makes one and hands it to the provider
-/// type through `From<ProviderState>`. This crate's [`TokenProvider`](crate::TokenProvider)
-/// and `smartling-auth-async-std`'s wrap it in an `Arc` and add only `access_token`: a
+/// type, in an `Arc`, through `From<Arc<ProviderState>>`. This crate's
+/// [`TokenProvider`](crate::TokenProvider) and `smartling-auth-async-std`'s wrap it and
+/// add only `access_token`: a
 /// look at the lock-free [`cached`](Self::cached) token, then, on a miss,
 /// [`TokenCache::drive`] with a transport that blocks or awaits. A transport author
 /// can build a provider of their own the same way.
 ///
 /// ```
 /// use smartling_auth_isahc::{BaseUrl, Builder, Credentials, ProviderState};
+/// use std::sync::Arc;
 ///
 /// /// A provider of one's own: here, one that never renews.
-/// struct CachedOnly(ProviderState);
+/// struct CachedOnly(Arc<ProviderState>);
 ///
-/// impl From<ProviderState> for CachedOnly {
-///     fn from(state: ProviderState) -> Self {
+/// impl From<Arc<ProviderState>> for CachedOnly {
+///     fn from(state: Arc<ProviderState>) -> Self {
 ///         CachedOnly(state)
 ///     }
 /// }
@@ -54,7 +56,7 @@ impl ProviderState {
     /// The token cache: the session, its single flight and its lock-free fast path.
     ///
     /// ```
-    /// # let state: smartling_auth_isahc::ProviderState =
+    /// # let state: std::sync::Arc<smartling_auth_isahc::ProviderState> =
     /// #     smartling_auth_isahc::Builder::new(Default::default()).build()?;
     /// assert!(state.cache().cached(std::time::Instant::now()).is_none());
     /// # Ok::<(), smartling_auth_isahc::Error>(())
@@ -66,7 +68,7 @@ impl ProviderState {
     /// The client that sends renewals (timeouts, body cap, no redirects).
     ///
     /// ```
-    /// # let state: smartling_auth_isahc::ProviderState =
+    /// # let state: std::sync::Arc<smartling_auth_isahc::ProviderState> =
     /// #     smartling_auth_isahc::Builder::new(Default::default()).build()?;
     /// assert_eq!(state.client().timeout(), smartling_auth_isahc::DEFAULT_TIMEOUT);
     /// # Ok::<(), smartling_auth_isahc::Error>(())
@@ -78,7 +80,7 @@ impl ProviderState {
     /// The longest one `access_token` call may take.
     ///
     /// ```
-    /// # let state: smartling_auth_isahc::ProviderState =
+    /// # let state: std::sync::Arc<smartling_auth_isahc::ProviderState> =
     /// #     smartling_auth_isahc::Builder::new(Default::default()).build()?;
     /// assert_eq!(state.deadline(), smartling_auth_isahc::DEFAULT_DEADLINE);
     /// # Ok::<(), smartling_auth_isahc::Error>(())
@@ -91,7 +93,7 @@ impl ProviderState {
     /// drive the cache.
     ///
     /// ```
-    /// # let state: smartling_auth_isahc::ProviderState =
+    /// # let state: std::sync::Arc<smartling_auth_isahc::ProviderState> =
     /// #     smartling_auth_isahc::Builder::new(Default::default()).build()?;
     /// assert!(state.cached().is_none()); // nothing fetched yet
     /// # Ok::<(), smartling_auth_isahc::Error>(())
@@ -105,7 +107,7 @@ impl ProviderState {
     /// has replaced it, the next call renews. Returns whether it was the current token.
     ///
     /// ```
-    /// # let state: smartling_auth_isahc::ProviderState =
+    /// # let state: std::sync::Arc<smartling_auth_isahc::ProviderState> =
     /// #     smartling_auth_isahc::Builder::new(Default::default()).build()?;
     /// assert!(!state.invalidate(&smartling_auth_isahc::AccessToken::new("not-ours")));
     /// # Ok::<(), smartling_auth_isahc::Error>(())
@@ -117,7 +119,7 @@ impl ProviderState {
     /// A snapshot of the current tokens with wall-clock expiry, for persisting.
     ///
     /// ```
-    /// # let state: smartling_auth_isahc::ProviderState =
+    /// # let state: std::sync::Arc<smartling_auth_isahc::ProviderState> =
     /// #     smartling_auth_isahc::Builder::new(Default::default()).build()?;
     /// assert!(state.snapshot().is_none()); // nothing fetched yet
     /// # Ok::<(), smartling_auth_isahc::Error>(())

@@ -2,6 +2,7 @@
 //! provider builder pointed at it, a provider whose tokens are already old, and a
 //! `whoami` check of a token.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smartling_auth_core::http::{self, header::AUTHORIZATION};
@@ -9,7 +10,7 @@ use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Policy, TokenPair, authenticate_request,
     authorization_header, parse_token_response,
 };
-use smartling_auth_emulator::{Emulator, EmulatorBuilder, Fault};
+use smartling_auth_emulator::{Emulator, EmulatorBuilder, Endpoint, Fault, Outcome};
 use smartling_auth_isahc::{Builder, Client, ProviderState, default_client};
 
 /// The user every [`start`]ed emulator knows.
@@ -99,7 +100,7 @@ pub fn error_envelope(status: u16) -> Fault {
 /// let provider = for_emulator(TokenProvider::builder, &emu, quick_policy()).build().unwrap();
 /// assert_eq!(whoami(&emu, &provider.access_token().unwrap()), 200);
 /// ```
-pub fn for_emulator<P: From<ProviderState>>(
+pub fn for_emulator<P: From<Arc<ProviderState>>>(
     new: fn(BaseUrl) -> Builder<P>,
     emu: &Emulator,
     policy: Policy,
@@ -109,6 +110,59 @@ pub fn for_emulator<P: From<ProviderState>>(
         .policy(policy)
         .timeouts(Duration::from_secs(2), Duration::from_secs(3))
         .deadline(Duration::from_secs(20))
+}
+
+/// A provider (with [`quick_policy`](crate::policy::quick_policy)) whose first login
+/// the server holds for `hold` before answering, while the provider would wait 20 s:
+/// the scene of a renewal in flight that other callers line up behind, or whose
+/// caller goes away.
+///
+/// ```
+/// use std::time::Duration;
+/// use smartling_auth_emulator::Endpoint;
+/// use smartling_auth_isahc::TokenProvider;
+/// use smartling_auth_testkit::emulator::*;
+/// let emu = emulator();
+/// let provider = held_login(TokenProvider::builder, &emu, Duration::from_millis(50));
+/// assert_eq!(emu.pending_faults(Endpoint::Authenticate), 1);
+/// assert_eq!(whoami(&emu, &provider.access_token().unwrap()), 200);
+/// ```
+pub fn held_login<P: From<Arc<ProviderState>>>(
+    new: fn(BaseUrl) -> Builder<P>,
+    emu: &Emulator,
+    hold: Duration,
+) -> P {
+    emu.inject(Endpoint::Authenticate, Fault::DelayHeaders(hold), 1);
+    for_emulator(new, emu, crate::policy::quick_policy())
+        .timeouts(Duration::from_secs(2), Duration::from_secs(20))
+        .build()
+        .expect("a provider")
+}
+
+/// After callers used a provider for `lives` lifetimes of a short-lived token: one
+/// login, every refresh a success, and at most about two renewals per lifetime (plus
+/// the one in flight at the end). Renewals stayed single-flight and did not spin.
+///
+/// ```
+/// use smartling_auth_isahc::TokenProvider;
+/// use smartling_auth_testkit::{emulator::*, policy::quick_policy};
+/// let emu = emulator();
+/// let provider = for_emulator(TokenProvider::builder, &emu, quick_policy()).build().unwrap();
+/// let token = provider.access_token().unwrap();
+/// assert!(provider.invalidate(&token));
+/// provider.access_token().unwrap();
+/// assert_renewals_per_lifetime(&emu, 1);
+/// ```
+#[track_caller]
+pub fn assert_renewals_per_lifetime(emu: &Emulator, lives: u32) {
+    let c = emu.counters();
+    assert_eq!(c.total(Endpoint::Authenticate), 1, "one login");
+    let refreshes = c.total(Endpoint::Refresh);
+    assert_eq!(c.get(Endpoint::Refresh, Outcome::Success), refreshes);
+    assert!(
+        (1..=2 * u64::from(lives) + 1).contains(&refreshes),
+        "{refreshes} refreshes in {lives} lifetimes"
+    );
 }
 
 /// How old the tokens of an [`aged`] provider are: 430 s of a 480 s access token, past
@@ -130,7 +184,7 @@ pub const AGE: Duration = Duration::from_secs(430);
 /// // Past the refresh-ahead point: the next call refreshes.
 /// assert!(!provider.access_token().unwrap().same_secret(&pair.access_token));
 /// ```
-pub async fn aged<P: From<ProviderState>>(
+pub async fn aged<P: From<Arc<ProviderState>>>(
     emu: &Emulator,
     builder: Builder<P>,
     age: Duration,
