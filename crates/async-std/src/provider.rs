@@ -43,12 +43,6 @@ use smartling_auth_isahc::{Builder, Client, ProviderState};
 #[derive(Clone, Debug)]
 pub struct TokenProvider(Arc<ProviderState>);
 
-impl From<Arc<ProviderState>> for TokenProvider {
-    fn from(state: Arc<ProviderState>) -> Self {
-        Self(state)
-    }
-}
-
 impl TokenProvider {
     /// A builder, for timeouts, retries, the body cap, the per-call deadline, a
     /// ready-made isahc client, or a starting token pair. It is the blocking crate's
@@ -164,6 +158,13 @@ impl TokenProvider {
             .cache()
             .drive(&transport, Some(self.0.deadline()), |_, _| {});
         drive.await.map(|grant| grant.access_token)
+    }
+}
+
+/// What the builder makes a provider from.
+impl From<Arc<ProviderState>> for TokenProvider {
+    fn from(state: Arc<ProviderState>) -> Self {
+        Self(state)
     }
 }
 
