@@ -16,8 +16,11 @@ Environment:
   SMARTLING_BASE_URL                                 same as --base-url
 
 Exit codes:
-  0 success   2 usage (bad flags, missing credentials, non-loopback http URL)
-  3 the API rejected the request (4xx)   4 network, timeout or server failure after retries
+  0 success   1 the answer could not be written to stdout
+  2 usage (bad flags, missing credentials, non-loopback http URL, or a --cache-file
+    or lock file that is not a private file of yours in a private directory)
+  3 the API rejected the request (4xx)
+  4 network, timeout or server failure after retries, or a wait past the deadline
 
 Example:
   curl -H \"Authorization: Bearer $(smartling-auth token)\" https://api.smartling.com/...";

@@ -167,14 +167,11 @@ impl Cache {
             ));
         }
         let dir = self.named_dir();
-        if fs::metadata(&dir).is_err() {
-            // Nothing to read; `prepare` creates it.
-            return Ok(());
-        }
         if self.own_dir {
-            tighten_dir(&dir);
+            self.owner.tighten_own_dir(&dir);
         }
-        self.dir = Some(self.owner.check_dirs(&dir, true)?);
+        // `None` when it does not exist yet: nothing to read, and `prepare` creates it.
+        self.dir = self.owner.check_dirs(&dir, true)?;
         Ok(())
     }
 
@@ -203,13 +200,13 @@ impl Cache {
         }
         create_private_dir(&dir).map_err(DirError::Io)?;
         if self.own_dir {
-            tighten_dir(&dir);
+            self.owner.tighten_own_dir(&dir);
         }
-        self.dir = Some(
-            self.owner
-                .check_dirs(&dir, true)
-                .map_err(DirError::Refused)?,
-        );
+        match self.owner.check_dirs(&dir, true) {
+            Ok(Some(real)) => self.dir = Some(real),
+            Ok(None) => return Err(DirError::Io(io::ErrorKind::NotFound.into())),
+            Err(refusal) => return Err(DirError::Refused(refusal)),
+        }
         Ok(())
     }
 
@@ -347,23 +344,6 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
 }
-
-/// The default directory is ours alone: if we loosened it, tighten it again. Only a
-/// real directory of ours is touched; anything else is left for the checks to refuse.
-#[cfg(unix)]
-fn tighten_dir(dir: &Path) {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let Ok(meta) = fs::symlink_metadata(dir) else {
-        return;
-    };
-    let ours = meta.uid() == rustix::process::geteuid().as_raw();
-    if meta.is_dir() && ours && meta.mode() & 0o7777 != 0o700 {
-        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-    }
-}
-
-#[cfg(not(unix))]
-fn tighten_dir(_dir: &Path) {}
 
 #[cfg(test)]
 mod tests {

@@ -136,25 +136,44 @@ impl Owner {
         }
     }
 
-    /// Checks `dir` (which must exist) and the directories above it, and returns it
-    /// resolved (absolute, no symlink, no `..`): the path every later use goes
-    /// through. `own` says whether a file will live directly in `dir`; a directory
+    /// Checks `dir` and the directories above it, and returns it resolved (absolute,
+    /// no symlink, no `..`): the path every later use goes through; `None` if it does
+    /// not exist. `own` says whether a file will live directly in `dir`; a directory
     /// above it may be shared if it is sticky, like `/tmp`.
     ///
     /// Stops after the home directory (as ssh does: what is above it is the
     /// administrator's), or, for a user other than root, after the first directory
     /// owned by root. For root, every directory up to `/` must be root's: a directory
     /// another user owns would let that user swap root's files.
-    pub(crate) fn check_dirs(&self, dir: &Path, own: bool) -> Result<PathBuf, Refusal> {
-        let real = fs::canonicalize(dir)
-            .map_err(|e| Refusal::new("directory", dir, format!("cannot be resolved: {e}")))?;
+    pub(crate) fn check_dirs(&self, dir: &Path, own: bool) -> Result<Option<PathBuf>, Refusal> {
+        let real = match fs::canonicalize(dir) {
+            Ok(real) => real,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                let why = format!("cannot be resolved: {e}");
+                return Err(Refusal::new("directory", dir, why));
+            }
+        };
         self.walk(&real, own)?;
-        Ok(real)
+        Ok(Some(real))
     }
 }
 
 #[cfg(unix)]
 impl Owner {
+    /// Sets `dir` back to 0700 if it is a real directory of ours with other bits: for
+    /// the default directory, which is ours alone. Anything else is left for the
+    /// checks to refuse.
+    pub(crate) fn tighten_own_dir(&self, dir: &Path) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(meta) = fs::symlink_metadata(dir) else {
+            return;
+        };
+        if meta.is_dir() && meta.uid() == self.uid && meta.mode() & 0o7777 != 0o700 {
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+    }
+
     /// A regular file of this user that no one else may read or write.
     fn check_file(&self, meta: &fs::Metadata) -> Result<(), String> {
         use std::os::unix::fs::MetadataExt;
@@ -270,6 +289,8 @@ fn open_no_follow(path: &Path, create: bool) -> io::Result<File> {
 
 #[cfg(not(unix))]
 impl Owner {
+    pub(crate) fn tighten_own_dir(&self, _dir: &Path) {}
+
     fn check_file(&self, meta: &fs::Metadata) -> Result<(), String> {
         if meta.file_type().is_symlink() {
             Err("a symbolic link, not a regular file".to_owned())
@@ -375,7 +396,7 @@ mod tests {
         fs::create_dir_all(&inner).unwrap();
         set_mode(&inner, 0o700);
         set_mode(&dir.path().join("a"), 0o755);
-        assert!(owner.check_dirs(&inner, true).is_ok());
+        assert!(matches!(owner.check_dirs(&inner, true), Ok(Some(_))));
         for (mode, own_ok, above_ok) in [
             (0o777, false, false),
             (0o775, false, false),
@@ -394,7 +415,9 @@ mod tests {
         let resolved = owner
             .check_dirs(&dir.path().join("a/b/../b"), true)
             .unwrap();
-        assert_eq!(resolved, fs::canonicalize(&inner).unwrap());
+        assert_eq!(resolved, Some(fs::canonicalize(&inner).unwrap()));
+        let missing = dir.path().join("missing");
+        assert_eq!(owner.check_dirs(&missing, true), Ok(None));
     }
 
     #[test]
@@ -408,7 +431,7 @@ mod tests {
         set_mode(dir.path(), 0o777);
         let mut owner = Owner::current();
         owner.home = Some(home);
-        assert!(owner.check_dirs(&inner, true).is_ok());
+        assert!(matches!(owner.check_dirs(&inner, true), Ok(Some(_))));
         owner.home = None;
         assert!(owner.check_dirs(&inner, true).is_err());
         set_mode(dir.path(), 0o700);
