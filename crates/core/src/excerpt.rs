@@ -4,8 +4,9 @@
 //! Two kinds of redaction:
 //! - **heuristic** ([`sanitize`], [`body_excerpt`]): the parser applies it to whatever
 //!   a server sends. It hides the value of any JSON key or `key=value` pair whose name
-//!   says `token` or `secret`, and long runs that look like tokens, while paths, URLs
-//!   and file names stay readable. It also escapes control characters.
+//!   says `token` or `secret`, and long runs that look like tokens, while paths and
+//!   URLs stay readable: they are judged a segment at a time, and a segment made of
+//!   words (a long file name) is kept. It also escapes control characters.
 //! - **exact** ([`Exact`]): the parser never sees the request, so the layer that sent it
 //!   (the session, a driver) names the secrets the request carried, and every form of
 //!   them a server may echo (raw, JSON-escaped, HTML-escaped) becomes `[redacted]`, in
@@ -20,8 +21,6 @@ const EXCERPT_CHARS: usize = 120;
 /// A run of token characters at least this long may be a token. JWTs are hundreds of
 /// characters; ordinary words and error keys are far shorter.
 const TOKEN_RUN: usize = 24;
-/// A word of a file name or path is shorter than this; a piece of a token often is not.
-const WORD_MAX: usize = 16;
 /// JSON keys and `key=value` names longer than this are not read as names.
 const KEY_MAX: usize = 64;
 
@@ -101,17 +100,18 @@ fn push_run(run: &str, out: &mut String) {
         }
         return;
     }
+    if !run.contains('/') {
+        out.push_str(if looks_like_token(run) { REDACTED } else { run });
+        return;
+    }
     // A path or a URL: judged a segment at a time, so that one token in it does not
-    // hide the rest, and a long path of short words is not taken for a token.
+    // hide the rest, and a segment made of words (a long file name) stays readable.
     for (i, segment) in run.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
-        out.push_str(if looks_like_token(segment) {
-            REDACTED
-        } else {
-            segment
-        });
+        let token = looks_like_token(segment) && !is_words(segment);
+        out.push_str(if token { REDACTED } else { segment });
     }
 }
 
@@ -132,10 +132,8 @@ fn names_a_secret(name: &str) -> bool {
     lower.contains("token") || lower.contains("secret")
 }
 
-/// A long run with digits or mixed case that is not made of words: tokens and secrets
-/// look like that, while error codes, keys and file names
-/// (`MAX_OPERATIONS_LIMIT_EXCEEDED`, `invalid_token`, `Some-Long-File_Name-2024.json`)
-/// do not.
+/// A long run with digits or mixed case: tokens and secrets look like that, while
+/// error codes and keys (`MAX_OPERATIONS_LIMIT_EXCEEDED`, `invalid_token`) do not.
 fn looks_like_token(run: &str) -> bool {
     if run.len() < TOKEN_RUN {
         return false;
@@ -146,33 +144,58 @@ fn looks_like_token(run: &str) -> bool {
         upper |= b.is_ascii_uppercase();
         lower |= b.is_ascii_lowercase();
     }
-    (digit || (upper && lower)) && !is_words(run)
+    digit || (upper && lower)
 }
 
-/// Every piece between separators is short and shaped like a word (`Long`, `Name2`,
-/// `AuthApiClient`, `2024`): few changes between upper case, lower case and digits,
-/// where a random string changes at every other character.
-fn is_words(run: &str) -> bool {
-    run.split(|c: char| !c.is_ascii_alphanumeric())
-        .all(|piece| piece.len() < WORD_MAX && 3 * class_changes(piece) <= piece.len() + 1)
+/// A segment made of words: every piece between `-`, `_` and `.` is shaped like a word
+/// or an identifier made of words (see [`is_word`]), and the pieces are words, not
+/// scraps (3 characters or more on average). A JWT is not, however its pieces look.
+fn is_words(segment: &str) -> bool {
+    if is_jwt_shaped(segment) {
+        return false;
+    }
+    let (mut pieces, mut chars) = (0, 0);
+    for piece in segment.split(['-', '_', '.']) {
+        if piece.is_empty() {
+            continue;
+        }
+        if !is_word(piece.as_bytes()) {
+            return false;
+        }
+        pieces += 1;
+        chars += piece.len();
+    }
+    chars >= 3 * pieces
 }
 
-/// Changes of character class (upper, lower, digit) along `piece`, not counting an
-/// upper-case letter followed by lower case (the start of a capitalised word).
-fn class_changes(piece: &str) -> usize {
-    let class = |b: u8| match b {
-        b'A'..=b'Z' => 0,
-        b'a'..=b'z' => 1,
-        _ => 2,
+/// Lower case, then capitalised humps of two lower-case letters or more and acronyms,
+/// then digits: `json`, `Name2`, `AuthApiClient`, `HTTPServer`, `IMG`, `v2`, `2024`.
+/// A random string breaks this within a few characters.
+fn is_word(piece: &[u8]) -> bool {
+    let n = piece.len();
+    let run = |mut i: usize, f: fn(&u8) -> bool| {
+        while i < n && f(&piece[i]) {
+            i += 1;
+        }
+        i
     };
-    piece
-        .as_bytes()
-        .windows(2)
-        .filter(|w| {
-            let (a, b) = (class(w[0]), class(w[1]));
-            a != b && !(a == 0 && b == 1)
-        })
-        .count()
+    let mut i = run(0, u8::is_ascii_lowercase);
+    while i < n && piece[i].is_ascii_uppercase() {
+        let lower = run(i, u8::is_ascii_uppercase);
+        let end = run(lower, u8::is_ascii_lowercase);
+        // `Word`, `HTTPServer` (the last capital starts the hump), or an acronym.
+        if end > lower && end - lower < 2 {
+            return false;
+        }
+        i = end;
+    }
+    run(i, u8::is_ascii_digit) == n
+}
+
+/// Three or more parts between dots, two of them 16 characters or longer: a JWT
+/// (`header.payload.signature`), not a file name.
+fn is_jwt_shaped(segment: &str) -> bool {
+    segment.split('.').count() >= 3 && segment.split('.').filter(|p| p.len() >= 16).count() >= 2
 }
 
 // ---------------------------------------------------------------------------------------
@@ -184,18 +207,22 @@ fn class_changes(piece: &str) -> usize {
 const QUOTES: [&str; 6] = ["\\\"", "&quot;", "&#34;", "&#39;", "\"", "'"];
 
 /// Replaces the value of every quoted key whose name says `token` or `secret`, whatever
-/// its shape (string, number, object, array; cut short at the end of the text or not).
+/// its shape (string, number, object, array; cut short at the end of the text or not),
+/// and of every `name=value` whose name says so.
 fn redact_named_values(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
-        if !matches!(b[i], b'"' | b'\\' | b'&' | b'\'') {
-            i += 1;
-            continue;
-        }
-        let Some((start, end, value)) = named_value_at(s, i) else {
+        let found = match b[i] {
+            b'"' | b'\\' | b'&' | b'\'' => named_value_at(s, i),
+            b'A'..=b'Z' | b'a'..=b'z' | b'_' if i == 0 || !is_name_byte(b[i - 1]) => {
+                assigned_value_at(s, i)
+            }
+            _ => None,
+        };
+        let Some((start, end, value)) = found else {
             i += 1;
             continue;
         };
@@ -265,6 +292,50 @@ fn named_value_at(s: &str, i: usize) -> Option<(usize, usize, Shape)> {
             (len > 0).then_some((j, j + len, Shape::Other))
         }
     }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// If `name=value` naming a secret starts at `i` (a query parameter, a form field, a
+/// log's key-value pair), the byte range of its value, up to whatever ends a value in
+/// a query string or prose: `%2F` and `~` do not end it, `&` and a space do.
+fn assigned_value_at(s: &str, i: usize) -> Option<(usize, usize, Shape)> {
+    let b = s.as_bytes();
+    let name_len = b[i..]
+        .iter()
+        .take(KEY_MAX + 1)
+        .position(|c| !is_name_byte(*c))?;
+    let eq = i + name_len;
+    if b.get(eq) != Some(&b'=') {
+        return None;
+    }
+    if !names_a_secret(&s[i..eq]) {
+        return None;
+    }
+    let start = eq + 1;
+    let len = b[start..]
+        .iter()
+        .position(|c| {
+            c.is_ascii_whitespace()
+                || matches!(
+                    c,
+                    b'&' | b'#'
+                        | b'"'
+                        | b'\''
+                        | b'<'
+                        | b'>'
+                        | b','
+                        | b';'
+                        | b')'
+                        | b']'
+                        | b'}'
+                        | b'\\'
+                )
+        })
+        .unwrap_or(b.len() - start);
+    (len > 0).then_some((start, start + len, Shape::Other))
 }
 
 fn skip_space(b: &[u8], mut j: usize) -> usize {
@@ -588,19 +659,61 @@ mod tests {
             assert_eq!(sanitize(plain), plain);
         }
         assert_eq!(sanitize("deadbeefdeadbeefdeadbeef0123"), "[redacted]");
+        // Outside a path, a long name is judged as a token might be.
+        assert_eq!(
+            sanitize("Some-Really-Long-File_Name-2024-v2.json"),
+            "[redacted]"
+        );
+        // In a path, scraps between `-` and `_` are no words, however tame each looks.
+        assert_eq!(
+            sanitize("a/AAAAAaaA-_A_0AAa--A_._-AAAaaaAA-_-0_aaAaA.A_-__a__a-"),
+            "a/[redacted]"
+        );
     }
 
     #[test]
     fn keeps_paths_urls_and_file_names_readable() {
         for plain in [
             "File not found: some/dir/Long-File_Name2.json",
-            "File not found: Some-Really-Long-File_Name-2024-v2.json",
+            "File not found: files/Some-Really-Long-File_Name-2024-v2.json",
             "see https://api.smartling.com/auth-api/v2/authenticate/refresh",
             "src/main/java/com/smartling/api/AuthApiClient.java",
             "/var/log/IMG_20240101_123456.jpg",
         ] {
             assert_eq!(sanitize(plain), plain);
         }
+    }
+
+    #[test]
+    fn words_and_scraps() {
+        for word in [
+            "json",
+            "Name2",
+            "AuthApiClient",
+            "HTTPServer",
+            "getURLForID",
+            "IMG",
+            "v2",
+            "2024",
+            "x86",
+        ] {
+            assert!(is_word(word.as_bytes()), "{word}");
+        }
+        for scrap in [
+            "Aa",
+            "aBc",
+            "0AAa",
+            "Ab1c",
+            "eyJhbGciOiJSUzI1NiJ9",
+            "AaAAAaAaAAAAaa",
+        ] {
+            assert!(!is_word(scrap.as_bytes()), "{scrap}");
+        }
+        assert!(is_words("Some-Really-Long-File_Name-2024-v2.json"));
+        assert!(!is_words("a-b-c-d-e-f"), "scraps, not words");
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJmYmExOTE5MC1l.e5z7taFefXx87TOhte2asn6b";
+        assert!(is_jwt_shaped(jwt) && !is_words(jwt));
+        assert!(!is_jwt_shaped("archive.2024.tar.gz"));
     }
 
     #[test]
@@ -623,6 +736,12 @@ mod tests {
             sanitize("GET /a?client_secret=hunter2 HTTP/1.1"),
             "GET /a?client_secret=[redacted] HTTP/1.1"
         );
+        // The whole value, however it is encoded.
+        assert_eq!(
+            sanitize("/cb?token=a~b%2Fc.d&amp;refresh_token=e!f;x=1 userSecret=p~w"),
+            "/cb?token=[redacted]&amp;refresh_token=[redacted];x=1 userSecret=[redacted]"
+        );
+        assert_eq!(sanitize("a mytokens=\u{1}"), "a mytokens=[redacted]");
         // A UUID is random, not words.
         assert_eq!(
             sanitize("files/3f2a9b8c-1d4e-4f5a-9b8c-7d6e5f4a3b2c/a.json"),

@@ -290,7 +290,6 @@ fn parse_fast(body: &[u8]) -> Option<TokenPair> {
     })
 }
 
-#[cfg(debug_assertions)]
 fn same_pair(a: &TokenPair, b: &TokenPair) -> bool {
     a.access_token.secret() == b.access_token.secret()
         && a.refresh_token.secret() == b.refresh_token.secret()
@@ -337,13 +336,20 @@ fn parse_lenient(status: StatusCode, body: &[u8]) -> Result<TokenPair, Error> {
 
 /// A 2xx whose `code` is an error code: the error the server meant, entries and all.
 fn error_code_on_success(status: StatusCode, body: &[u8], code: &str) -> Error {
-    let errors = serde_json::from_slice::<Envelope<ErrorResponse<'_>>>(body)
-        .ok()
-        .and_then(|e| match e.response {
-            Some(Object::Is(response)) => Some(error_entries(response)),
-            _ => None,
-        })
-        .unwrap_or_default();
+    // Read as the error envelope it is. The success shape already parsed, so this fails
+    // only on what that shape skips: a repeated `errors` or `messages`, which leaves
+    // the envelope ambiguous, as a repeated `code` or `data` does.
+    let errors = match serde_json::from_slice::<Envelope<ErrorResponse<'_>>>(body) {
+        Ok(Envelope {
+            response: Some(Object::Is(response)),
+        }) => error_entries(response),
+        _ => {
+            return Error::MalformedSuccess {
+                status,
+                problem: Malformed::NotEnvelope,
+            };
+        }
+    };
     let code = ErrorCode::from(code);
     if errors.is_empty() && matches!(code, ErrorCode::Other(_)) {
         return Error::MalformedSuccess {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::sample::select;
 use smartling_auth_core::{
-    BaseUrl, Credentials, Error, MAX_LIFETIME, RefreshToken, authenticate_request,
+    BaseUrl, Credentials, Error, ErrorCode, MAX_LIFETIME, RefreshToken, authenticate_request,
     parse_token_response, refresh_request,
 };
 
@@ -18,7 +18,13 @@ fn check_outcome(status: u16, result: &Result<smartling_auth_core::TokenPair, Er
     match result {
         Ok(pair) => {
             assert!((200..300).contains(&status), "a token from a {status}");
-            assert!(!pair.access_token.secret().is_empty());
+            for token in [pair.access_token.secret(), pair.refresh_token.secret()] {
+                assert!(!token.is_empty(), "an empty token accepted");
+                assert!(
+                    token.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+                    "a token that cannot go into a header accepted: {token:?}"
+                );
+            }
             assert!(pair.expires_in <= MAX_LIFETIME);
             assert!(pair.refresh_expires_in <= MAX_LIFETIME);
         }
@@ -28,7 +34,9 @@ fn check_outcome(status: u16, result: &Result<smartling_auth_core::TokenPair, Er
             assert!(!shown.chars().any(char::is_control), "{shown:?}");
             let _ = format!("{e:?}");
             if (200..300).contains(&status) {
-                assert!(e.api().is_none() && e.retry_after().is_none());
+                // An error code on a 2xx is an API error, never a retryable one.
+                assert!(e.retry_after().is_none());
+                assert!(e.api().is_none_or(|_| !e.is_retryable()), "{e:?}");
             }
         }
     }
@@ -204,6 +212,99 @@ fn near_seed() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A `data` field: the good value, or one of the ways it goes wrong (`None`: left out).
+#[derive(Debug, Clone)]
+enum FieldValue {
+    Good,
+    Missing,
+    Bad(&'static str),
+}
+
+fn token_field() -> impl Strategy<Value = FieldValue> {
+    prop_oneof![
+        6 => Just(FieldValue::Good),
+        1 => Just(FieldValue::Missing),
+        1 => select(vec!["null", r#""""#, r#"" ""#, r#""a b""#, r#""é""#, r#""\u0000""#, "7", "true", "[]", "{}"])
+            .prop_map(FieldValue::Bad),
+    ]
+}
+
+fn lifetime_field() -> impl Strategy<Value = FieldValue> {
+    prop_oneof![
+        6 => Just(FieldValue::Good),
+        1 => Just(FieldValue::Missing),
+        1 => select(vec!["null", "-1", "1.5", r#""""#, r#""1.0""#, r#""x""#, "31622401", "true", "[]"])
+            .prop_map(FieldValue::Bad),
+    ]
+}
+
+/// A 2xx body with no `code` (missing or `null`), whose fields may each be bad, and
+/// whether all of them are good.
+fn codeless_case() -> impl Strategy<Value = (Case, bool)> {
+    (
+        success_case(),
+        token_field(),
+        token_field(),
+        lifetime_field(),
+        lifetime_field(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(case, access, refresh, expires, refresh_expires, null_code)| {
+                let mut v: serde_json::Value = serde_json::from_str(&case.body).unwrap();
+                let response = v["response"].as_object_mut().unwrap();
+                if null_code {
+                    response.insert("code".into(), serde_json::Value::Null);
+                } else {
+                    response.remove("code");
+                }
+                let data = response["data"].as_object_mut().unwrap();
+                let mut all_good = true;
+                for (name, field) in [
+                    ("accessToken", access),
+                    ("refreshToken", refresh),
+                    ("expiresIn", expires),
+                    ("refreshExpiresIn", refresh_expires),
+                ] {
+                    match field {
+                        FieldValue::Good => {}
+                        FieldValue::Missing => {
+                            data.remove(name);
+                            all_good = false;
+                        }
+                        FieldValue::Bad(json) => {
+                            data.insert(name.into(), serde_json::from_str(json).unwrap());
+                            all_good = false;
+                        }
+                    }
+                }
+                let body = v.to_string();
+                (Case { body, ..case }, all_good)
+            },
+        )
+}
+
+/// A secret shaped like prose (the heuristic does not see it) with punctuation that no
+/// text of the parser's own holds.
+fn prose_secret() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9]{2,10}[&!~][A-Za-z0-9&!~._-]{2,14}"
+}
+
+/// A path of words, as a server's message would name a file.
+fn path_of_words() -> impl Strategy<Value = String> {
+    // Words of four letters or more, as file and directory names have.
+    let word = "[A-Z]?[a-z]{4,9}[0-9]{0,2}";
+    let segment = prop::collection::vec(word, 1..4).prop_flat_map(|words| {
+        (Just(words), select(vec!["-", "_", "."])).prop_map(|(w, sep)| w.join(sep))
+    });
+    (
+        // At least one `/`: a path, not a bare name.
+        prop::collection::vec(segment, 2..6),
+        select(vec![".json", ".xml", "", ".properties"]),
+    )
+        .prop_map(|(segments, ext)| format!("{}{ext}", segments.join("/")))
+}
+
 proptest! {
     #[test]
     fn any_bytes_any_status_never_panic(status in 100u16..=599, body in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -277,6 +378,171 @@ proptest! {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pair_without_a_code_is_accepted_only_when_complete_and_valid(
+        (case, all_good) in codeless_case(),
+        status in 200u16..300,
+    ) {
+        let result = parse_token_response(&respond(status, case.body.clone().into_bytes()));
+        check_outcome(status, &result);
+        match result {
+            Ok(pair) => {
+                prop_assert!(all_good, "a bad pair accepted: {}", case.body);
+                prop_assert_eq!(pair.access_token.secret(), case.access.as_str());
+                prop_assert_eq!(pair.refresh_token.secret(), case.refresh.as_str());
+                prop_assert_eq!(pair.expires_in, Duration::from_secs(case.expires));
+                prop_assert_eq!(pair.refresh_expires_in, Duration::from_secs(case.refresh_expires));
+            }
+            Err(e) => {
+                prop_assert!(!all_good, "a good pair refused: {} {:?}", case.body, e);
+                let is_field_error = matches!(e, Error::InvalidField { .. });
+                prop_assert!(is_field_error, "{:?}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn accepted_is_read_like_success(case in success_case(), status in 200u16..300) {
+        let body = case.body.replacen(r#""SUCCESS""#, r#""ACCEPTED""#, 1);
+        let pair = parse_token_response(&respond(status, body.into_bytes())).unwrap();
+        prop_assert_eq!(pair.access_token.secret(), case.access.as_str());
+        prop_assert_eq!(pair.refresh_token.secret(), case.refresh.as_str());
+    }
+
+    #[test]
+    fn an_error_code_beside_a_valid_pair_is_never_a_token(
+        case in success_case(),
+        code in prop_oneof![
+            select(vec!["VALIDATION_ERROR", "AUTHENTICATION_ERROR", "GENERAL_ERROR", "SERVICE_BUSY"]),
+            select(vec!["success", "Success", "SUCCESS ", "OK", "NEW_CODE", ""]),
+        ],
+        entries in select(vec![
+            None,
+            Some(("errors", r#"[{"key":"k","message":"m"}]"#)),
+            Some(("errors", r#"{"key":"k"}"#)),
+            Some(("messages", r#"["m"]"#)),
+        ]),
+        status in 200u16..300,
+    ) {
+        let mut v: serde_json::Value = serde_json::from_str(&case.body).unwrap();
+        let response = v["response"].as_object_mut().unwrap();
+        // The entries are the ones added here: none among the extras.
+        response.remove("errors");
+        let data = response["data"].as_object_mut().unwrap();
+        for field in ["errors", "messages", "key", "message"] {
+            data.remove(field);
+        }
+        response.insert("code".into(), code.into());
+        if let Some((field, json)) = entries {
+            response.insert(field.into(), serde_json::from_str(json).unwrap());
+        }
+        let body = v.to_string();
+        let result = parse_token_response(&respond(status, body.clone().into_bytes()));
+        check_outcome(status, &result);
+        let Err(e) = result else {
+            return Err(TestCaseError::fail(format!("a token despite code {code:?}: {body}")));
+        };
+        let known = !matches!(ErrorCode::from(code), ErrorCode::Other(_));
+        if known || entries.is_some() {
+            let api = e.api().expect("the server's error");
+            prop_assert_eq!(api.code.as_str(), code);
+            prop_assert_eq!(api.errors.len(), usize::from(entries.is_some()));
+        } else {
+            let is_malformed = matches!(e, Error::MalformedSuccess { .. });
+            prop_assert!(is_malformed, "{:?}", e);
+        }
+    }
+
+    #[test]
+    fn error_entries_in_any_shape_are_kept(
+        shape in 0..6usize,
+        key in "[a-z.]{1,12}",
+        message in "[ -~]{1,30}",
+        status in prop_oneof![200u16..300, 400u16..600],
+    ) {
+        let (k, m) = (serde_json::json!(key), serde_json::json!(message));
+        let response = match shape {
+            0 => format!(r#""errors":[{{"key":{k},"message":{m}}}]"#),
+            1 => format!(r#""errors":{{"key":{k},"message":{m}}}"#),
+            2 => format!(r#""messages":[{m}]"#),
+            3 => format!(r#""data":{{"key":{k},"message":{m}}}"#),
+            4 => format!(r#""data":[{{"key":{k},"message":{m}}}]"#),
+            _ => format!(r#""data":{{"errors":[{{"key":{k},"message":{m}}}]}}"#),
+        };
+        let body = format!(r#"{{"response":{{"code":"VALIDATION_ERROR",{response}}}}}"#);
+        let e = parse_token_response(&respond(status, body.into_bytes())).unwrap_err();
+        let api = e.api().expect("an API error");
+        prop_assert_eq!(api.errors.len(), 1);
+        prop_assert_eq!(&api.errors[0].message, &message);
+        if shape != 2 {
+            prop_assert_eq!(&api.errors[0].key, &key);
+        }
+    }
+
+    #[test]
+    fn an_exact_secret_is_redacted_wherever_it_is_echoed(
+        secret in prose_secret(),
+        before in "[ -~]{0,60}",
+        shape in 0..5usize,
+        status in prop_oneof![200u16..300, 400u16..600],
+    ) {
+        let echoed = format!("{before}{secret}");
+        let json = serde_json::json!(echoed);
+        let body = match shape {
+            0 => format!("<html><body><p>{echoed}</p></body></html>"),
+            1 => format!(r#"{{"response":{{"code":"VALIDATION_ERROR","errors":[{{"key":"k","message":{json}}}]}}}}"#),
+            2 => format!(r#"{{"response":{{"code":"VALIDATION_ERROR","errors":{{"key":{json},"details":{{"echo":{json}}}}}}}}}"#),
+            3 => format!(r#"{{"response":{{"code":{json}}}}}"#),
+            _ => format!("<pre>{json}</pre>"),
+        };
+        let Err(e) = parse_token_response(&respond(status, body.into_bytes())) else {
+            return Err(TestCaseError::fail("a token from an echo"));
+        };
+        let e = e.redact_exact(&[&secret]);
+        let mut texts = vec![e.to_string(), format!("{e:?}")];
+        if let Some(api) = e.api() {
+            texts.push(api.code.as_str().to_owned());
+            for entry in &api.errors {
+                texts.extend([entry.key.clone(), entry.message.clone(), entry.details.to_string()]);
+            }
+        }
+        for text in texts {
+            prop_assert!(!text.contains(&secret), "{} in {}", secret, text);
+        }
+    }
+
+    #[test]
+    fn a_value_under_a_key_naming_a_secret_never_shows(
+        name in select(vec!["accessToken", "refreshToken", "userSecret", "token", "X-Api-Token", "client_secret", "SECRET"]),
+        // `~` is in no text of the parser's own, so the value cannot show by chance.
+        value in "[A-Za-z0-9._-]{0,10}~[A-Za-z0-9._~-]{0,20}",
+        form in 0..4usize,
+        status in 400u16..600,
+    ) {
+        let pair = match form {
+            0 => format!(r#"{{"{name}":"{value}"}}"#),
+            1 => format!(r#"{{&quot;{name}&quot;:&quot;{value}&quot;}}"#),
+            2 => format!(r#"{{\"{name}\": \"{value}\"}}"#),
+            _ => format!("?{name}={value}&x=1"),
+        };
+        let body = format!("<html><h1>Bad Gateway</h1><pre>{pair}</pre></html>");
+        let e = parse_token_response(&respond(status, body.into_bytes())).unwrap_err();
+        for text in [e.to_string(), format!("{e:?}")] {
+            prop_assert!(!text.contains(&value), "{} in {}", value, text);
+        }
+    }
+
+    #[test]
+    fn paths_of_words_stay_readable(path in path_of_words(), status in 400u16..600) {
+        let message = format!("File not found: {path}");
+        let body = format!(
+            r#"{{"response":{{"code":"NOT_FOUND_ERROR","errors":[{{"key":"file.not.found","message":{}}}]}}}}"#,
+            serde_json::json!(message)
+        );
+        let e = parse_token_response(&respond(status, body.into_bytes())).unwrap_err();
+        prop_assert!(e.to_string().ends_with(&message), "{}", e);
     }
 
     #[test]
