@@ -8,13 +8,17 @@
 //!
 //! Checks: no panic; an `Ok` re-serialises through `TokenPair::secret_json` in the
 //! success envelope and parses back to the same pair; errors fit the status and carry
-//! the `Retry-After` (see `smartling_auth_fuzz::check_result`).
+//! the `Retry-After` (see `smartling_auth_fuzz::check_result`); `Error::redact_exact`
+//! with a secret picked from the body leaves it in no server text of the error (see
+//! `smartling_auth_fuzz::redaction`). In debug builds (fuzz builds keep debug
+//! assertions) the parser also checks that its fast path agrees with its lenient one.
 
 #![no_main]
 #![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use smartling_auth_core::parse_token_response;
+use smartling_auth_fuzz::redaction::check_redaction;
 use smartling_auth_fuzz::{DATE, check_result, response, status};
 
 fuzz_target!(|data: &[u8]| {
@@ -30,4 +34,5 @@ fuzz_target!(|data: &[u8]| {
     );
     let result = parse_token_response(&answer);
     check_result(answer.status(), answer.headers(), &result);
+    check_redaction(&result, body);
 });

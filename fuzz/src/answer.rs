@@ -1,7 +1,5 @@
-//! Helpers shared by the fuzz targets: statuses and headers drawn from fuzz input, and
-//! the checks every parsed answer must pass.
-
-#![forbid(unsafe_code)]
+//! Answers built from fuzz input (statuses, headers), and the checks every parsed answer
+//! must pass whatever its body.
 
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use smartling_auth_core::{Error, MAX_LIFETIME, RetryAfter, TokenPair, parse_token_response};
@@ -51,8 +49,9 @@ pub fn header_safe(s: &str) -> bool {
 /// - `Ok` only on 2xx, with header-safe tokens, whole-second lifetimes up to
 ///   [`MAX_LIFETIME`], and a pair that survives `secret_json` and the parser again;
 /// - an error carries the answer's status, is of a kind that fits it (2xx: malformed
-///   success or a bad field; otherwise: an API error or an unexpected answer), carries
-///   the answer's `Retry-After` when it is a failure, and prints no control character.
+///   success, a bad field, or the API error its error code says; otherwise: an API
+///   error or an unexpected answer), carries the answer's `Retry-After` when it is a
+///   failure, and prints no control character.
 pub fn check_result(status: StatusCode, headers: &HeaderMap, result: &Result<TokenPair, Error>) {
     match result {
         Ok(pair) => {
@@ -140,9 +139,16 @@ pub fn check_error(status: StatusCode, headers: &HeaderMap, e: &Error) {
                 Error::MalformedSuccess { .. }
                     | Error::InvalidField { .. }
                     | Error::BodyTooLarge { .. }
+                    | Error::Api(_)
             ),
             "a 2xx answer failed as {e:?}"
         );
+        if e.api().is_some() {
+            assert!(
+                !e.is_retryable(),
+                "an error code on a 2xx is retryable: {e:?}"
+            );
+        }
         assert_eq!(e.retry_after(), None);
     } else {
         assert!(
