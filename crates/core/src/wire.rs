@@ -2,9 +2,9 @@
 //! `Object<T>`) so that a wrong type becomes an error naming the field, never a serde
 //! message that could quote the body. Strings borrow from the input when unescaped.
 //!
-//! A strict twin of the success envelope ([`FastEnvelope`]) reads the answer Smartling
-//! actually sends at the cost of a plain `serde` struct; anything it does not take goes
-//! through the lenient shapes.
+//! The success answer in its plain form, the one Smartling sends, is also read by hand
+//! ([`scan_success`]), faster than `serde` can; anything else goes through the lenient
+//! shapes.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -253,55 +253,308 @@ impl<'de> Deserialize<'de> for ErrorData {
 }
 
 // ---------------------------------------------------------------------------------------
-// The fast path: the success envelope as Smartling sends it
+// The fast path: the success answer in its plain form, scanned by hand
 // ---------------------------------------------------------------------------------------
 
-/// An object, and only an object: serde's derive would also build a struct from an
-/// array of its fields in order, which the envelope never is.
-pub(crate) struct Map<T>(pub(crate) T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Map<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Map<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Map<T>, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Map)
-            }
-        }
-        d.deserialize_map(V(PhantomData))
-    }
-}
-
-/// `{"response": ...}` with a usable success `response`, and nothing else accepted: any
-/// other shape fails here and goes through the lenient types above, which say what is
-/// wrong. Strings are borrowed (no escapes), lifetimes are JSON integers.
-#[derive(Deserialize)]
-pub(crate) struct FastEnvelope<'a> {
-    #[serde(borrow)]
-    pub(crate) response: Map<FastResponse<'a>>,
-}
-
-/// `response` of [`FastEnvelope`].
-#[derive(Deserialize)]
-pub(crate) struct FastResponse<'a> {
-    #[serde(borrow)]
-    pub(crate) code: Option<&'a str>,
-    #[serde(borrow)]
-    pub(crate) data: Map<FastData<'a>>,
-}
-
-/// `response.data` of [`FastEnvelope`].
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct FastData<'a> {
+/// The five fields of a success answer in its plain form (see [`scan_success`]).
+pub(crate) struct PlainPair<'a> {
     pub(crate) access_token: &'a str,
     pub(crate) refresh_token: &'a str,
     pub(crate) expires_in: u64,
     pub(crate) refresh_expires_in: u64,
-    #[serde(borrow)]
+    /// `None` when missing or `null`.
     pub(crate) token_type: Option<&'a str>,
+}
+
+/// Reads a success answer in its plain form, the one Smartling sends:
+/// `{"response": {"code": "SUCCESS", "data": {...}}}` with the five fields of `data`,
+/// keys in any order and whitespace wherever JSON allows it; `code` may also be
+/// `ACCEPTED`, `null` or missing. Strings have no escapes, tokens are non-empty visible
+/// ASCII, lifetimes are JSON integers up to `max_secs`.
+///
+/// Anything else (an unknown or repeated key, an escape, a lifetime as a string, a bad
+/// token, trailing bytes) is `None`, and the lenient parser reads the answer and says
+/// what is wrong. What this accepts, the lenient parser reads the same way: debug
+/// builds, and so the fuzzers, check that on every answer.
+///
+/// Why by hand: tokens are most of the answer, and a token's bytes are found, checked
+/// for the header and for escapes here in one pass, where serde's string scan, its
+/// UTF-8 check and the header check would be three.
+pub(crate) fn scan_success(body: &[u8], max_secs: u64) -> Option<PlainPair<'_>> {
+    let mut s = Scanner { b: body, i: 0 };
+    let mut pair = None;
+    s.object(|s, key| {
+        if key != b"response" || pair.is_some() {
+            return None;
+        }
+        pair = Some(s.response(max_secs)?);
+        Some(())
+    })?;
+    s.skip_space();
+    if s.i != body.len() {
+        return None;
+    }
+    pair
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    /// `c`, after any whitespace; the position moves only past a match.
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.skip_space();
+        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    fn null(&mut self) -> Option<()> {
+        self.skip_space();
+        self.b[self.i..].starts_with(b"null").then(|| self.i += 4)
+    }
+
+    /// `{ "key": value, ... }`, each value read by `member`.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            if self.eat(b',').is_none() {
+                return self.eat(b'}');
+            }
+        }
+    }
+
+    /// A string with no escapes, of visible ASCII: its bytes.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let len = plain_len(&self.b[self.i..])?;
+        let text = &self.b[self.i..self.i + len];
+        self.i += len + 1;
+        Some(text)
+    }
+
+    fn token(&mut self) -> Option<&'a str> {
+        let text = self.string()?;
+        // Visible ASCII: UTF-8 by construction, so this cannot fail.
+        std::str::from_utf8(text).ok().filter(|t| !t.is_empty())
+    }
+
+    /// A JSON integer (no sign, fraction, exponent or leading zero) up to `max`.
+    fn uint(&mut self, max: u64) -> Option<u64> {
+        self.skip_space();
+        let rest = &self.b[self.i..];
+        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0
+            || (digits > 1 && rest[0] == b'0')
+            || matches!(rest.get(digits), Some(b'.' | b'e' | b'E'))
+        {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for d in &rest[..digits] {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        if n > max {
+            return None;
+        }
+        self.i += digits;
+        Some(n)
+    }
+
+    fn response(&mut self, max_secs: u64) -> Option<PlainPair<'a>> {
+        let (mut code, mut data) = (false, None);
+        self.object(|s, key| match key {
+            b"code" if !code => {
+                code = true;
+                if s.null().is_some() {
+                    return Some(());
+                }
+                matches!(s.string()?, b"SUCCESS" | b"ACCEPTED").then_some(())
+            }
+            b"data" if data.is_none() => {
+                data = Some(s.data(max_secs)?);
+                Some(())
+            }
+            _ => None,
+        })?;
+        data
+    }
+
+    fn data(&mut self, max_secs: u64) -> Option<PlainPair<'a>> {
+        let (mut access, mut refresh) = (None, None);
+        let (mut expires, mut refresh_expires) = (None, None);
+        let mut token_type = None;
+        self.object(|s, key| {
+            // Each field once: a repeated key is the lenient parser's to refuse.
+            let first = match key {
+                b"accessToken" => access.replace(s.token()?).is_none(),
+                b"refreshToken" => refresh.replace(s.token()?).is_none(),
+                b"expiresIn" => expires.replace(s.uint(max_secs)?).is_none(),
+                b"refreshExpiresIn" => refresh_expires.replace(s.uint(max_secs)?).is_none(),
+                b"tokenType" => {
+                    let value = match s.null() {
+                        Some(()) => None,
+                        None => Some(s.token()?),
+                    };
+                    token_type.replace(value).is_none()
+                }
+                _ => false,
+            };
+            first.then_some(())
+        })?;
+        Some(PlainPair {
+            access_token: access?,
+            refresh_token: refresh?,
+            expires_in: expires?,
+            refresh_expires_in: refresh_expires?,
+            token_type: token_type.flatten(),
+        })
+    }
+}
+
+/// The length of the string whose content starts `s`, up to its closing quote; `None`
+/// when an escape or a byte outside visible ASCII comes first, or no quote does.
+///
+/// Sixteen bytes at a time: a block with no quote is checked lane by lane (a subtract,
+/// a xor, a min and a max that vectorise), the block with the quote byte by byte.
+fn plain_len(s: &[u8]) -> Option<usize> {
+    const LANES: usize = 16;
+    // `b - 0x21` above 0x5d is outside visible ASCII; `(b - 0x21) ^ 0x3b` is 0 for `\`.
+    let (mut low, mut high) = ([u8::MAX; LANES], [0u8; LANES]);
+    let mut start = 0;
+    for block in s.chunks_exact(LANES) {
+        let mut quote = false;
+        for b in block {
+            quote |= *b == b'"';
+        }
+        if quote {
+            break;
+        }
+        for (k, b) in block.iter().enumerate() {
+            let x = b.wrapping_sub(0x21);
+            low[k] = low[k].min(x ^ 0x3b);
+            high[k] = high[k].max(x);
+        }
+        start += LANES;
+    }
+    let mut low = low.into_iter().fold(u8::MAX, u8::min);
+    let mut high = high.into_iter().fold(0, u8::max);
+    for (k, b) in s[start..].iter().enumerate() {
+        if *b == b'"' {
+            return (low != 0 && high <= 0x5d).then_some(start + k);
+        }
+        let x = b.wrapping_sub(0x21);
+        low = low.min(x ^ 0x3b);
+        high = high.max(x);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_strings_end_at_their_quote() {
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 100, 1091] {
+            let text: String = (0..len)
+                .map(|i| char::from(b'!' + (i % 94) as u8))
+                .collect();
+            let text = text.replace(['"', '\\'], "x");
+            let body = format!("{text}\",\"next\":\"x\"}}");
+            assert_eq!(plain_len(body.as_bytes()), Some(len), "{text}");
+        }
+    }
+
+    #[test]
+    fn escapes_and_bytes_outside_visible_ascii_are_refused() {
+        for bad in [
+            "a\\\"b\"", "a b\"", "a\tb\"", "\u{7f}\"", "é\"", "\0\"", "no quote",
+        ] {
+            assert_eq!(plain_len(bad.as_bytes()), None, "{bad:?}");
+            // At every place in a block, and past the first blocks.
+            let long = format!("{}{bad}", "x".repeat(37));
+            assert_eq!(plain_len(long.as_bytes()), None, "{long:?}");
+        }
+        // After the quote, anything goes.
+        assert_eq!(plain_len("ab\" é\\".as_bytes()), Some(2));
+    }
+
+    fn scan(body: &str) -> Option<(String, String, u64, u64, Option<String>)> {
+        scan_success(body.as_bytes(), 1000).map(|p| {
+            (
+                p.access_token.to_owned(),
+                p.refresh_token.to_owned(),
+                p.expires_in,
+                p.refresh_expires_in,
+                p.token_type.map(str::to_owned),
+            )
+        })
+    }
+
+    #[test]
+    fn reads_the_plain_form_in_any_order_and_spacing() {
+        let expected = Some(("a.b".into(), "r!~".into(), 480, 0, Some("Bearer".into())));
+        for body in [
+            r#"{"response":{"code":"SUCCESS","data":{"accessToken":"a.b","refreshToken":"r!~","expiresIn":480,"refreshExpiresIn":0,"tokenType":"Bearer"}}}"#,
+            " {\r\n \"response\" :\t{ \"data\" : { \"tokenType\":\"Bearer\", \"refreshExpiresIn\" : 0 ,\"expiresIn\":480,\"refreshToken\":\"r!~\",\"accessToken\":\"a.b\"} , \"code\" : \"ACCEPTED\" } }\n",
+        ] {
+            assert_eq!(scan(body), expected, "{body}");
+        }
+        let bare = r#"{"response":{"code":null,"data":{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2,"tokenType":null}}}"#;
+        assert_eq!(scan(bare), Some(("a".into(), "r".into(), 1, 2, None)));
+        let no_code = r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}}}"#;
+        assert_eq!(scan(no_code), Some(("a".into(), "r".into(), 1, 2, None)));
+    }
+
+    #[test]
+    fn leaves_every_other_shape_to_the_lenient_parser() {
+        let data = r#""accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2"#;
+        let cases = [
+            format!(r#"{{"response":{{"code":"SUCCESS","data":{{{data},"x":1}}}}}}"#),
+            format!(r#"{{"response":{{"code":"SUCCESS","data":{{{data}}},"x":1}}}}"#),
+            format!(r#"{{"response":{{"code":"SUCCESS","data":{{{data}}}}},"x":1}}"#),
+            format!(r#"{{"response":{{"code":"success","data":{{{data}}}}}}}"#),
+            format!(r#"{{"response":{{"code":5,"data":{{{data}}}}}}}"#),
+            format!(r#"{{"response":{{"code":"SUCCESS","code":null,"data":{{{data}}}}}}}"#),
+            format!(r#"{{"response":{{"data":{{{data},"accessToken":"b"}}}}}}"#),
+            format!(r#"{{"response":{{"data":{{{data}}}}}}} x"#),
+            format!(r#"{{"response":{{"data":{{{data}}}}}}}{{}}"#),
+            format!(r#"{{"response":{{"data":{{{data},}}}}}}"#),
+            format!(r#"[{{"response":{{"data":{{{data}}}}}}}]"#),
+            format!("\u{feff}{{\"response\":{{\"data\":{{{data}}}}}}}"),
+            r#"{"response":{"code":"SUCCESS"}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a\/b","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":"1","refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":01,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1.0,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1e3,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":-1,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1001,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":99999999999999999999,"refreshExpiresIn":2}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2,"tokenType":""}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2,"tokenType":7}}}"#.to_owned(),
+            r#"{"response":{"data":{"accessToken":"a","refreshToken":"r","expiresIn":1,"refreshExpiresIn":2"#.to_owned(),
+            r#"{"response":{}}"#.to_owned(),
+            r#"{}"#.to_owned(),
+            String::new(),
+        ];
+        for body in cases {
+            assert_eq!(scan(&body), None, "{body}");
+        }
+    }
 }
