@@ -72,6 +72,20 @@ def main():
         {"key": "missing", "message": "m3"},
         {"key": "string", "message": "m4", "details": "some text"}])))
     write(p, "error_odd_entries", answer(500, '{"response":{"code":"GENERAL_ERROR","errors":["just a string",42,{"key":7,"message":{"text":"nested"}}]}}'))
+    # Shapes seen in the wild: errors as one object (Smartling's spec), the older
+    # messages, entries under data, error codes on a 2xx, no code beside a pair.
+    write(p, "error_400_errors_object", answer(400, '{"response":{"code":"VALIDATION_ERROR","errors":{"key":"unknown.field","message":"The field unknown.parameter was not expected.","details":"unknown.parameter"}}}'))
+    write(p, "error_400_messages", answer(400, '{"response":{"code":"VALIDATION_ERROR","messages":["refreshToken is required"]}}'))
+    write(p, "error_400_data_entries", answer(400, '{"response":{"code":"VALIDATION_ERROR","data":[{"key":"k","message":"m"}]}}'))
+    write(p, "error_401_null_entry", answer(401, '{"response":{"code":"VALIDATION_ERROR","errors":[{"key":null,"message":null}]}}'))
+    write(p, "error_code_on_200", answer(200, '{"response":{"code":"VALIDATION_ERROR","errors":[{"key":"k","message":"m"}],"messages":["m2"]}}'))
+    write(p, "no_code_200", answer(200, '{"response":{"data":{"accessToken":"a.b.c","refreshToken":"d.e.f","expiresIn":480,"refreshExpiresIn":3660,"tokenType":"Bearer"}}}'))
+    write(p, "null_code_202", answer(202, '{"response":{"code":null,"data":{"tokenType":null,"refreshExpiresIn":3660,"expiresIn":480,"refreshToken":"d.e.f","accessToken":"a.b.c"}}}'))
+    write(p, "accepted_pair_202", answer(202, ' {"response" : {"data" : {"accessToken" : "a.b.c" , "refreshToken":"d.e.f","expiresIn":0,"refreshExpiresIn":31622400} ,"code":"ACCEPTED"}}\n'))
+    write(p, "plain_form_near_misses", answer(200, '{"response":{"code":"SUCCESS","data":{"accessToken":"a\\/b","refreshToken":"d.e.f","expiresIn":0480,"refreshExpiresIn":3660}}}'))
+    # Secrets and paths in server text, for the redaction checks.
+    write(p, "proxy_echo_403", answer(403, '<html><p>Blocked: {"userIdentifier":"bob","userSecret":"Tr0ub4dor&3-horse!battery~staple"} at /auth-api/v2/authenticate?access_token=abc%2Fdef~1</p></html>'))
+    write(p, "error_file_not_found", answer(404, '{"response":{"code":"NOT_FOUND_ERROR","errors":[{"key":"file.not.found","message":"File not found: some/dir/Long-File_Name2.json"}]}}'))
     write(p, "proxy_html_502", answer(502, "<html><body><h1>502 Bad Gateway</h1></body></html>"))
     write(p, "proxy_empty_504", answer(504, ""))
     write(p, "truncated_200", answer(200, '{"response":{"code":"SUCCESS","data":{"accessTo'))
