@@ -86,19 +86,19 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 /// One run of token characters, redacted where it holds a secret.
-fn push_run(run: &str, out: &mut String) {
-    // `name=value`: a query parameter, a form field, a log's key-value pair.
-    if let Some((name, value)) = run.split_once('=')
+fn push_run(mut run: &str, out: &mut String) {
+    // `name=value`: a query parameter, a form field, a log's key-value pair. A loop, not
+    // recursion: a server controls how many there are in a row.
+    while let Some((name, value)) = run.split_once('=')
         && is_name(name)
     {
         out.push_str(name);
         out.push('=');
         if names_a_secret(name) && !value.is_empty() {
             out.push_str(REDACTED);
-        } else {
-            push_run(value, out);
+            return;
         }
-        return;
+        run = value;
     }
     if !run.contains('/') {
         out.push_str(if looks_like_token(run) { REDACTED } else { run });
@@ -801,6 +801,16 @@ mod tests {
         ] {
             assert_eq!(sanitize(plain), plain);
         }
+    }
+
+    #[test]
+    fn long_chains_of_pairs_and_escaped_quotes_need_no_deep_stack() {
+        let pairs = "a=".repeat(40_000) + "x";
+        assert_eq!(sanitize(&pairs), pairs);
+        let pairs = "a=".repeat(40_000) + "token=x";
+        assert!(sanitize(&pairs).ends_with("token=[redacted]"));
+        let quotes = format!(r#"{{"token":"{}"#, "\\\"".repeat(20_000));
+        assert_eq!(sanitize(&quotes), r#"{"token":"[redacted]"#);
     }
 
     #[test]
