@@ -210,8 +210,26 @@ pub fn parse_token_response<B: AsRef<[u8]>>(response: &Response<B>) -> Result<To
 
 /// Parses an Authenticate or Refresh answer.
 ///
-/// A 2xx must be the success envelope; anything else becomes [`Error::Api`] when it is
-/// Smartling's error envelope, or [`Error::UnexpectedResponse`] when it is not.
+/// A 2xx must be the success envelope with a valid pair in `data`, under a `code` of
+/// `SUCCESS`, `ACCEPTED` (older docs show it on a 202), or no `code` at all (missing
+/// or `null`, as several clients' fixtures have it). A 2xx whose `code` is an error
+/// code is the [`Error::Api`] it says. Any other status becomes [`Error::Api`] when it
+/// is Smartling's error envelope, or [`Error::UnexpectedResponse`] when it is not. The
+/// entries of an error envelope are read from `errors` (a list or one object), the
+/// older `messages`, or `data`.
+///
+/// ```
+/// use smartling_auth_core::{parse_token_response, ErrorCode};
+/// let no_code = r#"{"response":{"data":{"accessToken":"a.b.c","refreshToken":"d.e.f",
+///     "expiresIn":480,"refreshExpiresIn":3660}}}"#;
+/// let pair = parse_token_response(&http::Response::builder().status(200).body(no_code).unwrap());
+/// assert_eq!(pair.unwrap().expires_in.as_secs(), 480);
+/// let error_code = r#"{"response":{"code":"VALIDATION_ERROR","messages":["refreshToken is required"]}}"#;
+/// let err = parse_token_response(&http::Response::builder().status(200).body(error_code).unwrap());
+/// let err = err.unwrap_err();
+/// assert_eq!(err.api().unwrap().code, ErrorCode::ValidationError);
+/// assert_eq!(err.to_string(), "HTTP 200 VALIDATION_ERROR: refreshToken is required");
+/// ```
 ///
 /// ```
 /// use smartling_auth_core::{parse_token_response_with, Error, ParseOptions};
