@@ -2,7 +2,6 @@
 //! first failure and printing what each step cost.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cmd::{Failure, Result, cargo, ensure_cargo_tool, run_cmd, secs};
@@ -109,7 +108,7 @@ pub fn ci(root: &Path, skip_tests: bool) -> Result {
             Task::Deny => ensure_cargo_tool(root, "deny", "cargo-deny").and_then(|()| {
                 run_cmd(cargo(root).args(["deny", "check", "licenses", "bans", "sources"]))
             }),
-            Task::Package => package(root),
+            Task::Package => crate::package::package(root),
             Task::Fuzz(t) => fuzz::fuzz(root, Some(&t), FUZZ_SECONDS).map(|s| fuzz_stats.extend(s)),
         };
         let took = t0.elapsed();
@@ -132,30 +131,6 @@ pub fn ci(root: &Path, skip_tests: bool) -> Result {
         secs(started.elapsed())
     );
     Ok(())
-}
-
-/// `cargo package` for every published member: packs each crate and builds it from
-/// its packaged sources, so a file missing from a package fails here, not on
-/// crates.io. Members that depend on each other are packed together; cargo resolves
-/// them against the freshly packed siblings (its temporary registry under
-/// `target/package/`). Unpublished members (`publish = false`) are left out: they may
-/// have path-only dependencies, which cannot be packaged. `--allow-dirty`: the check
-/// is about what the sources build, not whether they are committed yet.
-fn package(root: &Path) -> Result {
-    let meta = crate::tidy::metadata(root)?;
-    run_cmd(&mut package_command(
-        root,
-        &crate::tidy::manifest::published_members(&meta),
-    ))
-}
-
-fn package_command(root: &Path, members: &[String]) -> Command {
-    let mut c = cargo(root);
-    c.args(["package", "--allow-dirty"]);
-    for m in members {
-        c.args(["-p", m]);
-    }
-    c
 }
 
 fn print_steps(done: &[(String, Duration)]) {
@@ -199,15 +174,6 @@ mod tests {
         let skipped = titles(true);
         assert_eq!(skipped.len(), all.len() - 1);
         assert!(!skipped.contains(&"tests".to_owned()));
-        let shown = crate::cmd::show(&package_command(
-            Path::new("."),
-            &["smartling-auth-core".into(), "smartling-auth-cli".into()],
-        ));
-        // Verified (never `--no-verify`), and only the members given.
-        assert_eq!(
-            shown,
-            "cargo package --allow-dirty -p smartling-auth-core -p smartling-auth-cli"
-        );
     }
 
     #[test]

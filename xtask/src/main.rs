@@ -12,6 +12,7 @@ mod cmd;
 mod demo;
 mod fuzz;
 mod json;
+mod package;
 #[cfg(test)]
 mod testdir;
 mod tidy;
@@ -33,6 +34,8 @@ Commands:
                                 in Markdown and doc comments exist, `//!` headers, the
                                 CLI's exit codes, headline figures, rust-version and
                                 publish metadata. Reads files only; about a second.
+  package                       Packs every published crate and builds each from its
+                                packaged sources, as ci does (target/package-verify).
   fuzz [TARGET] [--seconds N]   Runs one fuzz target (all when none is given) for N
                                 seconds each (default 60) on the committed corpus, then
                                 prints executions and coverage. Fails on a finding.
@@ -74,6 +77,10 @@ fn run(args: &[String]) -> Result {
             no_args("tidy", rest)?;
             tidy::tidy(&root)
         }
+        "package" => {
+            no_args("package", rest)?;
+            package::package(&root)
+        }
         "fuzz" => {
             let (target, seconds) = fuzz::parse_args(rest)?;
             let stats = fuzz::fuzz(&root, target.as_deref(), seconds)?;
@@ -110,6 +117,10 @@ mod tests {
         assert!(matches!(run(&args(&["nope"])), Err(Failure::Usage(_))));
         assert!(matches!(run(&args(&["tidy", "x"])), Err(Failure::Usage(_))));
         assert!(matches!(run(&args(&["demo", "x"])), Err(Failure::Usage(_))));
+        assert!(matches!(
+            run(&args(&["package", "x"])),
+            Err(Failure::Usage(_))
+        ));
         assert!(matches!(
             run(&args(&["ci", "--fast"])),
             Err(Failure::Usage(_))

@@ -27,8 +27,8 @@ fn is_published(p: &Json) -> bool {
     !matches!(p.get("publish"), Some(Json::Arr(to)) if to.is_empty())
 }
 
-/// The names of the workspace members that are published, in metadata order.
-pub fn published_members(meta: &Json) -> Vec<String> {
+/// `(name, version)` of the workspace members that are published, in metadata order.
+pub fn published_members(meta: &Json) -> Vec<(String, String)> {
     let members = meta
         .get("workspace_members")
         .map(Json::as_array)
@@ -39,7 +39,10 @@ pub fn published_members(meta: &Json) -> Vec<String> {
         .iter()
         .filter(|p| p.get("id").is_some_and(|id| members.contains(id)))
         .filter(|p| is_published(p))
-        .filter_map(|p| Some(p.get("name")?.as_str()?.to_owned()))
+        .filter_map(|p| {
+            let field = |k| Some(p.get(k)?.as_str()?.to_owned());
+            Some((field("name")?, field("version")?))
+        })
         .collect()
 }
 
@@ -267,6 +270,10 @@ mod tests {
         assert!(
             !msgs.iter().any(|m| m.contains("xtask")),
             "xtask is not published: {msgs:?}"
+        );
+        assert_eq!(
+            published_members(&m),
+            [("core".to_owned(), "0.1.0".to_owned())]
         );
 
         dir.write("crates/core/LICENSE-MIT", "edited");
