@@ -7,32 +7,20 @@
 //!
 //! Two-thread figures are per operation: each thread runs `iters` calls, and the wall
 //! time from the common start to the last finish is divided by 2. So
-//! `single / two_threads` is the throughput ratio of two threads over one.
+//! `single / two_threads` is the throughput ratio of two threads over one. The
+//! baseline and the two-thread runner are the test kit's, shared with the blocking
+//! provider's benchmark.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::sync::{Arc, Barrier, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smartling_auth_async_std::{
     AccessToken, BaseUrl, Policy, RefreshToken, Session, Step, TokenCache, TokenPair, TokenProvider,
 };
-
-/// Polls a future once with a no-op waker: `None` if it is not ready.
-#[inline]
-fn poll_once<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
-}
+use smartling_auth_testkit::bench::{MutexBaseline, two_threads};
+use smartling_auth_testkit::poll::poll_once;
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl";
 
@@ -64,57 +52,6 @@ fn shared_session() -> TokenCache {
     shared
 }
 
-/// The baseline: a lock around the token and its expiry.
-struct Baseline(Mutex<Option<(AccessToken, Instant)>>);
-
-impl Baseline {
-    fn new() -> Self {
-        Self(Mutex::new(Some((
-            AccessToken::new(TOKEN),
-            Instant::now() + Duration::from_secs(3600),
-        ))))
-    }
-
-    #[inline]
-    fn get(&self) -> Option<AccessToken> {
-        let guard = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &*guard {
-            Some((token, until)) if Instant::now() < *until => Some(token.clone()),
-            _ => None,
-        }
-    }
-}
-
-/// Runs `op` `iters` times on each of two threads started together; returns the wall
-/// time per operation (wall time / 2).
-fn two_threads(iters: u64, op: Arc<dyn Fn() + Send + Sync>) -> Duration {
-    let barrier = Arc::new(Barrier::new(2));
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let (barrier, op) = (Arc::clone(&barrier), Arc::clone(&op));
-            std::thread::spawn(move || {
-                op(); // warm this thread's copy of the token
-                barrier.wait();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    op();
-                }
-                (start, Instant::now())
-            })
-        })
-        .collect();
-    let spans: Vec<(Instant, Instant)> = threads
-        .into_iter()
-        .map(|t| t.join().expect("bench thread"))
-        .collect();
-    let start = spans.iter().map(|s| s.0).min().expect("two spans");
-    let end = spans.iter().map(|s| s.1).max().expect("two spans");
-    (end - start) / 2
-}
-
 fn bench(c: &mut Criterion) {
     let mut single = c.benchmark_group("access_token/single");
     let p = provider();
@@ -139,7 +76,7 @@ fn bench(c: &mut Criterion) {
     single.bench_function("core_cached", |b| {
         b.iter(|| black_box(black_box(&shared).cached(Instant::now()).expect("token")))
     });
-    let base = Baseline::new();
+    let base = MutexBaseline::new(AccessToken::new(TOKEN), Duration::from_secs(3600));
     single.bench_function("baseline_mutex", |b| {
         b.iter(|| black_box(black_box(&base).get().expect("token")))
     });
@@ -167,7 +104,10 @@ fn bench(c: &mut Criterion) {
         });
         b.iter_custom(|iters| two_threads(iters, Arc::clone(&op)))
     });
-    let base = Arc::new(Baseline::new());
+    let base = Arc::new(MutexBaseline::new(
+        AccessToken::new(TOKEN),
+        Duration::from_secs(3600),
+    ));
     two.bench_function("baseline_mutex", |b| {
         let base = Arc::clone(&base);
         let op: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {

@@ -1,13 +1,12 @@
 //! Every fault the emulator can inject ends in recovery or a clear error within the
 //! configured deadline, on a login and on a refresh.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use smartling_auth_async_std::{Builder, Error, TokenProvider};
 use smartling_auth_emulator::{Emulator, Endpoint, Fault, Outcome};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::{quick_policy, quick_retry};
 
 /// Short per-request timeouts, so slow answers turn into retries quickly.
 const CONNECT: Duration = Duration::from_secs(1);
@@ -39,15 +38,7 @@ fn faults() -> Vec<(&'static str, Fault, Expect)> {
             },
             Expect::Recover,
         ),
-        (
-            "500",
-            Fault::Status {
-                status: 500,
-                envelope: true,
-                retry_after: None,
-            },
-            Expect::Recover,
-        ),
+        ("500", error_envelope(500), Expect::Recover),
         (
             "503 without envelope",
             Fault::Status {
@@ -79,7 +70,7 @@ fn faults() -> Vec<(&'static str, Fault, Expect)> {
 }
 
 fn provider_builder(emu: &Emulator) -> Builder<TokenProvider> {
-    builder(emu, policy())
+    for_emulator(TokenProvider::builder, emu, quick_policy())
         .timeouts(CONNECT, TOTAL)
         .deadline(DEADLINE)
         .retry(quick_retry())
@@ -102,7 +93,7 @@ async fn every_fault_on_login_ends_in_recovery_or_a_clear_error() {
         );
         match (expect, result) {
             (Expect::Recover, Ok(token)) => {
-                assert_eq!(whoami(&emu, &token).await, 200, "{name}");
+                assert_eq!(whoami_async(&emu, &token).await, 200, "{name}");
                 // The fault was served, and a later try succeeded. (A delayed answer
                 // is counted only once its delay is over, so totals are not exact.)
                 assert_eq!(emu.pending_faults(Endpoint::Authenticate), 0, "{name}");
@@ -117,7 +108,7 @@ async fn every_fault_on_login_ends_in_recovery_or_a_clear_error() {
                 assert_eq!(emu.counters().total(Endpoint::Authenticate), 1, "{name}");
                 // The next call tries again, and the server is fine now.
                 let token = provider.access_token().await.unwrap();
-                assert_eq!(whoami(&emu, &token).await, 200, "{name}");
+                assert_eq!(whoami_async(&emu, &token).await, 200, "{name}");
             }
             (expect, result) => panic!("{name}: expected {expect:?}, got {result:?}"),
         }
@@ -158,14 +149,14 @@ async fn every_fault_on_refresh_ends_in_recovery_or_a_clear_error() {
         match expect {
             Expect::Recover => {
                 let token = renewed.unwrap_or_else(|| panic!("{name}: never renewed"));
-                assert_eq!(whoami(&emu, &token).await, 200, "{name}");
+                assert_eq!(whoami_async(&emu, &token).await, 200, "{name}");
             }
             Expect::TooLarge => {
                 // A rejection while the current token serves: the callers keep it, and
                 // the session backs off instead of hammering the server.
                 assert!(renewed.is_none(), "{name}");
                 assert_eq!(c.total(Endpoint::Refresh), 1, "{name}");
-                assert_eq!(whoami(&emu, &pair.access_token).await, 200, "{name}");
+                assert_eq!(whoami_async(&emu, &pair.access_token).await, 200, "{name}");
             }
         }
         emu.shutdown();

@@ -1,15 +1,14 @@
 //! Single flight under a herd of 10,000 tasks, and a renewer cancelled mid-request.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
-use futures_lite::future;
 use smartling_auth_async_std::{AccessToken, TokenProvider};
-use smartling_auth_emulator::{Emulator, Endpoint, Fault, Outcome};
+use smartling_auth_emulator::{Emulator, Endpoint, Outcome};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_policy;
+use smartling_auth_testkit::poll::wait_in_line;
 
 const TASKS: usize = 10_000;
 
@@ -43,10 +42,12 @@ async fn a_herd_at_cold_start_and_after_expiry_sends_one_request_each_time() {
     // 56 s are left, so on its clock a token expires 4 s after it was requested (and
     // its refresh-ahead point, at half life, is later than that).
     let emu = start(Emulator::builder().access_ttl(Duration::from_secs(60)));
-    let mut policy = policy();
+    let mut policy = quick_policy();
     policy.min_validity = Some(Duration::from_secs(56));
     policy.refresh_ahead = Some(Duration::from_secs(56));
-    let provider = builder(&emu, policy).build().unwrap();
+    let provider = for_emulator(TokenProvider::builder, &emu, policy)
+        .build()
+        .unwrap();
 
     // Cold start: one login for everybody.
     let tokens = herd(&provider, TASKS).await;
@@ -57,13 +58,17 @@ async fn a_herd_at_cold_start_and_after_expiry_sends_one_request_each_time() {
     assert_eq!(c.total(Endpoint::Authenticate), 1);
     assert_eq!(c.get(Endpoint::Authenticate, Outcome::Success), 1);
     assert_eq!(c.total(Endpoint::Refresh), 0);
-    assert_eq!(whoami(&emu, &first).await, 200);
+    assert_eq!(whoami_async(&emu, &first).await, 200);
 
     // Let the token expire on the client's clock (4 s after it was requested, which
     // was before `phase1_done`), and on the server's.
     async_io::Timer::at(phase1_done + Duration::from_millis(4300)).await;
     emu.advance(Duration::from_secs(60));
-    assert_eq!(whoami(&emu, &first).await, 401, "expired on the server");
+    assert_eq!(
+        whoami_async(&emu, &first).await,
+        401,
+        "expired on the server"
+    );
 
     // Right after expiry: one refresh for everybody.
     let tokens = herd(&provider, TASKS).await;
@@ -73,7 +78,7 @@ async fn a_herd_at_cold_start_and_after_expiry_sends_one_request_each_time() {
     assert_eq!(c.total(Endpoint::Authenticate), 1);
     assert_eq!(c.total(Endpoint::Refresh), 1);
     assert_eq!(c.get(Endpoint::Refresh, Outcome::Success), 1);
-    assert_eq!(whoami(&emu, &second).await, 200);
+    assert_eq!(whoami_async(&emu, &second).await, 200);
     emu.shutdown();
 }
 
@@ -81,15 +86,7 @@ async fn a_herd_at_cold_start_and_after_expiry_sends_one_request_each_time() {
 async fn a_cancelled_renewer_hands_over_to_a_waiter() {
     let emu = start(Emulator::builder());
     // The first login is held by the server for 3 s; the client would wait 20 s.
-    emu.inject(
-        Endpoint::Authenticate,
-        Fault::DelayHeaders(Duration::from_secs(3)),
-        1,
-    );
-    let provider = builder(&emu, policy())
-        .timeouts(Duration::from_secs(2), Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let provider = held_login(TokenProvider::builder, &emu, Duration::from_secs(3));
 
     let renewer = {
         let provider = provider.clone();
@@ -108,16 +105,9 @@ async fn a_cancelled_renewer_hands_over_to_a_waiter() {
     let waiters: Vec<_> = (0..100)
         .map(|_| {
             let (provider, waiting) = (provider.clone(), Arc::clone(&waiting));
-            async_std::task::spawn(async move {
-                let mut call = Box::pin(provider.access_token());
-                // Poll once: the call finds the renewal in flight and starts waiting.
-                let first = future::poll_once(&mut call).await;
-                waiting.fetch_add(1, Ordering::SeqCst);
-                match first {
-                    Some(result) => result,
-                    None => call.await,
-                }
-            })
+            async_std::task::spawn(
+                async move { wait_in_line(provider.access_token(), &waiting).await },
+            )
         })
         .collect();
     assert!(
@@ -142,25 +132,17 @@ async fn a_cancelled_renewer_hands_over_to_a_waiter() {
         for waiter in waiters {
             tokens.push(waiter.await.expect("the waiters still get a token"));
         }
-        Some(tokens)
+        tokens
     };
-    let bound = async {
-        async_io::Timer::after(Duration::from_secs(30)).await;
-        None
-    };
-    let tokens = future::or(all, bound).await.expect("nobody waits forever");
+    let tokens = within(Duration::from_secs(30), all)
+        .await
+        .expect("nobody waits forever");
     let token = all_equal(&tokens);
-    assert_eq!(whoami(&emu, token).await, 200);
+    assert_eq!(whoami_async(&emu, token).await, 200);
 
     // Exactly one extra request: the cancelled one (counted when its delay ends) and
     // the one sent by the waiter that took over.
-    assert!(
-        eventually(Duration::from_secs(15), || {
-            emu.counters().total(Endpoint::Authenticate) >= 2
-        })
-        .await
-    );
-    assert_eq!(emu.counters().total(Endpoint::Authenticate), 2);
+    assert_eq!(logins_once_counted(&emu, 2).await, 2);
     // Nothing is left locked: the next call is served at once from the cache.
     assert!(provider.access_token().await.unwrap().same_secret(token));
     emu.shutdown();

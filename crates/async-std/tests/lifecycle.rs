@@ -1,34 +1,40 @@
 //! The token lifecycle end to end against the emulator: login, refresh, refresh-ahead,
 //! fallbacks to login, the one-shot calls, and the `Send`/`Sync` promises.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::*;
 use smartling_auth_async_std::{
     AsyncClientExt, Client, Error, TokenProvider, authenticate, refresh,
 };
 use smartling_auth_emulator::{Emulator, Endpoint, Fault, Outcome};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_policy;
 
 #[async_std::test]
 async fn authenticate_then_refresh_then_whoami() {
     let emu = start(Emulator::builder());
 
     // A cold provider logs in.
-    let cold = builder(&emu, policy()).build().unwrap();
+    let cold = for_emulator(TokenProvider::builder, &emu, quick_policy())
+        .build()
+        .unwrap();
     let token = cold.access_token().await.unwrap();
     assert_eq!(
         emu.counters().get(Endpoint::Authenticate, Outcome::Success),
         1
     );
-    assert_eq!(whoami(&emu, &token).await, 200);
+    assert_eq!(whoami_async(&emu, &token).await, 200);
 
     // A provider whose pair is 430 s old (both clocks agree): past the refresh-ahead
     // point, so the next call refreshes.
-    let (provider, pair) = aged(&emu, builder(&emu, policy()), AGE).await;
+    let (provider, pair) = aged(
+        &emu,
+        for_emulator(TokenProvider::builder, &emu, quick_policy()),
+        AGE,
+    )
+    .await;
     assert_eq!(
         emu.counters().get(Endpoint::Authenticate, Outcome::Success),
         2
@@ -39,7 +45,7 @@ async fn authenticate_then_refresh_then_whoami() {
     assert_eq!(c.get(Endpoint::Refresh, Outcome::Success), 1);
     assert_eq!(c.total(Endpoint::Refresh), 1);
     assert_eq!(c.total(Endpoint::Authenticate), 2);
-    assert_eq!(whoami(&emu, &refreshed).await, 200);
+    assert_eq!(whoami_async(&emu, &refreshed).await, 200);
 
     // The refreshed token is fresh: served from the cache, nothing more is sent.
     assert!(
@@ -58,7 +64,9 @@ async fn authenticate_then_refresh_then_whoami() {
 #[async_std::test]
 async fn fresh_token_is_served_from_the_cache() {
     let emu = start(Emulator::builder());
-    let provider = builder(&emu, policy()).build().unwrap();
+    let provider = for_emulator(TokenProvider::builder, &emu, quick_policy())
+        .build()
+        .unwrap();
     let first = provider.access_token().await.unwrap();
     for _ in 0..100 {
         assert!(provider.access_token().await.unwrap().same_secret(&first));
@@ -75,7 +83,8 @@ async fn refresh_ahead_keeps_callers_unblocked() {
     let emu = start(Emulator::builder());
     let (provider, pair) = aged(
         &emu,
-        builder(&emu, policy()).timeouts(Duration::from_secs(2), Duration::from_secs(20)),
+        for_emulator(TokenProvider::builder, &emu, quick_policy())
+            .timeouts(Duration::from_secs(2), Duration::from_secs(20)),
         AGE,
     )
     .await;
@@ -124,25 +133,22 @@ async fn refresh_ahead_keeps_callers_unblocked() {
     let second = renewer.await.unwrap();
     assert!(!second.same_secret(&first));
     assert_eq!(emu.counters().get(Endpoint::Refresh, Outcome::Success), 1);
-    assert_eq!(whoami(&emu, &second).await, 200);
+    assert_eq!(whoami_async(&emu, &second).await, 200);
     emu.shutdown();
 }
 
 #[async_std::test]
 async fn refused_refresh_falls_back_to_login() {
     let emu = start(Emulator::builder());
-    let (provider, pair) = aged(&emu, builder(&emu, policy()), AGE).await;
+    let (provider, pair) = aged(
+        &emu,
+        for_emulator(TokenProvider::builder, &emu, quick_policy()),
+        AGE,
+    )
+    .await;
     let first = pair.access_token;
 
-    emu.inject(
-        Endpoint::Refresh,
-        Fault::Status {
-            status: 401,
-            envelope: true,
-            retry_after: None,
-        },
-        1,
-    );
+    emu.inject(Endpoint::Refresh, error_envelope(401), 1);
     let second = provider.access_token().await.unwrap();
     assert!(!second.same_secret(&first));
     let c = emu.counters();
@@ -150,7 +156,7 @@ async fn refused_refresh_falls_back_to_login() {
     assert_eq!(c.total(Endpoint::Refresh), 1);
     // The one-shot login behind `aged`, then the fallback.
     assert_eq!(c.get(Endpoint::Authenticate, Outcome::Success), 2);
-    assert_eq!(whoami(&emu, &second).await, 200);
+    assert_eq!(whoami_async(&emu, &second).await, 200);
     emu.shutdown();
 }
 
@@ -160,14 +166,19 @@ async fn refresh_past_the_session_cap_falls_back_to_login() {
     // still takes its refresh token for alive: the server refuses the refresh (401
     // invalid_token) and the provider logs in again.
     let emu = start(Emulator::builder().session_ttl(Duration::from_secs(900)));
-    let (provider, pair) = aged(&emu, builder(&emu, policy()), AGE).await;
+    let (provider, pair) = aged(
+        &emu,
+        for_emulator(TokenProvider::builder, &emu, quick_policy()),
+        AGE,
+    )
+    .await;
     emu.advance(Duration::from_secs(901) - AGE);
-    assert_eq!(whoami(&emu, &pair.access_token).await, 401);
+    assert_eq!(whoami_async(&emu, &pair.access_token).await, 401);
     let token = provider.access_token().await.unwrap();
     let c = emu.counters();
     assert_eq!(c.get(Endpoint::Refresh, Outcome::Rejected), 1);
     assert_eq!(c.get(Endpoint::Authenticate, Outcome::Success), 2);
-    assert_eq!(whoami(&emu, &token).await, 200);
+    assert_eq!(whoami_async(&emu, &token).await, 200);
     emu.shutdown();
 }
 
@@ -176,30 +187,37 @@ async fn near_the_session_cap_the_provider_logs_in_instead_of_refreshing() {
     // The refresh token's lifetime (500 s, the session cap) is below the refresh-ahead
     // window (600 s here): the cap is near, so the renewal is a login, not a refresh.
     let emu = start(Emulator::builder().session_ttl(Duration::from_secs(500)));
-    let mut policy = policy();
+    let mut policy = quick_policy();
     policy.refresh_ahead = Some(Duration::from_secs(600));
-    let (provider, pair) = aged(&emu, builder(&emu, policy), AGE).await;
+    let (provider, pair) = aged(
+        &emu,
+        for_emulator(TokenProvider::builder, &emu, policy),
+        AGE,
+    )
+    .await;
     assert_eq!(pair.refresh_expires_in, Duration::from_secs(500));
     let token = provider.access_token().await.unwrap();
     assert!(!token.same_secret(&pair.access_token));
     let c = emu.counters();
     assert_eq!(c.total(Endpoint::Refresh), 0);
     assert_eq!(c.get(Endpoint::Authenticate, Outcome::Success), 2);
-    assert_eq!(whoami(&emu, &token).await, 200);
+    assert_eq!(whoami_async(&emu, &token).await, 200);
     emu.shutdown();
 }
 
 #[async_std::test]
 async fn invalidated_token_is_renewed() {
     let emu = start(Emulator::builder());
-    let provider = builder(&emu, policy()).build().unwrap();
+    let provider = for_emulator(TokenProvider::builder, &emu, quick_policy())
+        .build()
+        .unwrap();
     let first = provider.access_token().await.unwrap();
     assert!(provider.invalidate(&first));
     assert!(!provider.invalidate(&first), "already invalidated");
     let second = provider.access_token().await.unwrap();
     assert!(!second.same_secret(&first));
     assert_eq!(emu.counters().get(Endpoint::Refresh, Outcome::Success), 1);
-    assert_eq!(whoami(&emu, &second).await, 200);
+    assert_eq!(whoami_async(&emu, &second).await, 200);
     emu.shutdown();
 }
 
@@ -224,10 +242,10 @@ async fn wrong_secret_is_a_clear_error() {
 async fn one_shot_calls() {
     let emu = start(Emulator::builder());
     let base = base(&emu);
-    let pair = authenticate(&base, &credentials(&emu)).await.unwrap();
-    assert_eq!(whoami(&emu, &pair.access_token).await, 200);
+    let pair = authenticate(&base, &credentials()).await.unwrap();
+    assert_eq!(whoami_async(&emu, &pair.access_token).await, 200);
     let renewed = refresh(&base, &pair.refresh_token).await.unwrap();
-    assert_eq!(whoami(&emu, &renewed.access_token).await, 200);
+    assert_eq!(whoami_async(&emu, &renewed.access_token).await, 200);
     // Single use: the spent refresh token is refused.
     let err = refresh(&base, &pair.refresh_token).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
@@ -238,10 +256,10 @@ async fn one_shot_calls() {
         .refresh_async(&base, &renewed.refresh_token)
         .await
         .unwrap();
-    assert_eq!(whoami(&emu, &again.access_token).await, 200);
+    assert_eq!(whoami_async(&emu, &again.access_token).await, 200);
     emu.inject(Endpoint::Authenticate, Fault::Oversized { bytes: 8192 }, 1);
     let err = client
-        .authenticate_async(&base, &credentials(&emu))
+        .authenticate_async(&base, &credentials())
         .await
         .unwrap_err();
     assert!(
@@ -254,6 +272,10 @@ async fn one_shot_calls() {
 #[test]
 fn provider_and_futures_are_send_and_sync() {
     fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    /// Asserts at compile time that a future is `Send`.
+    fn assert_send<F: std::future::Future + Send>(f: F) -> F {
+        f
+    }
     assert_send_sync_clone::<TokenProvider>();
 
     let provider = TokenProvider::new(

@@ -2,14 +2,13 @@
 //! provider hands out is alive when the server checks it, and renewals stay
 //! single-flight without spinning. Counts and liveness are asserted, never durations.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
-use smartling_auth_async_std::Policy;
-use smartling_auth_emulator::{Emulator, Endpoint, Outcome};
+use smartling_auth_async_std::{Policy, TokenProvider};
+use smartling_auth_emulator::Emulator;
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_retry;
 
 const LIFETIME: Duration = Duration::from_secs(3);
 /// How many token lifetimes the callers run for.
@@ -24,7 +23,9 @@ async fn three_second_tokens_are_served_alive_by_the_async_provider() {
     ));
     let mut policy = Policy::default();
     policy.retry = quick_retry();
-    let provider = builder(&emu, policy).build().unwrap();
+    let provider = for_emulator(TokenProvider::builder, &emu, policy)
+        .build()
+        .unwrap();
     let end = Instant::now() + LIFETIME * LIVES;
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -37,7 +38,7 @@ async fn three_second_tokens_are_served_alive_by_the_async_provider() {
                         break;
                     }
                     let token = provider.access_token().await.expect("a token");
-                    let status = whoami(&emu, &token).await;
+                    let status = whoami_async(&emu, &token).await;
                     assert_eq!(status, 200, "a token handed out was dead at the server");
                     checked += 1;
                     async_io::Timer::after(Duration::from_millis(20)).await;
@@ -51,12 +52,5 @@ async fn three_second_tokens_are_served_alive_by_the_async_provider() {
         checked += task.await;
     }
     assert!(checked > 0);
-    let c = emu.counters();
-    assert_eq!(c.total(Endpoint::Authenticate), 1, "one login");
-    let refreshes = c.total(Endpoint::Refresh);
-    assert_eq!(c.get(Endpoint::Refresh, Outcome::Success), refreshes);
-    assert!(
-        (1..=2 * LIVES as u64 + 1).contains(&refreshes),
-        "{refreshes} refreshes in {LIVES} lifetimes"
-    );
+    assert_renewals_per_lifetime(&emu, LIVES);
 }

@@ -1,15 +1,15 @@
 //! The same scenario on smol: a herd behind one login whose renewer is dropped
 //! mid-request, then a refresh ahead of expiry, checked against the emulator.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
-use futures_lite::future;
-use smartling_auth_emulator::{Emulator, Endpoint, Fault, Outcome};
+use smartling_auth_async_std::TokenProvider;
+use smartling_auth_emulator::{Emulator, Endpoint, Outcome};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_policy;
+use smartling_auth_testkit::poll::wait_in_line;
 
 const TASKS: usize = 1000;
 
@@ -17,15 +17,7 @@ const TASKS: usize = 1000;
 fn the_same_scenario_runs_on_smol() {
     smol::block_on(async {
         let emu = start(Emulator::builder());
-        emu.inject(
-            Endpoint::Authenticate,
-            Fault::DelayHeaders(Duration::from_secs(2)),
-            1,
-        );
-        let provider = builder(&emu, policy())
-            .timeouts(Duration::from_secs(2), Duration::from_secs(20))
-            .build()
-            .unwrap();
+        let provider = held_login(TokenProvider::builder, &emu, Duration::from_secs(2));
 
         // The first caller starts the login, which the server holds.
         let renewer = {
@@ -44,15 +36,7 @@ fn the_same_scenario_runs_on_smol() {
         let herd: Vec<_> = (0..TASKS)
             .map(|_| {
                 let (provider, waiting) = (provider.clone(), Arc::clone(&waiting));
-                smol::spawn(async move {
-                    let mut call = Box::pin(provider.access_token());
-                    let first = future::poll_once(&mut call).await;
-                    waiting.fetch_add(1, Ordering::SeqCst);
-                    match first {
-                        Some(result) => result,
-                        None => call.await,
-                    }
-                })
+                smol::spawn(async move { wait_in_line(provider.access_token(), &waiting).await })
             })
             .collect();
         assert!(
@@ -64,38 +48,32 @@ fn the_same_scenario_runs_on_smol() {
 
         // Dropping a smol task cancels it: the renewal passes to a waiter.
         drop(renewer);
-        let tokens = future::or(
-            async {
-                let mut tokens = Vec::new();
-                for task in herd {
-                    tokens.push(task.await.expect("a token"));
-                }
-                Some(tokens)
-            },
-            async {
-                async_io::Timer::after(Duration::from_secs(30)).await;
-                None
-            },
-        )
-        .await
-        .expect("nobody waits forever");
+        let all = async {
+            let mut tokens = Vec::new();
+            for task in herd {
+                tokens.push(task.await.expect("a token"));
+            }
+            tokens
+        };
+        let tokens = within(Duration::from_secs(30), all)
+            .await
+            .expect("nobody waits forever");
         let token = &tokens[0];
         assert!(tokens.iter().all(|t| t.same_secret(token)));
-        assert_eq!(whoami(&emu, token).await, 200);
-        assert!(
-            eventually(Duration::from_secs(15), || {
-                emu.counters().total(Endpoint::Authenticate) >= 2
-            })
-            .await
-        );
-        assert_eq!(emu.counters().total(Endpoint::Authenticate), 2);
+        assert_eq!(whoami_async(&emu, token).await, 200);
+        assert_eq!(logins_once_counted(&emu, 2).await, 2);
 
         // Refresh ahead of expiry.
-        let (aged, pair) = aged(&emu, builder(&emu, policy()), AGE).await;
+        let (aged, pair) = aged(
+            &emu,
+            for_emulator(TokenProvider::builder, &emu, quick_policy()),
+            AGE,
+        )
+        .await;
         let refreshed = aged.access_token().await.unwrap();
         assert!(!refreshed.same_secret(&pair.access_token));
         assert_eq!(emu.counters().get(Endpoint::Refresh, Outcome::Success), 1);
-        assert_eq!(whoami(&emu, &refreshed).await, 200);
+        assert_eq!(whoami_async(&emu, &refreshed).await, 200);
         let header = aged.authorization_header().await.unwrap();
         assert_eq!(header, format!("Bearer {}", refreshed.secret()).as_str());
         emu.shutdown();

@@ -1,16 +1,15 @@
 //! A server slower than the client's timeouts: callers get a timeout error within the
 //! deadline, and the executor keeps running other tasks meanwhile.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
 use futures_lite::future;
-use smartling_auth_async_std::{Error, TransportErrorKind};
+use smartling_auth_async_std::{Error, TokenProvider, TransportErrorKind};
 use smartling_auth_emulator::{Emulator, Endpoint, Fault};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_policy;
 
 const DEADLINE: Duration = Duration::from_secs(3);
 /// Generous: a request on the wire may overrun the deadline by its own timeout, and a
@@ -38,7 +37,7 @@ async fn a_slow_server_gives_a_timeout_within_the_deadline_and_other_tasks_run()
         Fault::DelayHeaders(Duration::from_secs(30)),
         100,
     );
-    let provider = builder(&emu, policy())
+    let provider = for_emulator(TokenProvider::builder, &emu, quick_policy())
         .timeouts(Duration::from_secs(1), Duration::from_secs(1))
         .deadline(DEADLINE)
         .build()

@@ -3,13 +3,12 @@
 //! current-thread runtime: a herd at a cold start and at a renewal, and a renewer
 //! cancelled mid-request.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use smartling_auth_async_std::{AccessToken, TokenProvider};
-use smartling_auth_emulator::{Emulator, Endpoint, Fault};
+use smartling_auth_emulator::{Emulator, Endpoint};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_policy;
 
 const TASKS: usize = 2_000;
 
@@ -36,10 +35,12 @@ async fn herd(provider: &TokenProvider, n: usize) -> AccessToken {
 /// makes one refresh, however many tasks ask.
 async fn herd_and_renewal() {
     let emu = start(Emulator::builder());
-    let provider = builder(&emu, policy()).build().unwrap();
+    let provider = for_emulator(TokenProvider::builder, &emu, quick_policy())
+        .build()
+        .unwrap();
     let first = herd(&provider, TASKS).await;
     assert_eq!(emu.counters().total(Endpoint::Authenticate), 1);
-    assert_eq!(whoami(&emu, &first).await, 200);
+    assert_eq!(whoami_async(&emu, &first).await, 200);
 
     assert!(provider.invalidate(&first));
     let second = herd(&provider, TASKS).await;
@@ -47,7 +48,7 @@ async fn herd_and_renewal() {
     let c = emu.counters();
     assert_eq!(c.total(Endpoint::Authenticate), 1);
     assert_eq!(c.total(Endpoint::Refresh), 1);
-    assert_eq!(whoami(&emu, &second).await, 200);
+    assert_eq!(whoami_async(&emu, &second).await, 200);
     emu.shutdown();
 }
 
@@ -55,15 +56,7 @@ async fn herd_and_renewal() {
 /// takes the renewal over at once, and nothing stays locked.
 async fn cancelled_renewer() {
     let emu = start(Emulator::builder());
-    emu.inject(
-        Endpoint::Authenticate,
-        Fault::DelayHeaders(Duration::from_secs(2)),
-        1,
-    );
-    let provider = builder(&emu, policy())
-        .timeouts(Duration::from_secs(2), Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let provider = held_login(TokenProvider::builder, &emu, Duration::from_secs(2));
     let cancelled = tokio::time::timeout(Duration::from_millis(300), provider.access_token()).await;
     assert!(cancelled.is_err(), "the held login outlasts the timeout");
     // The next caller sends its own login rather than waiting on the dropped one.
@@ -71,15 +64,9 @@ async fn cancelled_renewer() {
         .await
         .expect("nobody waits forever")
         .expect("a token");
-    assert_eq!(whoami(&emu, &token).await, 200);
-    assert!(
-        eventually(Duration::from_secs(15), || {
-            emu.counters().total(Endpoint::Authenticate) >= 2
-        })
-        .await
-    );
+    assert_eq!(whoami_async(&emu, &token).await, 200);
     // The cancelled login (counted when its delay ended) and the one that took over.
-    assert_eq!(emu.counters().total(Endpoint::Authenticate), 2);
+    assert_eq!(logins_once_counted(&emu, 2).await, 2);
     assert!(provider.access_token().await.unwrap().same_secret(&token));
     emu.shutdown();
 }

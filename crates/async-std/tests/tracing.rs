@@ -1,57 +1,18 @@
 //! The `tracing` output of a full run, at DEBUG level, holds no secret.
 
-mod common;
-
-use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use common::*;
-use smartling_auth_async_std::{AccessToken, RefreshToken};
+use smartling_auth_async_std::{AccessToken, RefreshToken, TokenProvider};
 use smartling_auth_emulator::{Emulator, Endpoint, Fault};
-use tracing_subscriber::fmt::MakeWriter;
-
-/// A writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-}
-
-impl io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::logs::LogCapture;
+use smartling_auth_testkit::policy::quick_policy;
 
 #[async_std::test]
 async fn debug_output_of_a_full_run_holds_no_secret() {
-    let buffer = Buffer::default();
+    let buffer = LogCapture::new();
     // Global: the provider's futures run on the executor's threads.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .init();
+    buffer.install_global(tracing::Level::DEBUG);
 
     let emu = start(Emulator::builder().session_ttl(Duration::from_secs(900)));
     let (_, user_secret) = emu.demo_user();
@@ -60,18 +21,15 @@ async fn debug_output_of_a_full_run_holds_no_secret() {
 
     // Login with a retry, refresh ahead with a retry, a refused refresh and its
     // fallback to login, an invalidation, and a failure.
-    let (provider, pair) = aged(&emu, builder(&emu, policy()), AGE).await;
+    let (provider, pair) = aged(
+        &emu,
+        for_emulator(TokenProvider::builder, &emu, quick_policy()),
+        AGE,
+    )
+    .await;
     access.push(pair.access_token.clone());
     refresh.push(pair.refresh_token.clone());
-    emu.inject(
-        Endpoint::Refresh,
-        Fault::Status {
-            status: 503,
-            envelope: true,
-            retry_after: None,
-        },
-        1,
-    );
+    emu.inject(Endpoint::Refresh, error_envelope(503), 1);
     for _ in 0..500 {
         let token = provider.access_token().await.unwrap();
         if !token.same_secret(&pair.access_token) {
@@ -88,21 +46,15 @@ async fn debug_output_of_a_full_run_holds_no_secret() {
 
     let current = provider.access_token().await.unwrap();
     assert!(provider.invalidate(&current));
-    emu.inject(
-        Endpoint::Refresh,
-        Fault::Status {
-            status: 401,
-            envelope: true,
-            retry_after: None,
-        },
-        1,
-    );
+    emu.inject(Endpoint::Refresh, error_envelope(401), 1);
     emu.inject(Endpoint::Authenticate, Fault::Truncate, 1);
     let token = provider.access_token().await.unwrap();
     record(&provider);
-    assert_eq!(whoami(&emu, &token).await, 200);
+    assert_eq!(whoami_async(&emu, &token).await, 200);
 
-    let cold = builder(&emu, policy()).build().unwrap();
+    let cold = for_emulator(TokenProvider::builder, &emu, quick_policy())
+        .build()
+        .unwrap();
     emu.inject(Endpoint::Authenticate, Fault::Html { status: 502 }, 1);
     cold.access_token().await.unwrap();
     record(&cold);
@@ -112,15 +64,7 @@ async fn debug_output_of_a_full_run_holds_no_secret() {
         1,
     );
     cold.invalidate(&cold.access_token().await.unwrap());
-    emu.inject(
-        Endpoint::Refresh,
-        Fault::Status {
-            status: 401,
-            envelope: true,
-            retry_after: None,
-        },
-        1,
-    );
+    emu.inject(Endpoint::Refresh, error_envelope(401), 1);
     assert!(cold.access_token().await.is_err());
     emu.shutdown();
 
@@ -129,6 +73,11 @@ async fn debug_output_of_a_full_run_holds_no_secret() {
     assert!(out.contains("DEBUG"));
     assert!(access.len() >= 4 && refresh.len() >= 4);
     assert!(!out.contains(&user_secret), "the user secret leaked");
+    // The secret holds characters JSON escapes; its head stands for every form of it.
+    assert!(
+        !out.contains(SECRET_HEAD),
+        "the user secret leaked, escaped"
+    );
     for t in &access {
         assert!(!out.contains(t.secret()), "an access token leaked");
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use predicates::prelude::*;
 use smartling_auth_emulator::{Endpoint, Fault, Outcome};
+use smartling_auth_testkit::emulator::error_envelope;
 use support::{Env, Pair, SECRET, USER, run};
 
 #[test]
@@ -204,15 +205,8 @@ fn help_and_version_exit_0() {
 #[test]
 fn server_errors_exit_4_after_retries() {
     let env = Env::start();
-    env.emu.inject(
-        Endpoint::Authenticate,
-        Fault::Status {
-            status: 503,
-            envelope: true,
-            retry_after: None,
-        },
-        100,
-    );
+    env.emu
+        .inject(Endpoint::Authenticate, error_envelope(503), 100);
     let run = run(&mut env.with_creds(&["token"]));
     run.assert_failure(4);
     assert!(run.stderr.contains("HTTP 503"), "{}", run.stderr);

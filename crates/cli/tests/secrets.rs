@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use smartling_auth_emulator::{Endpoint, Fault};
+use smartling_auth_testkit::emulator::error_envelope;
 use support::{Env, Run, SECRET, USER, run};
 
 const WRONG_SECRET: &str = "wrong-secret-4d8e1f0a9b";
@@ -125,11 +126,7 @@ fn no_failure_leaks_a_secret() {
     check("spent refresh token via stdin", 3, via_stdin);
     // exit 4
     let faults = [
-        Fault::Status {
-            status: 503,
-            envelope: true,
-            retry_after: None,
-        },
+        error_envelope(503),
         Fault::Status {
             status: 429,
             envelope: true,

@@ -1,14 +1,16 @@
 //! `access_token()` on a fresh token, against a `Mutex<Option<(token, Instant)>>`
 //! baseline, on one thread and on two. Reported per operation: with two threads, the
 //! time is wall time divided by the operations of both, so a halved time means a
-//! doubled throughput.
+//! doubled throughput. The baseline and the two-thread runner are the test kit's,
+//! shared with the async provider's benchmark.
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
+use smartling_auth_testkit::bench::{MutexBaseline, two_threads};
 
 fn provider() -> TokenProvider {
     let pair = TokenPair::new(
@@ -23,43 +25,6 @@ fn provider() -> TokenProvider {
         .unwrap()
 }
 
-/// The baseline: what a straightforward cache does.
-struct MutexCache(Mutex<Option<(AccessToken, Instant)>>);
-
-impl MutexCache {
-    fn get(&self) -> Option<AccessToken> {
-        let now = Instant::now();
-        let guard = self.0.lock().unwrap();
-        guard
-            .as_ref()
-            .filter(|(_, exp)| now < *exp)
-            .map(|(t, _)| t.clone())
-    }
-}
-
-/// Runs `iters` operations split over `threads` threads; returns the wall time.
-fn parallel<F: Fn() + Send + Sync + 'static>(threads: u64, iters: u64, op: Arc<F>) -> Duration {
-    let per_thread = iters.div_ceil(threads);
-    let barrier = Arc::new(Barrier::new(threads as usize + 1));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (op, barrier) = (Arc::clone(&op), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                for _ in 0..per_thread {
-                    op();
-                }
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    for h in handles {
-        h.join().unwrap();
-    }
-    start.elapsed()
-}
-
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("fresh_token");
     let p = provider();
@@ -67,10 +32,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("provider/1_thread", |b| {
         b.iter(|| black_box(p.access_token().unwrap()))
     });
-    let cache = MutexCache(Mutex::new(Some((
-        AccessToken::new("a".repeat(900)),
-        Instant::now() + Duration::from_secs(3600),
-    ))));
+    let cache = MutexBaseline::new(AccessToken::new("a".repeat(900)), Duration::from_secs(3600));
     g.bench_function("mutex_baseline/1_thread", |b| {
         b.iter(|| black_box(cache.get().unwrap()))
     });
@@ -78,30 +40,18 @@ fn bench(c: &mut Criterion) {
     let p = Arc::new(provider());
     g.bench_function("provider/2_threads", |b| {
         let p = Arc::clone(&p);
-        b.iter_custom(move |iters| {
-            let p = Arc::clone(&p);
-            parallel(
-                2,
-                iters,
-                Arc::new(move || {
-                    black_box(p.access_token().unwrap());
-                }),
-            )
-        })
+        let op: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            black_box(p.access_token().unwrap());
+        });
+        b.iter_custom(|iters| two_threads(iters, Arc::clone(&op)))
     });
     let cache = Arc::new(cache);
     g.bench_function("mutex_baseline/2_threads", |b| {
         let cache = Arc::clone(&cache);
-        b.iter_custom(move |iters| {
-            let cache = Arc::clone(&cache);
-            parallel(
-                2,
-                iters,
-                Arc::new(move || {
-                    black_box(cache.get().unwrap());
-                }),
-            )
-        })
+        let op: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            black_box(cache.get().unwrap());
+        });
+        b.iter_custom(|iters| two_threads(iters, Arc::clone(&op)))
     });
     g.finish();
 }

@@ -1,20 +1,17 @@
 //! The token provider against the emulator: lifecycle, faults and herds.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::*;
 use smartling_auth_emulator::{Emulator, Endpoint, Fault, Outcome};
 use smartling_auth_isahc::{Error, Policy, TokenProvider};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::policy::quick_policy;
 
 fn provider(emu: &Emulator, policy: Policy) -> TokenProvider {
-    TokenProvider::builder(base(emu))
-        .credentials(credentials())
-        .policy(policy)
+    for_emulator(TokenProvider::builder, emu, policy)
         .timeouts(Duration::from_secs(2), Duration::from_secs(2))
         .deadline(Duration::from_secs(15))
         .build()
@@ -38,11 +35,7 @@ fn logs_in_once_then_serves_from_cache() {
 #[test]
 fn refresh_ahead_keeps_callers_unblocked_while_one_renews() {
     // A 4 s token, renewed from 2 s on, handed out until 3 s.
-    let emu = Emulator::builder()
-        .user(USER, SECRET)
-        .access_ttl(Duration::from_secs(4))
-        .start()
-        .unwrap();
+    let emu = start(Emulator::builder().access_ttl(Duration::from_secs(4)));
     let mut policy = quick_policy();
     policy.refresh_ahead = Some(Duration::from_secs(2));
     policy.min_validity = Some(Duration::from_secs(1));
@@ -92,15 +85,7 @@ fn a_refused_refresh_falls_back_to_login() {
     let emu = emulator();
     let p = provider(&emu, quick_policy());
     let t1 = p.access_token().unwrap();
-    emu.inject(
-        Endpoint::Refresh,
-        Fault::Status {
-            status: 401,
-            envelope: true,
-            retry_after: None,
-        },
-        1,
-    );
+    emu.inject(Endpoint::Refresh, error_envelope(401), 1);
     assert!(p.invalidate(&t1));
     let t2 = p.access_token().unwrap();
     assert!(!t2.same_secret(&t1));
@@ -112,11 +97,7 @@ fn a_refused_refresh_falls_back_to_login() {
 
 #[test]
 fn the_session_cap_leads_to_a_new_login() {
-    let emu = Emulator::builder()
-        .user(USER, SECRET)
-        .session_ttl(Duration::from_secs(3600))
-        .start()
-        .unwrap();
+    let emu = start(Emulator::builder().session_ttl(Duration::from_secs(3600)));
     let p = provider(&emu, quick_policy());
     let t1 = p.access_token().unwrap();
     // 50 s before the cap, the refresh answer's lifetimes shrink to 50 s, under a
@@ -148,11 +129,7 @@ fn every_fault_ends_in_recovery_or_a_clear_error_within_the_deadline() {
             envelope: true,
             retry_after: Some("1".into()),
         },
-        Fault::Status {
-            status: 500,
-            envelope: true,
-            retry_after: None,
-        },
+        error_envelope(500),
         Fault::Status {
             status: 503,
             envelope: false,
@@ -167,9 +144,7 @@ fn every_fault_ends_in_recovery_or_a_clear_error_within_the_deadline() {
     for fault in recoverable {
         let emu = emulator();
         emu.inject(Endpoint::Authenticate, fault.clone(), 2);
-        let p = TokenProvider::builder(base(&emu))
-            .credentials(credentials())
-            .policy(quick_policy())
+        let p = for_emulator(TokenProvider::builder, &emu, quick_policy())
             .timeouts(Duration::from_secs(1), Duration::from_millis(700))
             .deadline(Duration::from_secs(10))
             .build()
@@ -215,15 +190,7 @@ fn every_fault_ends_in_recovery_or_a_clear_error_within_the_deadline() {
 
     // An outage longer than the retries: the error names the last failure.
     let emu = emulator();
-    emu.inject(
-        Endpoint::Authenticate,
-        Fault::Status {
-            status: 503,
-            envelope: true,
-            retry_after: None,
-        },
-        100,
-    );
+    emu.inject(Endpoint::Authenticate, error_envelope(503), 100);
     let p = provider(&emu, quick_policy());
     let err = p.access_token().unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err}");
@@ -271,11 +238,7 @@ fn the_deadline_bounds_a_call_during_a_long_outage() {
 /// 1000 threads at the same instant: one login at a cold start, one refresh after expiry.
 #[test]
 fn a_herd_of_1000_threads_makes_one_login_then_one_refresh() {
-    let emu = Emulator::builder()
-        .user(USER, SECRET)
-        .access_ttl(Duration::from_secs(33))
-        .start()
-        .unwrap();
+    let emu = start(Emulator::builder().access_ttl(Duration::from_secs(33)));
     let mut policy = quick_policy();
     policy.refresh_ahead = Some(Duration::from_secs(31)); // renew 2 s after each grant
     policy.min_validity = Some(Duration::from_secs(30));

@@ -1,65 +1,26 @@
 //! No secret in the tracing output of a full run, failures included.
 
-mod common;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
-use smartling_auth_emulator::{Endpoint, Fault};
+use smartling_auth_emulator::Endpoint;
 use smartling_auth_isahc::TokenProvider;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::logs::LogCapture;
+use smartling_auth_testkit::policy::quick_policy;
 
 #[test]
 fn tracing_output_of_a_full_run_holds_no_secret() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let capture = LogCapture::new();
     let emu = emulator();
     let mut seen = Vec::new();
-    tracing::subscriber::with_default(subscriber, || {
-        let p = TokenProvider::builder(base(&emu))
-            .credentials(credentials())
-            .policy(quick_policy())
+    tracing::subscriber::with_default(capture.subscriber(tracing::Level::TRACE), || {
+        let p = for_emulator(TokenProvider::builder, &emu, quick_policy())
             .timeouts(Duration::from_secs(1), Duration::from_millis(700))
             .build()
             .unwrap();
-        emu.inject(
-            Endpoint::Authenticate,
-            Fault::Status {
-                status: 503,
-                envelope: true,
-                retry_after: None,
-            },
-            1,
-        );
+        emu.inject(Endpoint::Authenticate, error_envelope(503), 1);
         let t1 = p.access_token().unwrap();
-        emu.inject(
-            Endpoint::Refresh,
-            Fault::Status {
-                status: 401,
-                envelope: true,
-                retry_after: None,
-            },
-            1,
-        );
+        emu.inject(Endpoint::Refresh, error_envelope(401), 1);
         p.invalidate(&t1);
         let t2 = p.access_token().unwrap();
         p.invalidate(&t2);
@@ -85,7 +46,7 @@ fn tracing_output_of_a_full_run_holds_no_secret() {
         let err = bad.access_token().unwrap_err();
         seen.push(format!("{err} {err:?}"));
     });
-    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let out = capture.text();
     assert!(out.contains("sending"), "events were captured:\n{out}");
     assert!(out.contains("falling back to login"), "{out}");
     for secret in [SECRET, "wrong-secret-Kx7"] {

@@ -2,14 +2,15 @@
 //! is alive when the server checks it, and renewals stay single-flight without
 //! spinning. Counts and liveness are asserted, never durations.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
-use smartling_auth_emulator::{Emulator, Endpoint, Outcome};
+use smartling_auth_emulator::Emulator;
 use smartling_auth_isahc::{Policy, TokenProvider};
+use smartling_auth_testkit::emulator::{
+    assert_renewals_per_lifetime, base, credentials, start, whoami,
+};
+use smartling_auth_testkit::policy::quick_retry;
 
 const LIFETIME: Duration = Duration::from_secs(3);
 /// How many token lifetimes the callers run for.
@@ -17,14 +18,13 @@ const LIVES: u32 = 3;
 
 #[test]
 fn three_second_tokens_are_served_alive_by_the_blocking_provider() {
-    let emu = Emulator::builder()
-        .user(USER, SECRET)
-        .access_ttl(LIFETIME)
-        .refresh_ttl(Duration::from_secs(60))
-        .start()
-        .unwrap();
+    let emu = start(
+        Emulator::builder()
+            .access_ttl(LIFETIME)
+            .refresh_ttl(Duration::from_secs(60)),
+    );
     let mut policy = Policy::default();
-    policy.retry = quick_policy().retry;
+    policy.retry = quick_retry();
     let p = TokenProvider::builder(base(&emu))
         .credentials(credentials())
         .policy(policy)
@@ -50,13 +50,5 @@ fn three_second_tokens_are_served_alive_by_the_blocking_provider() {
         }
     });
     assert!(checked.load(Ordering::Relaxed) > 0);
-    let c = emu.counters();
-    assert_eq!(c.total(Endpoint::Authenticate), 1, "one login");
-    let refreshes = c.total(Endpoint::Refresh);
-    assert_eq!(c.get(Endpoint::Refresh, Outcome::Success), refreshes);
-    // At most about two renewals per lifetime (plus the one in flight at the end).
-    assert!(
-        (1..=2 * LIVES as u64 + 1).contains(&refreshes),
-        "{refreshes} refreshes in {LIVES} lifetimes"
-    );
+    assert_renewals_per_lifetime(&emu, LIVES);
 }

@@ -266,3 +266,39 @@ pub async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool
     }
     false
 }
+
+/// The number of logins the emulator counted, once it is at least `at_least` or 15 s
+/// have passed: a login the server held is counted only when its delay ends, after its
+/// caller may have gone.
+///
+/// ```
+/// use smartling_auth_testkit::emulator::*;
+/// let emu = emulator();
+/// smartling_auth_isahc::authenticate(&base(&emu), &credentials()).unwrap();
+/// assert_eq!(futures_lite::future::block_on(logins_once_counted(&emu, 1)), 1);
+/// ```
+pub async fn logins_once_counted(emu: &Emulator, at_least: u64) -> u64 {
+    let logins = || emu.counters().total(Endpoint::Authenticate);
+    eventually(Duration::from_secs(15), || logins() >= at_least).await;
+    logins()
+}
+
+/// `future`'s output, or `None` if `limit` passes first: a bound on a test's wait, not
+/// a measure of speed.
+///
+/// ```
+/// use std::time::Duration;
+/// use smartling_auth_testkit::emulator::within;
+/// let done = futures_lite::future::block_on(within(Duration::from_secs(5), async { 1 }));
+/// assert_eq!(done, Some(1));
+/// let never = futures_lite::future::block_on(
+///     within(Duration::from_millis(10), std::future::pending::<()>()));
+/// assert_eq!(never, None);
+/// ```
+pub async fn within<F: std::future::Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let bound = async {
+        async_io::Timer::after(limit).await;
+        None
+    };
+    futures_lite::future::or(async { Some(future.await) }, bound).await
+}

@@ -1,5 +1,9 @@
-//! Shared helpers: an emulator per test, the binary with a clean environment and a
-//! private cache file, and checks that no secret leaks.
+//! The command line's own test helpers: an emulator per test, the binary with a clean
+//! environment and a private cache file, its output, its cache file, and checks that no
+//! secret leaks. What other crates' tests share (canned faults, policies, fixtures)
+//! comes from `smartling_auth_testkit`. The user here is the CLI's own, with a plain
+//! ASCII secret: it travels through argv, the environment and URLs in these tests,
+//! where the kit's user, whose secret JSON must escape, tests the transports.
 
 #![allow(dead_code)] // each test file uses a different subset
 
