@@ -1,7 +1,7 @@
 //! The in-process token cache: one [`Session`] behind a lock for many callers, with
 //! single-flight renewals, wake-ups for waiters and a lock-free path for fresh tokens.
 //! It is the part of a token provider that does not depend on how bytes move or how a
-//! caller waits; [`crate::driver`] adds the one loop every transport runs over it.
+//! caller waits; [`TokenCache::drive`] adds the one loop every transport runs over it.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,7 +20,7 @@ use crate::session::{Action, Grant, Handled, Session, Snapshot, Transmit};
 ///
 /// Each caller first tries [`cached`](Self::cached); on a miss it starts a [`Call`] and
 /// does what each [`Step`] says, with the same four verbs as [`Action`]. That loop is
-/// written once, in [`TokenCache::drive`](crate::driver); a transport supplies only
+/// written once, in [`TokenCache::drive`]; a transport supplies only
 /// how to send and how to wait. By hand, in blocking form:
 ///
 /// ```

@@ -162,3 +162,17 @@ fn a_waiter_whose_deadline_passes_gets_a_timeout() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_session_whose_last_grant_lived_zero_seconds_snapshots_in_a_form_that_reads_back() {
+    let t0 = Instant::now();
+    let mut s = Session::new(BaseUrl::default(), exact_policy())
+        .with_credentials(Credentials::new("id", "secret"));
+    let Action::Send(tx) = s.poll(t0) else {
+        panic!()
+    };
+    s.handle_response(t0, tx.id, &success("a", "r", 0, 3660));
+    let snap = s.snapshot(t0, std::time::SystemTime::now()).unwrap();
+    assert_eq!(snap.access_lifetime, None);
+    assert!(Snapshot::from_json(snap.to_json().as_bytes()).is_ok());
+}

@@ -1,14 +1,12 @@
 //! One-shot calls and the client's transport rules, against the emulator.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::*;
 use smartling_auth_emulator::{Endpoint, Fault, Outcome};
 use smartling_auth_isahc::{BaseUrl, Client, Error, RefreshToken, TransportErrorKind};
+use smartling_auth_testkit::emulator::*;
 
 #[test]
 fn authenticate_then_refresh_then_whoami() {

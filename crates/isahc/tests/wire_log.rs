@@ -5,16 +5,14 @@
 //! from its agent thread. Each setup runs in a child process of its own, since loggers
 //! and the global subscriber are set once per process.
 
-mod common;
-
-use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
 use smartling_auth_isahc::{Client, TokenProvider, authenticate_request};
+use smartling_auth_testkit::emulator::*;
+use smartling_auth_testkit::logs::LogCapture;
 use tracing::subscriber::NoSubscriber;
 
 /// Names the setup a child process runs.
@@ -85,24 +83,11 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What only raw request or answer bytes hold, found in `output`. The secret's first
 /// characters stand for every form of it: raw, JSON-escaped, or byte-escaped as
 /// isahc's wire log writes it.
 fn raw_bytes_in(output: &str, tokens: &[String]) -> Vec<String> {
-    let secret_head = SECRET.split(['"', '\\']).next().unwrap();
+    let secret_head = SECRET_HEAD;
     let mut needles = vec![
         secret_head.to_owned(),
         "userIdentifier".to_owned(),
@@ -174,15 +159,14 @@ fn child_runs_one_setup() {
     let setup = std::env::var(SETUP_VAR).expect("run by the wire log tests only");
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
-    let capture = Capture::default();
+    let capture = LogCapture::new();
     if setup == "log+tracing" {
-        let writer = capture.clone();
         tracing::subscriber::set_global_default(
             tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::TRACE)
                 .with_ansi(false)
                 .with_thread_names(true)
-                .with_writer(move || writer.clone())
+                .with_writer(capture.clone())
                 .finish(),
         )
         .unwrap();
@@ -214,7 +198,7 @@ fn child_runs_one_setup() {
 
     let tokens = send_every_way();
 
-    let traced = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let traced = capture.text();
     let logged = LOGGER.0.lock().unwrap().join("\n");
     if setup == "log+tracing" {
         assert!(

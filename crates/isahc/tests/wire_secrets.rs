@@ -1,39 +1,14 @@
 //! With a global subscriber at TRACE (every thread, isahc's agent thread included), no
 //! secret reaches the logs: isahc's raw wire logging must stay off for our requests.
 
-mod common;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::*;
 use smartling_auth_isahc::{Client, TokenProvider, authenticate_request};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use smartling_auth_testkit::emulator::{SECRET, SECRET_HEAD, base, credentials, emulator};
+use smartling_auth_testkit::logs::LogCapture;
 
 #[test]
 fn a_global_trace_subscriber_sees_no_secret() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let capture = LogCapture::new();
+    capture.install_global(tracing::Level::TRACE);
 
     let emu = emulator();
     let p = TokenProvider::builder(base(&emu))
@@ -52,14 +27,14 @@ fn a_global_trace_subscriber_sees_no_secret() {
     .unwrap();
     let t3 = smartling_auth_isahc::parse_token_response(&answer).unwrap();
 
-    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let out = capture.text();
     assert!(out.contains("sending"), "our own events are there:\n{out}");
     assert!(!out.contains(SECRET), "the user secret reached the logs");
     let escaped_secret = SECRET.escape_default().to_string();
     assert!(!out.contains(&escaped_secret));
     // isahc's wire log escapes each byte (`\xc3\xbc`): the secret's ASCII head stands
     // for that form, which neither check above would see.
-    let head = SECRET.split(['"', '\\']).next().unwrap();
+    let head = SECRET_HEAD;
     assert!(
         !out.contains(head),
         "the user secret reached the logs, escaped"

@@ -234,13 +234,16 @@ mod tests {
             "crates/cli/src/lock.rs",
             "//! Locks; the model is `crates/core/src/gone.rs`.\n",
         );
-        dir.write("docs/guide.md", "# Guide\n\nRead [the spec](../../shared/reference/api.md).\n\nThen `style-anchors.md`.\n");
+        dir.write(
+            "docs/guide.md",
+            "# Guide\n\nRead [the spec](../../outside/notes.md).\n\nThen `missing-notes.md`.\n",
+        );
         assert_eq!(
             messages(&dir),
             [
                 "crates/cli/src/lock.rs:1: `crates/core/src/gone.rs`: no such path relative to this file's directory or any above it",
-                "docs/guide.md:3: `../../shared/reference/api.md` climbs out of the repository",
-                "docs/guide.md:5: `style-anchors.md`: no file of that name in the repository",
+                "docs/guide.md:3: `../../outside/notes.md` climbs out of the repository",
+                "docs/guide.md:5: `missing-notes.md`: no file of that name in the repository",
             ]
         );
     }

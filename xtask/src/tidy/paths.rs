@@ -280,14 +280,14 @@ mod tests {
             check(&repo, Path::new(file), tok, link)
                 .unwrap_or_else(|| panic!("{file}: {tok} not flagged"))
         };
-        assert!(bad("README.md", "../shared/reference/api.md", false).contains("climbs out"));
-        assert!(bad("README.md", "../shared/...", false).contains("climbs out"));
+        assert!(bad("README.md", "../outside/notes.md", false).contains("climbs out"));
+        assert!(bad("README.md", "../outside/...", false).contains("climbs out"));
         assert!(bad("crates/cli/README.md", "../../../x", true).contains("climbs out"));
         assert!(bad("README.md", "crates/core/src/gone.rs", false).contains("no such path"));
         assert!(bad("README.md", "crates/nope/", false).contains("no such directory"));
         assert!(bad("README.md", "crates/cli/README.md/", false).contains("directory"));
         assert!(bad("README.md", "crates/core/tests/model*.rs", false).contains("no such"));
-        assert!(bad("README.md", "style-anchors.md", false).contains("no file of that name"));
+        assert!(bad("README.md", "missing-notes.md", false).contains("no file of that name"));
         assert!(bad("README.md", "build.rs", false).contains("no file of that name"));
         assert!(bad("README.md", "docs/report.json", false).contains("no such path"));
         // A Markdown link resolves from the file's own directory only.

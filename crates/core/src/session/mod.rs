@@ -323,7 +323,11 @@ impl Session {
             // A pair installed through this session always carries its refresh expiry.
             refresh_expires_at: to_wall(refresh.expires.unwrap_or(access.expires)),
             refresh_usable: refresh.state == RefreshState::Usable,
-            access_lifetime: self.last_lifetimes.map(|(access, _)| access),
+            // A zero lifetime is never handed out and never written: it would not read back.
+            access_lifetime: self
+                .last_lifetimes
+                .map(|(access, _)| access)
+                .filter(|a| !a.is_zero()),
         })
     }
 

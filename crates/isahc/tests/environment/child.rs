@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use smartling_auth_isahc::{BaseUrl, Client, authenticate_request};
 
-use crate::common::credentials;
+use smartling_auth_testkit::emulator::credentials;
 
 /// Set on the child only: the base URL it logs in against.
 pub const BASE_VAR: &str = "SMARTLING_AUTH_TEST_CHILD_BASE";

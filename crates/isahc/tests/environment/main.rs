@@ -3,18 +3,15 @@
 //! proxy, whichever variable names one; https goes through one as a CONNECT tunnel; and
 //! each TLS variable is read, or not, as the `Client` docs say.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod child;
 mod listener;
 
 use std::path::PathBuf;
 
-use common::{SECRET, base, credentials, emulator};
 use isahc::config::Configurable;
 use listener::{Recorder, Reply, find};
 use smartling_auth_isahc::Client;
+use smartling_auth_testkit::emulator::{SECRET, base, credentials, emulator};
 
 /// The child half of every test below; run only by them, with the environment under
 /// test (see `child.rs`).
