@@ -78,6 +78,13 @@ fn tasks(skip_tests: bool, fuzz_targets: Vec<String>) -> Vec<(String, Task)> {
             Task::Cargo(&["bench", "--workspace", "--no-run"], None),
         ),
         ("package (verified)".into(), Task::Package),
+        (
+            "fuzz oracle tests".into(),
+            Task::Cargo(
+                &["test", "--manifest-path", "fuzz/Cargo.toml", "--lib"],
+                None,
+            ),
+        ),
     ]);
     for t in fuzz_targets {
         tasks.push((format!("fuzz {t} ({FUZZ_SECONDS} s)"), Task::Fuzz(t)));
@@ -168,6 +175,7 @@ mod tests {
                 "examples",
                 "bench build",
                 "package (verified)",
+                "fuzz oracle tests",
                 "fuzz session (30 s)"
             ]
         );

@@ -75,7 +75,8 @@ impl AsyncClientExt for Client {
         token: &RefreshToken,
     ) -> impl Future<Output = Result<TokenPair, Error>> + Send {
         let request = refresh_request(base, token);
-        async move { exchange(self, &request).await }
+        let token = token.clone();
+        async move { exchange(self, &request, token.secret()).await }
     }
 
     fn authenticate_async(
@@ -84,13 +85,21 @@ impl AsyncClientExt for Client {
         credentials: &Credentials,
     ) -> impl Future<Output = Result<TokenPair, Error>> + Send {
         let request = authenticate_request(base, credentials);
-        async move { exchange(self, &request).await }
+        let secret = credentials.user_secret().clone();
+        async move { exchange(self, &request, secret.secret()).await }
     }
 }
 
-async fn exchange(client: &Client, request: &HttpRequest) -> Result<TokenPair, Error> {
+/// Sends and parses; `secret` is what the request carried, redacted from any error (a
+/// server or proxy may echo the body).
+async fn exchange(
+    client: &Client,
+    request: &HttpRequest,
+    secret: &str,
+) -> Result<TokenPair, Error> {
     let response = client.send_async(request).await?;
     parse_token_response_with(&response, &client.parse_options())
+        .map_err(|e| e.redact_exact(&[secret]))
 }
 
 /// Refreshes with the default client, in one line, async.
@@ -112,7 +121,7 @@ async fn exchange(client: &Client, request: &HttpRequest) -> Result<TokenPair, E
 /// ```
 pub async fn refresh(base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, Error> {
     let request = refresh_request(base, token);
-    exchange(default_client()?, &request).await
+    exchange(default_client()?, &request, token.secret()).await
 }
 
 /// Logs in with the default client, async.
@@ -128,5 +137,10 @@ pub async fn refresh(base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, 
 /// ```
 pub async fn authenticate(base: &BaseUrl, credentials: &Credentials) -> Result<TokenPair, Error> {
     let request = authenticate_request(base, credentials);
-    exchange(default_client()?, &request).await
+    exchange(
+        default_client()?,
+        &request,
+        credentials.user_secret().secret(),
+    )
+    .await
 }

@@ -205,7 +205,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refresh(&self, base: &BaseUrl, token: &RefreshToken) -> Result<TokenPair, Error> {
-        self.exchange(&refresh_request(base, token))
+        self.exchange(&refresh_request(base, token), token.secret())
     }
 
     /// Logs in with a user identifier and secret.
@@ -223,12 +223,17 @@ impl Client {
         base: &BaseUrl,
         credentials: &Credentials,
     ) -> Result<TokenPair, Error> {
-        self.exchange(&authenticate_request(base, credentials))
+        self.exchange(
+            &authenticate_request(base, credentials),
+            credentials.user_secret().secret(),
+        )
     }
 
-    fn exchange(&self, request: &HttpRequest) -> Result<TokenPair, Error> {
+    /// Sends and parses; `secret` is what the request carried, redacted from any error
+    /// (a server or proxy may echo the body).
+    fn exchange(&self, request: &HttpRequest, secret: &str) -> Result<TokenPair, Error> {
         let response = self.send(request)?;
-        parse_token_response_with(&response, &self.parse)
+        parse_token_response_with(&response, &self.parse).map_err(|e| e.redact_exact(&[secret]))
     }
 
     /// Sends a core request and reads the answer, blocking.
