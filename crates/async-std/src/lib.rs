@@ -72,11 +72,13 @@
 //! ```
 //!
 //! Every lifecycle decision (when to refresh, when to log in again, how long to back
-//! off, who renews) is made by the core's [`SharedSession`]; this crate only moves
-//! bytes and awaits. Waiting tasks await an event listener raced against an `async-io`
+//! off, who renews) is made by the core's [`Session`] and [`TokenCache`], and every
+//! renewal runs the core's one driver loop ([`TokenCache::drive`]); this crate only
+//! supplies an async transport that moves bytes and awaits. Waiting tasks await an event listener raced against an `async-io`
 //! timer: no thread ever blocks on a lock or sleeps. A fresh token is handed out on the
 //! first poll, without any lock. The provider's builder is the blocking crate's
-//! [`Builder`], so both take exactly the same options.
+//! [`Builder`] (the shell both providers share is [`ProviderState`]), so both take
+//! exactly the same options.
 //!
 //! [async-std]: https://docs.rs/async-std
 //! [smol]: https://docs.rs/smol
@@ -92,5 +94,5 @@ pub use smartling_auth_core::*;
 pub use client::{AsyncClientExt, authenticate, refresh};
 pub use provider::{AccessTokenFuture, TokenProvider};
 pub use smartling_auth_isahc::{
-    Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT,
+    Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, ProviderState,
 };

@@ -7,7 +7,7 @@
 //! | [`policy`] | the test policies: exact instants, quick retries | none |
 //! | [`expect`] | `expect_send` / `expect_token` / `expect_wait` over a poll's [`Action`](smartling_auth_core::Action) | none |
 //! | [`poll`] | driving a future that is ready at once, without a runtime | none |
-//! | [`bench`] | the benchmarks' mutex baseline and two-thread runner | none |
+//! | [`bench`](mod@bench) | the benchmarks' mutex baseline and two-thread runner | none |
 //! | [`model`] | the lifecycle model: a session under any sequence of operations, with every invariant checked | none (`arbitrary` derives its inputs) |
 //! | `logs` | a tracing subscriber writing into a buffer the test reads | `logs` |
 //! | `emulator` | an emulator with a known user, providers pointed at it, `whoami` | `emulator` |
