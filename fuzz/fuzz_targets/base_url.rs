@@ -23,7 +23,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use smartling_auth_core::{
-    AUTHENTICATE_PATH, BaseUrl, Credentials, Error, HttpRequest, REFRESH_PATH, RefreshToken,
+    api::AUTHENTICATE_PATH, BaseUrl, Credentials, Error, HttpRequest, api::REFRESH_PATH, RefreshToken,
     authenticate_request, refresh_request,
 };
 

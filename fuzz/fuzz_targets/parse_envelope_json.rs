@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use smartling_auth_core::{DEFAULT_MAX_BODY, Error, parse_token_response};
+use smartling_auth_core::{api::DEFAULT_MAX_BODY, Error, parse_token_response};
 use smartling_auth_fuzz::generate::Input;
 use smartling_auth_fuzz::oracle::{
     Failure, compare_failure, compare_success, oracle_failure, oracle_success, outcome,

@@ -39,7 +39,7 @@ struct Knobs {
     max_delay_s: u8,
     max_attempts: u8,
     max_retry_after_s: u8,
-    small_body_cap: bool,
+    small_max_body: bool,
 }
 
 impl Knobs {
@@ -55,7 +55,7 @@ impl Knobs {
         p.retry.max_delay = secs(u64::from(self.max_delay_s % 61));
         p.retry.max_attempts = 1 + u32::from(self.max_attempts % 10);
         p.retry.max_retry_after = secs(u64::from(self.max_retry_after_s % 121));
-        if self.small_body_cap {
+        if self.small_max_body {
             p.parse = p.parse.max_body(256);
         }
         p

@@ -2,7 +2,7 @@
 //! must pass whatever its body.
 
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use smartling_auth_core::{Error, MAX_LIFETIME, RetryAfter, TokenPair, parse_token_response};
+use smartling_auth_core::{Error, api::MAX_LIFETIME, error::RetryAfter, TokenPair, parse_token_response};
 
 /// Statuses a selector byte picks from (`sel % len`). Index 0 is 200, so a seed that
 /// starts with a zero byte is a plain success. 2xx, the documented error statuses, the
@@ -85,7 +85,7 @@ pub fn check_pair(pair: &TokenPair) {
     if pair.token_type.as_str().eq_ignore_ascii_case("bearer") {
         assert_eq!(pair.token_type.as_str(), "Bearer", "bearer not normalised");
     }
-    let header = smartling_auth_core::authorization_header(&pair.access_token);
+    let header = smartling_auth_core::api::authorization_header(&pair.access_token);
     assert_eq!(
         header.as_bytes(),
         format!("Bearer {}", pair.access_token.secret()).as_bytes(),

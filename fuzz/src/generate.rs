@@ -19,7 +19,7 @@ use std::fmt;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use http::StatusCode;
-use smartling_auth_core::MAX_LIFETIME;
+use smartling_auth_core::api::MAX_LIFETIME;
 
 use crate::json::{Escape, JStr, Json, s, serialise};
 

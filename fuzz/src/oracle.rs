@@ -29,7 +29,7 @@
 
 use serde_json::{Map, Value};
 use smartling_auth_core::{
-    Error, ErrorCode, ErrorEntry, FieldProblem, MAX_LIFETIME, Malformed, TokenPair,
+    Error, error::ErrorCode, error::ErrorEntry, error::FieldProblem, api::MAX_LIFETIME, error::Malformed, TokenPair,
 };
 
 use crate::answer::header_safe;
@@ -398,7 +398,7 @@ pub fn agrees_on_failure(expected: &Failure, got: &Result<TokenPair, Error>) -> 
     }
 }
 
-fn same_api(code: &str, errors: &[ErrorEntry], api: &smartling_auth_core::ApiError) -> bool {
+fn same_api(code: &str, errors: &[ErrorEntry], api: &smartling_auth_core::error::ApiError) -> bool {
     api.code.as_str() == code && api.code == ErrorCode::from(code) && api.errors == errors
 }
 

@@ -2,7 +2,7 @@
 //! from the body so that the server "echoed" it, is in no server text of the error once
 //! redacted, and nothing else about the error changes.
 
-use smartling_auth_core::{Error, ErrorCode, Malformed, TokenPair};
+use smartling_auth_core::{Error, error::ErrorCode, error::Malformed, TokenPair};
 
 /// Shortest secret picked: shorter runs are words the parser's own texts may hold.
 pub const MIN_SECRET: usize = 6;

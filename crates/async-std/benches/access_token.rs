@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smartling_auth_async_std::{
-    AccessToken, BaseUrl, Policy, RefreshToken, Session, Step, TokenCache, TokenPair, TokenProvider,
+    AccessToken, BaseUrl, Policy, RefreshToken, TokenCache, TokenPair, TokenProvider,
 };
+use smartling_auth_core::{Session, Step};
 use smartling_auth_testkit::bench::{MutexBaseline, two_threads};
 use smartling_auth_testkit::poll::poll_once;
 

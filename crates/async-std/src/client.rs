@@ -4,8 +4,8 @@
 use std::future::Future;
 
 use smartling_auth_core::{
-    BaseUrl, Credentials, Error, HttpRequest, RefreshToken, TokenPair, authenticate_request,
-    parse_token_response_with, refresh_request,
+    BaseUrl, Credentials, Error, HttpRequest, RefreshToken, TokenPair,
+    api::parse_token_response_with, authenticate_request, refresh_request,
 };
 use smartling_auth_isahc::{Client, default_client};
 

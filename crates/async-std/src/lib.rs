@@ -72,7 +72,7 @@
 //! ```
 //!
 //! Every lifecycle decision (when to refresh, when to log in again, how long to back
-//! off, who renews) is made by the core's [`Session`] and [`TokenCache`], and every
+//! off, who renews) is made by the core's [`Session`](smartling_auth_core::Session) and [`TokenCache`], and every
 //! renewal runs the core's one driver loop ([`TokenCache::drive`]); this crate only
 //! supplies an async transport that moves bytes and awaits. Waiting tasks await an event listener raced against an `async-io`
 //! timer: no thread ever blocks on a lock or sleeps. A fresh token is handed out on the
@@ -89,7 +89,13 @@
 mod client;
 mod provider;
 
-pub use smartling_auth_core::*;
+// The names a user of this crate needs, from the core; the rest stays in the core's
+// `api` and `error` modules, re-exported as such.
+pub use smartling_auth_core::{
+    AccessToken, BaseUrl, Credentials, Error, Grant, Handled, HttpRequest, HttpResponse, Policy,
+    RefreshToken, RequestKind, RetryPolicy, Snapshot, TokenCache, TokenPair, Transport,
+    TransportError, api, authenticate_request, error, http, parse_token_response, refresh_request,
+};
 
 pub use client::{AsyncClientExt, authenticate, refresh};
 pub use provider::{AccessTokenFuture, TokenProvider};

@@ -116,7 +116,7 @@ impl TokenProvider {
     /// # Ok::<(), smartling_auth_async_std::Error>(())
     /// ```
     pub async fn authorization_header(&self) -> Result<HeaderValue, Error> {
-        Ok(smartling_auth_core::authorization_header(
+        Ok(smartling_auth_core::api::authorization_header(
             &self.access_token().await?,
         ))
     }

@@ -251,7 +251,7 @@ async fn one_shot_calls() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
 
     // The same on a configured client; its body cap applies.
-    let client = Client::new().unwrap().body_cap(4096);
+    let client = Client::new().unwrap().max_body(4096);
     let again = client
         .refresh_async(&base, &renewed.refresh_token)
         .await

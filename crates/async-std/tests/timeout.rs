@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
-use smartling_auth_async_std::{Error, TokenProvider, TransportErrorKind};
+use smartling_auth_async_std::{Error, TokenProvider, error::TransportErrorKind};
 use smartling_auth_emulator::{Emulator, Endpoint, Fault};
 use smartling_auth_testkit::emulator::*;
 use smartling_auth_testkit::policy::quick_policy;

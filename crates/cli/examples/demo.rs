@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use smartling_auth_emulator::{Emulator, Endpoint, Outcome};
 use smartling_auth_isahc::{
-    AccessToken, BaseUrl, Client, Credentials, TokenProvider, authorization_header, http,
+    AccessToken, BaseUrl, Client, Credentials, TokenProvider, api::authorization_header, http,
 };
 
 fn main() -> ExitCode {

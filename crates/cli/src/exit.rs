@@ -1,6 +1,6 @@
 //! Why a command failed, and the exit code each reason maps to.
 
-use smartling_auth_core::{Error, RequestKind, SessionEnd, http::StatusCode};
+use smartling_auth_core::{Error, RequestKind, error::SessionEnd, http::StatusCode};
 
 /// Exit code of a usage error: bad flags, missing input, a refused base URL, a
 /// `--cache-file` (or its lock file) that is not safe to use.
@@ -87,7 +87,9 @@ fn code_of(error: &Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smartling_auth_core::{TransportError, TransportErrorKind, http, parse_token_response};
+    use smartling_auth_core::{
+        TransportError, error::TransportErrorKind, http, parse_token_response,
+    };
 
     fn answer(status: u16, body: &str) -> Error {
         let resp = http::Response::builder()

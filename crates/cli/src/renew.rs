@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use smartling_auth_core::{
-    AccessToken, BaseUrl, Error, Handled, RequestKind, SessionEnd, TokenPair, TransportError,
-    TransportErrorKind,
+    AccessToken, BaseUrl, Error, Handled, RequestKind, TokenPair, TransportError,
+    error::SessionEnd, error::TransportErrorKind,
 };
 use smartling_auth_isahc::{
     Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, TokenProvider,

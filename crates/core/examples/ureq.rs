@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use smartling_auth_core::{
     Action, BaseUrl, Credentials, Error, HttpResponse, Policy, Session, TransportError,
-    TransportErrorKind,
+    error::TransportErrorKind,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::var("SMARTLING_USER_SECRET")?,
     );
     let policy = Policy::default();
-    let max_body = policy.parse.body_limit();
+    let max_body = policy.parse.max_body_bytes();
     let mut session = Session::new(base, policy).with_credentials(credentials);
 
     // Never follow redirects (the request carries secrets), bound every request, and

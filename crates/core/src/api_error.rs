@@ -16,7 +16,7 @@ use crate::retry_after::RetryAfter;
 /// the parts an entry does not have.
 ///
 /// ```
-/// use smartling_auth_core::{parse_token_response, ErrorCode};
+/// use smartling_auth_core::{parse_token_response, error::ErrorCode};
 /// let body = r#"{"response":{"code":"AUTHENTICATION_ERROR","errors":[
 ///     {"key":"invalid_token","message":"Invalid token","details":{}}]}}"#;
 /// let resp = http::Response::builder().status(401).body(body).unwrap();
@@ -116,7 +116,7 @@ fn redact_value(value: &mut serde_json::Value, exact: &Exact) {
 /// One entry of an error envelope's `errors` list.
 ///
 /// ```
-/// use smartling_auth_core::{parse_token_response, ErrorEntry};
+/// use smartling_auth_core::{parse_token_response, error::ErrorEntry};
 /// let body = r#"{"response":{"code":"VALIDATION_ERROR","errors":{"key":"unknown.field",
 ///     "message":"The field unknown.parameter was not expected.","details":"unknown.parameter"}}}"#;
 /// let err = parse_token_response(&http::Response::builder().status(400).body(body).unwrap()).unwrap_err();
@@ -125,7 +125,7 @@ fn redact_value(value: &mut serde_json::Value, exact: &Exact) {
 /// ```
 ///
 /// ```
-/// use smartling_auth_core::ErrorEntry;
+/// use smartling_auth_core::error::ErrorEntry;
 /// let e = ErrorEntry::new("k", "m", serde_json::json!({"errorId": "abc"}));
 /// assert_eq!(e.error_id(), Some("abc"));
 /// ```
@@ -157,7 +157,7 @@ impl ErrorEntry {
     /// Creates an entry.
     ///
     /// ```
-    /// let e = smartling_auth_core::ErrorEntry::new("k", "m", serde_json::Value::Null);
+    /// let e = smartling_auth_core::error::ErrorEntry::new("k", "m", serde_json::Value::Null);
     /// assert_eq!(e.key, "k");
     /// ```
     pub fn new(
@@ -175,7 +175,7 @@ impl ErrorEntry {
     /// `details.errorId`, which validation and 429 errors carry.
     ///
     /// ```
-    /// let e = smartling_auth_core::ErrorEntry::new("k", "m", serde_json::Value::Null);
+    /// let e = smartling_auth_core::error::ErrorEntry::new("k", "m", serde_json::Value::Null);
     /// assert_eq!(e.error_id(), None);
     /// ```
     pub fn error_id(&self) -> Option<&str> {
@@ -186,7 +186,7 @@ impl ErrorEntry {
 /// Smartling's `response.code`. Unknown codes are kept as they came.
 ///
 /// ```
-/// use smartling_auth_core::ErrorCode;
+/// use smartling_auth_core::error::ErrorCode;
 /// assert_eq!(ErrorCode::from("GENERAL_ERROR"), ErrorCode::GeneralError);
 /// assert_eq!(ErrorCode::from("NEW_CODE").as_str(), "NEW_CODE");
 /// ```
@@ -243,7 +243,7 @@ impl ErrorCode {
     /// The code as the API spells it.
     ///
     /// ```
-    /// assert_eq!(smartling_auth_core::ErrorCode::ServiceBusy.as_str(), "SERVICE_BUSY");
+    /// assert_eq!(smartling_auth_core::error::ErrorCode::ServiceBusy.as_str(), "SERVICE_BUSY");
     /// ```
     pub fn as_str(&self) -> &str {
         if let ErrorCode::Other(s) = self {

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::api_error::ApiError;
+pub use crate::api_error::{ApiError, ErrorCode, ErrorEntry};
 use crate::excerpt::Exact;
-use crate::retry_after::RetryAfter;
+pub use crate::retry_after::RetryAfter;
+pub use crate::session::SnapshotError;
 
 /// Everything that can go wrong, from a bad base URL to a server that answers HTML.
 ///
@@ -99,7 +100,7 @@ impl Error {
     /// a success body cut short.
     ///
     /// ```
-    /// use smartling_auth_core::{Error, TransportError, TransportErrorKind};
+    /// use smartling_auth_core::{Error, TransportError, error::TransportErrorKind};
     /// assert!(Error::Transport(TransportError::new(TransportErrorKind::Timeout, "read")).is_retryable());
     /// assert!(!Error::InvalidBaseUrl { reason: "x" }.is_retryable());
     /// ```
@@ -379,7 +380,7 @@ impl fmt::Display for SessionEnd {
 /// failed and never echoes the request.
 ///
 /// ```
-/// use smartling_auth_core::{TransportError, TransportErrorKind};
+/// use smartling_auth_core::{TransportError, error::TransportErrorKind};
 /// let e = TransportError::new(TransportErrorKind::Connect, "connection refused");
 /// assert_eq!(e.to_string(), "transport error (connect): connection refused");
 /// ```
@@ -396,7 +397,7 @@ impl TransportError {
     /// Creates a transport error.
     ///
     /// ```
-    /// use smartling_auth_core::{TransportError, TransportErrorKind};
+    /// use smartling_auth_core::{TransportError, error::TransportErrorKind};
     /// let e = TransportError::new(TransportErrorKind::Timeout, "no answer in 5 s");
     /// assert_eq!(e.kind, TransportErrorKind::Timeout);
     /// ```

@@ -14,6 +14,10 @@
 //!   `smartling-auth-isahc` (blocking) and `smartling-auth-async-std` (async) crates
 //!   supply only how to send and how to wait.
 //!
+//! The root holds the loop's types and the request and parse functions. The detail
+//! types of errors live in [`error`]; the API's constants and the helpers of a single
+//! call (the token type, parse options, the `Authorization` header) in [`api`].
+//!
 //! Secrets ([`AccessToken`], [`RefreshToken`], [`UserSecret`]) print as `[redacted]`,
 //! are wiped on drop, and come out only through `secret()`.
 //!
@@ -80,10 +84,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod api;
 mod api_error;
 mod base_url;
 mod driver;
-mod error;
+pub mod error;
 mod excerpt;
 mod fast_path;
 mod request;
@@ -94,27 +99,19 @@ mod session;
 mod token_cache;
 mod wire;
 
-/// The listener of [`Step::Wait`] and the trait with its blocking waits
-/// (`wait_deadline`); async code awaits the listener directly.
+/// The listener of [`Step::Wait`] and [`Transport::wait`], and the trait with its
+/// blocking waits (`wait_deadline`); async code awaits the listener directly.
 pub use event_listener::{EventListener, Listener};
 pub use http;
 
-pub use api_error::{ApiError, ErrorCode, ErrorEntry};
-pub use base_url::{BaseUrl, PRODUCTION};
+pub use base_url::BaseUrl;
 pub use driver::Transport;
-pub use error::{Error, FieldProblem, Malformed, SessionEnd, TransportError, TransportErrorKind};
-pub use request::{
-    AUTHENTICATE_PATH, HttpRequest, HttpResponse, REFRESH_PATH, USER_AGENT_VALUE,
-    authenticate_request, refresh_request,
-};
-pub use response::{
-    DEFAULT_MAX_BODY, MAX_LIFETIME, ParseOptions, TokenPair, TokenType, parse_token_response,
-    parse_token_response_with,
-};
-pub use retry_after::RetryAfter;
-pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret, authorization_header};
+pub use error::{Error, TransportError};
+pub use request::{HttpRequest, HttpResponse, authenticate_request, refresh_request};
+pub use response::{TokenPair, parse_token_response};
+pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret};
 pub use session::{
     Action, Grant, Handled, Margins, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session,
-    Snapshot, SnapshotError, Transmit,
+    Snapshot, Transmit,
 };
 pub use token_cache::{Call, Renewal, Step, TokenCache};

@@ -26,9 +26,9 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 /// Options for parsing answers.
 ///
 /// ```
-/// use smartling_auth_core::ParseOptions;
+/// use smartling_auth_core::api::ParseOptions;
 /// let opts = ParseOptions::default().max_body(1024);
-/// assert_eq!(opts.body_limit(), 1024);
+/// assert_eq!(opts.max_body_bytes(), 1024);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -49,8 +49,8 @@ impl ParseOptions {
     /// Transports read at most this many bytes plus one.
     ///
     /// ```
-    /// let opts = smartling_auth_core::ParseOptions::default().max_body(10);
-    /// assert_eq!(opts.body_limit(), 10);
+    /// let opts = smartling_auth_core::api::ParseOptions::default().max_body(10);
+    /// assert_eq!(opts.max_body_bytes(), 10);
     /// ```
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
@@ -60,9 +60,9 @@ impl ParseOptions {
     /// The body cap in bytes.
     ///
     /// ```
-    /// assert_eq!(smartling_auth_core::ParseOptions::default().body_limit(), 64 * 1024);
+    /// assert_eq!(smartling_auth_core::api::ParseOptions::default().max_body_bytes(), 64 * 1024);
     /// ```
-    pub fn body_limit(&self) -> usize {
+    pub fn max_body_bytes(&self) -> usize {
         self.max_body
     }
 }
@@ -70,7 +70,7 @@ impl ParseOptions {
 /// The token type of a pair. Smartling always sends `Bearer` today.
 ///
 /// ```
-/// use smartling_auth_core::TokenType;
+/// use smartling_auth_core::api::TokenType;
 /// assert_eq!(TokenType::bearer().as_str(), "Bearer");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,7 +80,7 @@ impl TokenType {
     /// `Bearer`.
     ///
     /// ```
-    /// assert_eq!(smartling_auth_core::TokenType::bearer().to_string(), "Bearer");
+    /// assert_eq!(smartling_auth_core::api::TokenType::bearer().to_string(), "Bearer");
     /// ```
     pub const fn bearer() -> Self {
         TokenType(Cow::Borrowed("Bearer"))
@@ -89,7 +89,7 @@ impl TokenType {
     /// The type as the API spells it (`bearer` in any case is normalised to `Bearer`).
     ///
     /// ```
-    /// assert_eq!(smartling_auth_core::TokenType::bearer().as_str(), "Bearer");
+    /// assert_eq!(smartling_auth_core::api::TokenType::bearer().as_str(), "Bearer");
     /// ```
     pub fn as_str(&self) -> &str {
         &self.0
@@ -219,7 +219,7 @@ pub fn parse_token_response<B: AsRef<[u8]>>(response: &Response<B>) -> Result<To
 /// older `messages`, or `data`.
 ///
 /// ```
-/// use smartling_auth_core::{parse_token_response, ErrorCode};
+/// use smartling_auth_core::{parse_token_response, error::ErrorCode};
 /// let no_code = r#"{"response":{"data":{"accessToken":"a.b.c","refreshToken":"d.e.f",
 ///     "expiresIn":480,"refreshExpiresIn":3660}}}"#;
 /// let pair = parse_token_response(&http::Response::builder().status(200).body(no_code).unwrap());
@@ -232,7 +232,7 @@ pub fn parse_token_response<B: AsRef<[u8]>>(response: &Response<B>) -> Result<To
 /// ```
 ///
 /// ```
-/// use smartling_auth_core::{parse_token_response_with, Error, ParseOptions};
+/// use smartling_auth_core::{api::parse_token_response_with, Error, api::ParseOptions};
 /// let resp = http::Response::builder().status(200).body(vec![b' '; 100]).unwrap();
 /// let err = parse_token_response_with(&resp, &ParseOptions::default().max_body(10)).unwrap_err();
 /// assert!(matches!(err, Error::BodyTooLarge { limit: 10, .. }));

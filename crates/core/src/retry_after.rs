@@ -8,7 +8,7 @@ use http::header::{DATE, RETRY_AFTER};
 /// A server's `Retry-After`.
 ///
 /// ```
-/// use smartling_auth_core::RetryAfter;
+/// use smartling_auth_core::error::RetryAfter;
 /// use std::time::Duration;
 /// let h = http::HeaderMap::new();
 /// assert_eq!(RetryAfter::from_headers(&h), None);
@@ -36,7 +36,7 @@ impl RetryAfter {
     /// A value that is neither form is ignored.
     ///
     /// ```
-    /// use smartling_auth_core::RetryAfter;
+    /// use smartling_auth_core::error::RetryAfter;
     /// use std::time::Duration;
     /// let mut h = http::HeaderMap::new();
     /// h.insert("date", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
@@ -62,7 +62,7 @@ impl RetryAfter {
     /// seconds form, or a date next to the response's `Date` header.
     ///
     /// ```
-    /// use smartling_auth_core::RetryAfter;
+    /// use smartling_auth_core::error::RetryAfter;
     /// use std::time::{Duration, SystemTime};
     /// let r = RetryAfter::At { at: SystemTime::UNIX_EPOCH, server_date: None };
     /// assert_eq!(r.delay(), None);
@@ -84,7 +84,7 @@ impl RetryAfter {
     /// the past means no delay.
     ///
     /// ```
-    /// use smartling_auth_core::RetryAfter;
+    /// use smartling_auth_core::error::RetryAfter;
     /// use std::time::{Duration, SystemTime};
     /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
     /// let r = RetryAfter::At { at: now + Duration::from_secs(5), server_date: None };

@@ -148,7 +148,7 @@ impl fmt::Debug for Credentials {
 /// `Bearer <token>` as a header value marked sensitive.
 ///
 /// ```
-/// let h = smartling_auth_core::authorization_header(&smartling_auth_core::AccessToken::new("a.b.c"));
+/// let h = smartling_auth_core::api::authorization_header(&smartling_auth_core::AccessToken::new("a.b.c"));
 /// assert_eq!(h, "Bearer a.b.c");
 /// assert!(h.is_sensitive());
 /// ```

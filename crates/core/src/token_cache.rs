@@ -25,6 +25,7 @@ use crate::session::{Action, Grant, Handled, Session, Snapshot, Transmit};
 ///
 /// ```
 /// use smartling_auth_core::*;
+/// use smartling_auth_core::{api::*, error::*};
 /// use std::time::{Duration, Instant};
 ///
 /// fn access_token(cache: &TokenCache, send: impl Fn(&HttpRequest) -> HttpResponse)
@@ -106,6 +107,7 @@ impl TokenCache {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default()));
     /// let mut call = cache.call();
     /// assert!(matches!(call.step(std::time::Instant::now()), Step::Fail(Error::SessionEnded(_))));
@@ -123,6 +125,7 @@ impl TokenCache {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Duration, Instant};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
@@ -205,6 +208,7 @@ impl<'a> Call<'a> {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
     /// let now = std::time::Instant::now();
@@ -265,6 +269,7 @@ impl<'a> Call<'a> {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Duration, Instant};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default()));
     /// let now = Instant::now();
@@ -315,6 +320,7 @@ impl Renewal<'_> {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
     /// let Step::Send(r) = cache.call().step(std::time::Instant::now()) else { panic!() };
@@ -332,6 +338,7 @@ impl Renewal<'_> {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret")));
     /// let now = std::time::Instant::now();

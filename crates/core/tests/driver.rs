@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::future::{Future, ready};
 use std::time::{Duration, Instant};
 
+use smartling_auth_core::error::*;
 use smartling_auth_core::*;
 use smartling_auth_testkit::{answers::*, policy::exact_policy, poll::ready_now, secs};
 

@@ -1,8 +1,8 @@
 //! Inputs the fuzz targets (`fuzz/`) found, kept as regression tests.
 
 use smartling_auth_core::{
-    AUTHENTICATE_PATH, BaseUrl, Credentials, REFRESH_PATH, RefreshToken, authenticate_request,
-    refresh_request,
+    BaseUrl, Credentials, RefreshToken, api::AUTHENTICATE_PATH, api::REFRESH_PATH,
+    authenticate_request, refresh_request,
 };
 
 /// Fuzz target `base_url`, `crash-fc0a4ed5a1e1b24bf0ed35d62c1eb126ad164918` (the URL part

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use smartling_auth_core::error::*;
 use smartling_auth_core::*;
 use smartling_auth_testkit::{answers::*, expect::*, policy::exact_policy, secs};
 

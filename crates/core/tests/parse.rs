@@ -5,9 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use smartling_auth_core::{
-    ApiError, DEFAULT_MAX_BODY, Error, ErrorCode, ErrorEntry, FieldProblem, MAX_LIFETIME,
-    Malformed, ParseOptions, RetryAfter, TokenPair, TransportError, TransportErrorKind,
-    parse_token_response, parse_token_response_with,
+    Error, TokenPair, TransportError, api::DEFAULT_MAX_BODY, api::MAX_LIFETIME, api::ParseOptions,
+    api::parse_token_response_with, error::ApiError, error::ErrorCode, error::ErrorEntry,
+    error::FieldProblem, error::Malformed, error::RetryAfter, error::TransportErrorKind,
+    parse_token_response,
 };
 
 /// The example answer of the Refresh Authentication endpoint page, byte for byte.
@@ -914,7 +915,10 @@ fn token_type_bearer_in_any_case_is_normalised() {
     for json in [r#""bearer""#, r#""BEARER""#, r#""BeArEr""#, r#""Bearer""#] {
         let pair = ok_with("tokenType", Some(json));
         assert_eq!(pair.token_type.as_str(), "Bearer", "{json}");
-        assert_eq!(pair.token_type, smartling_auth_core::TokenType::bearer());
+        assert_eq!(
+            pair.token_type,
+            smartling_auth_core::api::TokenType::bearer()
+        );
     }
 }
 
@@ -1665,7 +1669,7 @@ fn a_body_over_the_default_cap_is_refused_before_parsing() {
         SEED_ACCESS
     );
     assert_eq!(DEFAULT_MAX_BODY, 64 * 1024);
-    assert_eq!(ParseOptions::default().body_limit(), DEFAULT_MAX_BODY);
+    assert_eq!(ParseOptions::default().max_body_bytes(), DEFAULT_MAX_BODY);
 }
 
 #[test]

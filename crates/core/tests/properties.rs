@@ -5,8 +5,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::sample::select;
 use smartling_auth_core::{
-    BaseUrl, Credentials, Error, ErrorCode, MAX_LIFETIME, RefreshToken, authenticate_request,
-    parse_token_response, refresh_request,
+    BaseUrl, Credentials, Error, RefreshToken, api::MAX_LIFETIME, authenticate_request,
+    error::ErrorCode, parse_token_response, refresh_request,
 };
 
 fn respond(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {

@@ -3,8 +3,9 @@
 use http::Method;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, USER_AGENT};
 use smartling_auth_core::{
-    AUTHENTICATE_PATH, BaseUrl, Credentials, Error, HttpRequest, PRODUCTION, REFRESH_PATH,
-    RefreshToken, USER_AGENT_VALUE, authenticate_request, refresh_request,
+    BaseUrl, Credentials, Error, HttpRequest, RefreshToken, api::AUTHENTICATE_PATH,
+    api::PRODUCTION, api::REFRESH_PATH, api::USER_AGENT_VALUE, authenticate_request,
+    refresh_request,
 };
 
 const REFRESH_URI: &str = "https://api.smartling.com/auth-api/v2/authenticate/refresh";

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::{
-    AccessToken, Action, BaseUrl, Credentials, Error, ErrorCode, RefreshToken, Session, Snapshot,
-    Step, TokenCache, TokenPair, TransportError, TransportErrorKind, UserSecret,
+    AccessToken, Action, BaseUrl, Credentials, Error, RefreshToken, Session, Snapshot, Step,
+    TokenCache, TokenPair, TransportError, UserSecret, error::ErrorCode, error::TransportErrorKind,
     parse_token_response,
 };
 use smartling_auth_testkit::{answers::response, policy::exact_policy};

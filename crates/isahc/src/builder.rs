@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use isahc::HttpClient;
 use smartling_auth_core::{
-    BaseUrl, Credentials, DEFAULT_MAX_BODY, Error, Policy, RefreshToken, RetryPolicy, Session,
-    Snapshot, TokenCache, TokenPair,
+    BaseUrl, Credentials, Error, Policy, RefreshToken, RetryPolicy, Session, Snapshot, TokenCache,
+    TokenPair, api::DEFAULT_MAX_BODY,
 };
 
 use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -249,7 +249,7 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
             None => Client::new()?,
         }
         .timeouts(self.connect_timeout, self.timeout)
-        .body_cap(self.max_body);
+        .max_body(self.max_body);
         let mut policy = self.policy;
         policy.parse = policy.parse.max_body(self.max_body);
         // The session's notion of a lost request stays above the transport's own

@@ -14,9 +14,9 @@ use http::uri::Scheme;
 use isahc::config::{Configurable, RedirectPolicy};
 use isahc::{AsyncBody, HttpClient};
 use smartling_auth_core::{
-    BaseUrl, Credentials, Error, HttpRequest, HttpResponse, ParseOptions, RefreshToken, TokenPair,
-    TransportError, TransportErrorKind, authenticate_request, parse_token_response_with,
-    refresh_request,
+    BaseUrl, Credentials, Error, HttpRequest, HttpResponse, RefreshToken, TokenPair,
+    TransportError, api::ParseOptions, api::parse_token_response_with, authenticate_request,
+    error::TransportErrorKind, refresh_request,
 };
 
 use tracing::Dispatch;
@@ -128,7 +128,7 @@ impl Client {
     /// ```
     /// let http = isahc::HttpClient::new().unwrap();
     /// let client = smartling_auth_isahc::Client::with_http_client(http);
-    /// assert_eq!(client.max_body(), 64 * 1024);
+    /// assert_eq!(client.max_body_bytes(), 64 * 1024);
     /// ```
     pub fn with_http_client(http: HttpClient) -> Self {
         Self {
@@ -157,10 +157,10 @@ impl Client {
     /// Sets the body cap in bytes (default 64 KiB).
     ///
     /// ```
-    /// let c = smartling_auth_isahc::Client::new().unwrap().body_cap(1024);
-    /// assert_eq!(c.max_body(), 1024);
+    /// let c = smartling_auth_isahc::Client::new().unwrap().max_body(1024);
+    /// assert_eq!(c.max_body_bytes(), 1024);
     /// ```
-    pub fn body_cap(mut self, bytes: usize) -> Self {
+    pub fn max_body(mut self, bytes: usize) -> Self {
         self.parse = self.parse.max_body(bytes);
         self
     }
@@ -177,8 +177,8 @@ impl Client {
     /// How answers are parsed (the body cap).
     ///
     /// ```
-    /// let c = smartling_auth_isahc::Client::new().unwrap().body_cap(10);
-    /// assert_eq!(c.parse_options().body_limit(), 10);
+    /// let c = smartling_auth_isahc::Client::new().unwrap().max_body(10);
+    /// assert_eq!(c.parse_options().max_body_bytes(), 10);
     /// ```
     pub fn parse_options(&self) -> ParseOptions {
         self.parse
@@ -187,10 +187,10 @@ impl Client {
     /// The body cap in bytes.
     ///
     /// ```
-    /// assert_eq!(smartling_auth_isahc::Client::new().unwrap().max_body(), 64 * 1024);
+    /// assert_eq!(smartling_auth_isahc::Client::new().unwrap().max_body_bytes(), 64 * 1024);
     /// ```
-    pub fn max_body(&self) -> usize {
-        self.parse.body_limit()
+    pub fn max_body_bytes(&self) -> usize {
+        self.parse.max_body_bytes()
     }
 
     /// Refreshes: swaps a refresh token for a new pair.
@@ -342,7 +342,7 @@ impl Client {
 
     /// One byte past the cap, so that an oversized body is seen as such.
     fn read_limit(&self) -> u64 {
-        self.parse.body_limit() as u64 + 1
+        self.parse.max_body_bytes() as u64 + 1
     }
 
     fn builder(&self, request: &HttpRequest) -> http::request::Builder {

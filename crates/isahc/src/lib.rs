@@ -46,7 +46,13 @@ mod provider;
 mod state;
 mod transport_error;
 
-pub use smartling_auth_core::*;
+// The names a user of this crate needs, from the core; the rest stays in the core's
+// `api` and `error` modules, re-exported as such.
+pub use smartling_auth_core::{
+    AccessToken, BaseUrl, Credentials, Error, Grant, Handled, HttpRequest, HttpResponse, Policy,
+    RefreshToken, RequestKind, RetryPolicy, Snapshot, TokenCache, TokenPair, Transport,
+    TransportError, api, authenticate_request, error, http, parse_token_response, refresh_request,
+};
 
 pub use builder::{Builder, DEFAULT_DEADLINE};
 pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, default_client};

@@ -137,7 +137,7 @@ impl TokenProvider {
     /// assert_eq!(h, "Bearer a.b.c");
     /// ```
     pub fn authorization_header(&self) -> Result<HeaderValue, Error> {
-        Ok(smartling_auth_core::authorization_header(
+        Ok(smartling_auth_core::api::authorization_header(
             &self.access_token()?,
         ))
     }

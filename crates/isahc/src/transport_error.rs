@@ -3,7 +3,7 @@
 
 use std::io;
 
-use smartling_auth_core::{TransportError, TransportErrorKind};
+use smartling_auth_core::{TransportError, error::TransportErrorKind};
 
 /// Maps an isahc error.
 pub(crate) fn from_isahc(e: &isahc::Error) -> TransportError {

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use smartling_auth_emulator::{Endpoint, Fault, Outcome};
-use smartling_auth_isahc::{BaseUrl, Client, Error, RefreshToken, TransportErrorKind};
+use smartling_auth_isahc::{BaseUrl, Client, Error, RefreshToken, error::TransportErrorKind};
 use smartling_auth_testkit::emulator::*;
 
 #[test]
@@ -54,7 +54,7 @@ fn oversized_answers_are_refused_at_the_cap() {
         Fault::Oversized { bytes: 200_000 },
         1,
     );
-    let client = Client::new().unwrap().body_cap(1024);
+    let client = Client::new().unwrap().max_body(1024);
     let err = client
         .authenticate(&base(&emu), &credentials())
         .unwrap_err();

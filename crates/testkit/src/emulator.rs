@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use smartling_auth_core::http::{self, header::AUTHORIZATION};
 use smartling_auth_core::{
-    AccessToken, BaseUrl, Credentials, Policy, TokenPair, authenticate_request,
-    authorization_header, parse_token_response,
+    AccessToken, BaseUrl, Credentials, Policy, TokenPair, api::authorization_header,
+    authenticate_request, parse_token_response,
 };
 use smartling_auth_emulator::{Emulator, EmulatorBuilder, Endpoint, Fault, Outcome};
 use smartling_auth_isahc::{Builder, Client, ProviderState, default_client};

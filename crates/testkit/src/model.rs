@@ -63,9 +63,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smartling_auth_core::{
-    AccessToken, Action, BaseUrl, Credentials, Error, Handled, MAX_LIFETIME, Policy, RefreshToken,
-    RequestId, Session, Snapshot, TokenPair, TransportError, TransportErrorKind,
-    parse_token_response_with,
+    AccessToken, Action, BaseUrl, Credentials, Error, Handled, Policy, RefreshToken, RequestId,
+    Session, Snapshot, TokenPair, TransportError, api::MAX_LIFETIME,
+    api::parse_token_response_with, error::TransportErrorKind,
 };
 
 use checks::summary;

@@ -121,6 +121,7 @@ pub enum Reason {
 ///
 /// ```
 /// use smartling_auth_core::*;
+/// use smartling_auth_core::{api::*, error::*};
 /// use std::time::Instant;
 /// let mut s = Session::new(BaseUrl::default(), Policy::default())
 ///     .with_credentials(Credentials::new("id", "secret"));

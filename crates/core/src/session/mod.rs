@@ -223,6 +223,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Duration, Instant};
     /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
     ///     Duration::from_secs(480), Duration::from_secs(3660));
@@ -242,6 +243,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Duration, Instant, SystemTime};
     /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
     ///     Duration::from_secs(480), Duration::from_secs(3660));
@@ -304,6 +306,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Instant, SystemTime};
     /// let s = Session::new(BaseUrl::default(), Policy::default());
     /// assert!(s.snapshot(Instant::now(), SystemTime::now()).is_none());
@@ -380,6 +383,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::Instant;
     /// let mut s = Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "wrong"));
@@ -409,6 +413,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::Instant;
     /// let mut s = Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret"));
@@ -436,6 +441,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::Instant;
     /// let mut s = Session::new(BaseUrl::default(), Policy::default())
     ///     .with_credentials(Credentials::new("id", "secret"));
@@ -462,6 +468,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Duration, Instant};
     /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
     ///     Duration::from_secs(480), Duration::from_secs(3660));
@@ -488,6 +495,7 @@ impl Session {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// let mut s = Session::new(BaseUrl::default(), Policy::default());
     /// let now = std::time::Instant::now();
     /// assert!(matches!(s.poll(now), Action::Fail(_)));

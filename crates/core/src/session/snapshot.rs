@@ -13,6 +13,7 @@ use crate::secret::{AccessToken, RefreshToken};
 ///
 /// ```
 /// use smartling_auth_core::*;
+/// use smartling_auth_core::{api::*, error::*};
 /// use std::time::{Duration, Instant, SystemTime};
 /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
 ///     Duration::from_secs(480), Duration::from_secs(3660));
@@ -109,6 +110,7 @@ impl Snapshot {
     ///
     /// ```
     /// use smartling_auth_core::*;
+    /// use smartling_auth_core::{api::*, error::*};
     /// use std::time::{Duration, Instant, SystemTime};
     /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
     ///     Duration::from_secs(480), Duration::from_secs(3660));
@@ -134,7 +136,7 @@ impl Snapshot {
     /// input.
     ///
     /// ```
-    /// use smartling_auth_core::{Snapshot, SnapshotError};
+    /// use smartling_auth_core::{Snapshot, error::SnapshotError};
     /// let bad = br#"{"accessToken":"","refreshToken":"r","tokenType":"Bearer",
     ///   "accessExpiresAt":1,"refreshExpiresAt":2,"refreshUsable":true}"#;
     /// assert!(matches!(Snapshot::from_json(bad), Err(SnapshotError::Field { field: "accessToken", .. })));

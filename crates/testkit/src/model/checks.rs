@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use smartling_auth_core::http::Method;
-use smartling_auth_core::{AUTHENTICATE_PATH, Action, REFRESH_PATH, RequestKind, Transmit};
+use smartling_auth_core::{
+    Action, RequestKind, Transmit, api::AUTHENTICATE_PATH, api::REFRESH_PATH,
+};
 
 use super::{Model, SECRET, USER, Violation};
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use smartling_auth_core::http::{HeaderValue, header};
-use smartling_auth_core::{HttpResponse, MAX_LIFETIME, TransportErrorKind};
+use smartling_auth_core::{HttpResponse, api::MAX_LIFETIME, error::TransportErrorKind};
 
 use crate::answers;
 
