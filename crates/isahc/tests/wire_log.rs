@@ -7,8 +7,9 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::sync::mpsc;
 use std::time::Duration;
+
+use smartling_auth_testkit::child::output_within;
 
 use smartling_auth_isahc::{Client, TokenProvider, authenticate_request};
 use smartling_auth_testkit::emulator::*;
@@ -39,14 +40,7 @@ fn run_setup(setup: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the test binary runs again");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = rx
-        .recv_timeout(CHILD_LIMIT)
-        .expect("the child ends within its limit")
-        .unwrap();
+    let output = output_within(child, CHILD_LIMIT);
     assert!(
         output.status.success(),
         "setup {setup}:\n{}\n{}",

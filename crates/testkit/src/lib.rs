@@ -8,6 +8,7 @@
 //! | [`expect`] | `expect_send` / `expect_token` / `expect_wait` over a poll's [`Action`](smartling_auth_core::Action) | none |
 //! | [`poll`] | driving a future that is ready at once, without a runtime | none |
 //! | [`bench`](mod@bench) | the benchmarks' mutex baseline and two-thread runner | none |
+//! | [`child`] | a bounded wait for a test that re-runs its own binary as a child | none |
 //! | [`model`] | the lifecycle model: a session under any sequence of operations, with every invariant checked | none (`arbitrary` derives its inputs) |
 //! | `logs` | a tracing subscriber writing into a buffer the test reads | `logs` |
 //! | `emulator` | an emulator with a known user, providers pointed at it, `whoami` | `emulator` |
@@ -34,6 +35,7 @@
 
 pub mod answers;
 pub mod bench;
+pub mod child;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod expect;

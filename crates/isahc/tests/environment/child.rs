@@ -3,8 +3,9 @@
 //! The child logs in once blocking and once async, and prints how each ended.
 
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+
+use smartling_auth_testkit::child::output_within;
 
 use smartling_auth_isahc::{BaseUrl, Client, authenticate_request};
 
@@ -66,14 +67,7 @@ pub fn run(base: &str, vars: &[(&str, &str)]) -> Outcome {
     }
     cmd.env(BASE_VAR, base);
     let child = cmd.spawn().expect("the test binary runs again");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = rx
-        .recv_timeout(CHILD_LIMIT)
-        .expect("the child ends within its limit")
-        .expect("the child's output is read");
+    let output = output_within(child, CHILD_LIMIT);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = |which: &str| {
         stdout
