@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 
 use event_listener::EventListener;
 
+use event_listener::Event;
+use tracing::debug;
+
 use crate::error::{Error, TransportError};
 use crate::request::{HttpRequest, HttpResponse};
 use crate::session::{Grant, Handled, RequestKind};
-use crate::token_cache::{Step, TokenCache};
+use crate::store::{FlightStep, Record, SharedStore};
+use crate::token_cache::{Call, Renewal, Step, TokenCache};
 
 /// What a driver needs from a transport: a way to send, a way to wait, and a clock.
 ///
@@ -74,6 +78,18 @@ pub trait Transport {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    /// Runs a blocking token-store operation (see [`Store`](crate::store::Store)). The
+    /// default runs it in place, which suits a blocking transport; an async transport
+    /// moves it to a thread pool (smol's `blocking::unblock`, tokio's `spawn_blocking`)
+    /// so it never blocks the executor. Only used when the cache has a store.
+    fn offload<R, F>(&self, job: F) -> impl Future<Output = R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        std::future::ready(job())
+    }
 }
 
 impl TokenCache {
@@ -102,17 +118,128 @@ impl TokenCache {
             let now = transport.now();
             match call.step(now) {
                 Step::UseToken(grant) => return Ok(grant),
-                Step::Send(renewal) => {
-                    let answer = transport
-                        .send(&renewal.transmit().request, call.remaining(now))
-                        .await;
-                    let kind = renewal.transmit().kind;
-                    let handled = renewal.complete(transport.now(), answer);
-                    observe(kind, &handled);
-                }
+                Step::Send(renewal) => match self.store() {
+                    None => {
+                        let answer = transport
+                            .send(&renewal.transmit().request, call.remaining(now))
+                            .await;
+                        let kind = renewal.transmit().kind;
+                        let handled = renewal.complete(transport.now(), answer);
+                        observe(kind, &handled);
+                    }
+                    Some(shared) => {
+                        send_shared(shared, transport, &call, renewal, &mut observe).await;
+                    }
+                },
                 Step::Wait(until, listener) => transport.wait(until, listener).await,
                 Step::Fail(e) => return Err(e),
             }
+        }
+    }
+}
+
+/// Runs one renewal through a shared store: the [`Flight`](crate::store::Flight) decides,
+/// this only carries out what it says. Store operations go through
+/// [`Transport::offload`]; the renewal request through [`Transport::send`].
+async fn send_shared<T: Transport>(
+    shared: &SharedStore,
+    transport: &T,
+    call: &Call<'_>,
+    renewal: Renewal<'_>,
+    observe: &mut impl FnMut(RequestKind, &Handled),
+) {
+    let kind = renewal.transmit().kind;
+    let mut renewal = Some(renewal);
+    let mut flight = shared.flight(transport.now(), call.deadline());
+    // The pair this process obtained, for the write.
+    let mut renewed = None;
+    // Waits between polls are plain sleeps: nothing local can end them early.
+    let never = Event::new();
+    loop {
+        let now = transport.now();
+        match flight.step(now) {
+            FlightStep::Read => {
+                let (store, name) = (shared.store().clone(), shared.name().clone());
+                let outcome = transport.offload(move || store.read(&name)).await;
+                let done = transport.now();
+                shared.note(done, &outcome, "read");
+                flight.read_done(done, outcome.map(|f| shared.judge(&f, now)));
+            }
+            FlightStep::Lease { holder, ttl } => {
+                let (store, name) = (shared.store().clone(), shared.name().clone());
+                let outcome = transport
+                    .offload(move || store.lease(&name, holder, ttl))
+                    .await;
+                let done = transport.now();
+                shared.note(done, &outcome, "lease");
+                if let Ok(false) = outcome {
+                    debug!(record = %shared.name(), "another process is renewing; waiting for its record");
+                }
+                flight.lease_done(done, outcome);
+            }
+            FlightStep::Wait(until) => transport.wait(until, never.listen()).await,
+            FlightStep::Adopt { record, issued } => {
+                if let Some(renewal) = renewal.take() {
+                    let handled = renewal.adopt(transport.now(), record.pair, issued);
+                    observe(kind, &handled);
+                }
+            }
+            FlightStep::Send => {
+                let Some(renewal) = renewal.take() else {
+                    return;
+                };
+                let sent_at = transport.now();
+                let answer = transport
+                    .send(&renewal.transmit().request, call.remaining(sent_at))
+                    .await;
+                let handled = renewal.complete(transport.now(), answer);
+                observe(kind, &handled);
+                if let Handled::Renewed(pair) = &handled {
+                    renewed = Some(pair.clone());
+                }
+                flight.sent(transport.now(), renewed.as_ref().map(|_| sent_at));
+            }
+            FlightStep::Write {
+                expected,
+                version,
+                issued_at,
+            } => {
+                let Some(pair) = renewed.take() else {
+                    flight.write_done(transport.now(), Ok(false));
+                    continue;
+                };
+                let record = Record::new(pair, issued_at);
+                let ttl = SharedStore::record_ttl(&record);
+                let stored = shared.encode(&record, version);
+                let (store, name) = (shared.store().clone(), shared.name().clone());
+                let outcome = transport
+                    .offload(move || store.write(&name, expected, &stored, ttl))
+                    .await;
+                let done = transport.now();
+                shared.note(done, &outcome, "write");
+                match outcome {
+                    Ok(true) => debug!(record = %shared.name(), version, "shared the new tokens"),
+                    Ok(false) => {
+                        debug!(record = %shared.name(), expected, "a newer record exists; not replacing it")
+                    }
+                    Err(_) => {}
+                }
+                flight.write_done(done, outcome);
+            }
+            FlightStep::Release { holder } => {
+                let (store, name) = (shared.store().clone(), shared.name().clone());
+                let outcome = transport
+                    .offload(move || store.release(&name, holder))
+                    .await;
+                let done = transport.now();
+                shared.note(done, &outcome, "release");
+                flight.release_done(done, outcome);
+            }
+            FlightStep::Done => return,
+            // `FlightStep` may grow; an unknown step ends the flight safely (an
+            // unanswered renewal is handed to the next caller when dropped).
+            #[allow(unreachable_patterns)]
+            _ => return,
         }
     }
 }

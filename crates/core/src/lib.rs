@@ -96,6 +96,7 @@ mod response;
 mod retry_after;
 mod secret;
 mod session;
+pub mod store;
 mod token_cache;
 mod wire;
 

@@ -12,8 +12,10 @@ use tracing::debug;
 use crate::error::{Error, TransportError};
 use crate::fast_path::FastPath;
 use crate::request::HttpResponse;
+use crate::response::TokenPair;
 use crate::secret::AccessToken;
 use crate::session::{Action, Grant, Handled, Session, Snapshot, Transmit};
+use crate::store::SharedStore;
 
 /// A session behind a lock, with a lock-free fast path for fresh tokens and a wake-up
 /// event for callers waiting on a renewal.
@@ -61,12 +63,14 @@ pub struct TokenCache {
     session: Mutex<Session>,
     fast: FastPath,
     changed: Event,
+    store: Option<SharedStore>,
 }
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCache")
             .field("session", &*self.lock())
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +88,37 @@ impl TokenCache {
             session: Mutex::new(session),
             fast: FastPath::new(),
             changed: Event::new(),
+            store: None,
         }
+    }
+
+    /// Shares renewals with other processes through a token store: on a local miss the
+    /// driver reads the store first, and only one process of all that share it renews
+    /// (see [`store`](crate::store)). A fresh local token never touches the store.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{MemoryStore, SharedStore};
+    /// use smartling_auth_core::{BaseUrl, Policy, Session, TokenCache};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &BaseUrl::default(), "user", None, &Policy::default()).unwrap();
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default()))
+    ///     .with_store(shared);
+    /// assert!(cache.store().is_some());
+    /// ```
+    pub fn with_store(mut self, store: SharedStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The token store renewals are shared through, if any.
+    ///
+    /// ```
+    /// let cache = smartling_auth_core::TokenCache::new(
+    ///     smartling_auth_core::Session::new(Default::default(), Default::default()));
+    /// assert!(cache.store().is_none());
+    /// ```
+    pub fn store(&self) -> Option<&SharedStore> {
+        self.store.as_ref()
     }
 
     /// The hot path: a fresh token without taking any lock, or `None` when the caller
@@ -281,6 +315,11 @@ impl<'a> Call<'a> {
         self.deadline
             .map(|(at, _)| at.saturating_duration_since(now))
     }
+
+    /// When the call gives up, if it has a deadline.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline.map(|(at, _)| at)
+    }
 }
 
 /// What a caller should do next: [`Action`]'s verbs, for one caller of a shared cache.
@@ -360,6 +399,30 @@ impl Renewal<'_> {
             Ok(response) => session.handle_response(now, id, &response),
             Err(error) => session.handle_transport_error(now, id, error),
         })
+    }
+}
+
+impl Renewal<'_> {
+    /// Answers the renewal with tokens another process obtained, read from a shared
+    /// store (see [`Session::adopt`]), and wakes every waiting caller.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret")));
+    /// let now = Instant::now();
+    /// let Step::Send(r) = cache.call().step(now) else { panic!() };
+    /// let pair = TokenPair::new(AccessToken::new("shared"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// assert!(matches!(r.adopt(now, pair, now), Handled::Adopted(_)));
+    /// assert_eq!(cache.cached(now).is_some() || matches!(cache.call().step(now), Step::UseToken(_)), true);
+    /// ```
+    pub fn adopt(mut self, now: Instant, pair: TokenPair, issued: Instant) -> Handled {
+        self.done = true;
+        let id = self.transmit.id;
+        self.cache
+            .finish(|session| session.adopt(now, id, pair, issued))
     }
 }
 

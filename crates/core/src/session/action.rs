@@ -138,6 +138,9 @@ pub enum Reason {
 pub enum Handled {
     /// New tokens were installed: the pair as the server sent it.
     Renewed(TokenPair),
+    /// Tokens another process obtained were installed from a shared token store: no
+    /// request was sent. The lifetimes count from when that process sent its request.
+    Adopted(TokenPair),
     /// The request failed with this error and will be tried again after a backoff.
     WillRetry(Error),
     /// The refresh token cannot be used any more (this error says why: the server
@@ -163,7 +166,7 @@ impl Handled {
     pub fn error(&self) -> Option<&Error> {
         match self {
             Handled::WillRetry(e) | Handled::FallingBack(e) | Handled::Failed(e) => Some(e),
-            Handled::Renewed(_) | Handled::Abandoned | Handled::Stale => None,
+            Handled::Renewed(_) | Handled::Adopted(_) | Handled::Abandoned | Handled::Stale => None,
         }
     }
 }

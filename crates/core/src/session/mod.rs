@@ -436,6 +436,45 @@ impl Session {
         self.complete(now, Err(Error::Transport(error)))
     }
 
+    /// Answers request `id` with tokens another process obtained (read from a shared
+    /// token store), issued when that process sent its request (`issued`, on this
+    /// process's clock). Nothing is sent; the session treats the pair as that request's
+    /// answer, margins and all.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let mut s = Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret"));
+    /// let now = Instant::now();
+    /// let Action::Send(tx) = s.poll(now) else { panic!() };
+    /// let pair = TokenPair::new(AccessToken::new("shared"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// assert!(matches!(s.adopt(now, tx.id, pair, now), Handled::Adopted(_)));
+    /// let Action::UseToken(grant) = s.poll(now) else { panic!() };
+    /// assert_eq!(grant.access_token.secret(), "shared");
+    /// ```
+    pub fn adopt(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        pair: TokenPair,
+        issued: Instant,
+    ) -> Handled {
+        self.expire_lost_request(now);
+        if !self.is_outstanding(id) {
+            return Handled::Stale;
+        }
+        let Some(mut f) = self.inflight.take() else {
+            return Handled::Stale;
+        };
+        f.sent_at = issued;
+        match self.renewed(&f, pair) {
+            Handled::Renewed(pair) => Handled::Adopted(pair),
+            other => other,
+        }
+    }
+
     /// Forgets request `id` without counting a failure: its driver went away (a dropped
     /// future, a panicking thread). The next poll sends a new request at once.
     ///

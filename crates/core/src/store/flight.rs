@@ -1,0 +1,594 @@
+//! The store protocol as a sans-IO state machine: what one process does, between a
+//! local miss and a token, when it shares a [`Store`](super::Store) with others.
+//!
+//! ```text
+//!   read ─ fresh record ─────────────────────────────────► adopt ─► (release) ─► done
+//!     │ none, stale or untrusted
+//!   lease ─ taken ─► read again ─ fresh ─► adopt ─► release
+//!     │                 └ still none ─► send ─► write (if renewed) ─► release ─► done
+//!     └ held by another ─► wait (poll) ─► read ─ …  (after the lease's TTL, or half the
+//!                                                    caller's time: send anyway)
+//!   any store error ─► send, write nothing (the store is retried after a backoff)
+//! ```
+//!
+//! A write is a compare-and-set on the version read before the renewal, so a holder
+//! whose lease expired while it worked never replaces the record of the holder after it.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{LeaseId, Record, RecordError, StoreError};
+use crate::Policy;
+
+/// Versions stay below 10^15, exact in any store's arithmetic (Lua numbers are
+/// doubles). A record at this version is never replaced; the fleet renews locally.
+pub const MAX_VERSION: u64 = 999_999_999_999_999;
+
+/// How far ahead of the store's clock a record's issue time may be before it is
+/// distrusted: more than any request takes.
+const MAX_FUTURE: Duration = Duration::from_secs(60);
+
+/// The protocol's timings.
+///
+/// ```
+/// use smartling_auth_core::{Policy, store::Timings};
+/// let t = Timings::for_policy(&Policy::default());
+/// assert_eq!(t.lease_ttl, Policy::default().request_timeout);
+/// assert!(t.poll <= std::time::Duration::from_millis(250));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timings {
+    /// How long a renewal lease lasts: the request timeout, so a holder that dies
+    /// mid-request blocks the others no longer than its request could have taken.
+    pub lease_ttl: Duration,
+    /// How often a waiter reads the store while another process renews.
+    pub poll: Duration,
+    /// The first pause before a failed store is tried again; it doubles per failure.
+    pub retry_first: Duration,
+    /// The longest pause before a failed store is tried again.
+    pub retry_max: Duration,
+}
+
+impl Timings {
+    /// The timings for a session with `policy`.
+    ///
+    /// ```
+    /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default());
+    /// assert!(t.retry_first <= t.retry_max);
+    /// ```
+    pub fn for_policy(policy: &Policy) -> Self {
+        Self {
+            lease_ttl: policy.request_timeout.max(Duration::from_secs(1)),
+            poll: Duration::from_millis(50),
+            retry_first: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets how often waiters poll the store.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default())
+    ///     .with_poll(Duration::from_millis(20));
+    /// assert_eq!(t.poll, Duration::from_millis(20));
+    /// ```
+    pub fn with_poll(mut self, poll: Duration) -> Self {
+        self.poll = poll.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets the lease's lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default())
+    ///     .with_lease_ttl(Duration::from_secs(3));
+    /// assert_eq!(t.lease_ttl, Duration::from_secs(3));
+    /// ```
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self::for_policy(&Policy::default())
+    }
+}
+
+/// Why a record was ignored (and will be replaced). Each raises a warning event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Distrust {
+    /// It did not decode: see the error.
+    Record(RecordError),
+    /// Both of its tokens are dead.
+    Expired,
+    /// Its issue time lies ahead of the store's clock.
+    FromTheFuture,
+}
+
+/// What a read found, judged by [`judge`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Judged {
+    /// A record fresh enough to use; `issued` is its issue time on this process's clock.
+    Fresh {
+        /// The record.
+        record: Record,
+        /// When its tokens were issued, by this process's monotonic clock.
+        issued: Instant,
+    },
+    /// No record.
+    Absent,
+    /// A trusted record that is due for renewal.
+    Stale {
+        /// Its version, which the next write replaces.
+        version: u64,
+    },
+    /// A record that cannot be trusted: it is ignored and replaced.
+    Untrusted {
+        /// Its version (0 when the store could not parse one).
+        version: u64,
+        /// Why.
+        why: Distrust,
+    },
+}
+
+impl Judged {
+    /// The version a write must replace.
+    ///
+    /// ```
+    /// assert_eq!(smartling_auth_core::store::Judged::Absent.version(), 0);
+    /// ```
+    pub fn version(&self) -> u64 {
+        match self {
+            Judged::Absent | Judged::Fresh { .. } => 0,
+            Judged::Stale { version } | Judged::Untrusted { version, .. } => *version,
+        }
+    }
+}
+
+/// A judged read, with the two clocks it was taken on.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Judgement {
+    /// What the read found.
+    pub judged: Judged,
+    /// When the read started, by this process's clock.
+    pub read_at: Instant,
+    /// The store's clock during the read.
+    pub store_now: SystemTime,
+}
+
+/// Judges a read's record: the rules for when a record can be trusted and used.
+///
+/// A record is used when it opens under the key, belongs to this name, and is before
+/// the point where a session holding it would renew (its refresh-ahead window with the
+/// longest jitter, and never before half its life). All of that is measured on the
+/// store's clock (`store_now`), so a reader whose clock is off from the writer's never
+/// takes a dead token for a live one. `read_at` (this process's clock when the read
+/// started, which is no later than the store's reading) converts the record's age
+/// into local time conservatively.
+///
+/// ```
+/// use smartling_auth_core::store::{judge, Judged, Record, RecordName};
+/// use smartling_auth_core::{AccessToken, Policy, RefreshToken, TokenPair};
+/// use std::time::{Duration, Instant, SystemTime};
+/// let name = RecordName::new(&Default::default(), "u", None);
+/// let now = SystemTime::now();
+/// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+///     Duration::from_secs(480), Duration::from_secs(3660));
+/// let payload = Record::new(pair, now - Duration::from_secs(60)).encode(&name, 4, None);
+/// let j = judge(Some((4, &payload[..])), now, Instant::now(), &name, None, &Policy::default());
+/// assert!(matches!(j.judged, Judged::Fresh { .. }));
+/// let j = judge(Some((4, &payload[..])), now + Duration::from_secs(400), Instant::now(),
+///     &name, None, &Policy::default());
+/// assert!(matches!(j.judged, Judged::Stale { version: 4 }));
+/// ```
+pub fn judge(
+    stored: Option<(u64, &[u8])>,
+    store_now: SystemTime,
+    read_at: Instant,
+    name: &super::RecordName,
+    key: Option<&super::SealKey>,
+    policy: &Policy,
+) -> Judgement {
+    let judged = match stored {
+        None => Judged::Absent,
+        Some((version, payload)) => match Record::decode(name, version, payload, key) {
+            Err(e) => Judged::Untrusted {
+                version,
+                why: Distrust::Record(e),
+            },
+            Ok(record) => judge_record(record, version, store_now, read_at, policy),
+        },
+    };
+    Judgement {
+        judged,
+        read_at,
+        store_now,
+    }
+}
+
+fn judge_record(
+    record: Record,
+    version: u64,
+    store_now: SystemTime,
+    read_at: Instant,
+    policy: &Policy,
+) -> Judged {
+    if record
+        .issued_at
+        .duration_since(store_now)
+        .is_ok_and(|ahead| ahead > MAX_FUTURE)
+    {
+        return Judged::Untrusted {
+            version,
+            why: Distrust::FromTheFuture,
+        };
+    }
+    let life = record.pair.expires_in;
+    let Some(left) = record.access_left(store_now) else {
+        return if record.refresh_left(store_now).is_none() {
+            Judged::Untrusted {
+                version,
+                why: Distrust::Expired,
+            }
+        } else {
+            Judged::Stale { version }
+        };
+    };
+    let margins = policy.margins(life);
+    // Where a session holding this record would renew at the earliest: the same rule
+    // as the session's own (refresh-ahead plus the longest jitter, not before half
+    // life). Adopting a record past it would only renew again at once.
+    let lead = (margins.refresh_ahead + margins.refresh_jitter).min(life - life / 2);
+    if left <= lead || left <= margins.min_validity {
+        return Judged::Stale { version };
+    }
+    let age = life - left;
+    let issued = read_at.checked_sub(age);
+    match issued {
+        Some(issued) => Judged::Fresh { record, issued },
+        // This machine booted after the token was issued: count its lifetimes from
+        // the read instead, shortened by its age.
+        None => {
+            let mut record = record;
+            record.pair.expires_in = left;
+            record.pair.refresh_expires_in = record.pair.refresh_expires_in.saturating_sub(age);
+            Judged::Fresh {
+                record,
+                issued: read_at,
+            }
+        }
+    }
+}
+
+/// The next thing a [`Flight`] needs done.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FlightStep {
+    /// Read the record; feed the outcome to [`Flight::read_done`].
+    Read,
+    /// Try to take the renewal lease; feed the outcome to [`Flight::lease_done`].
+    Lease {
+        /// Who asks.
+        holder: LeaseId,
+        /// How long the lease lasts.
+        ttl: Duration,
+    },
+    /// Another process holds the lease: wait until this instant, then step again.
+    Wait(Instant),
+    /// Install this record's tokens as the renewal's answer (no request is sent).
+    Adopt {
+        /// The record.
+        record: Record,
+        /// Its issue time on this process's clock.
+        issued: Instant,
+    },
+    /// Send the renewal request; feed the outcome to [`Flight::sent`].
+    Send,
+    /// Write the new tokens as `version` if the store still holds `expected`, issued at
+    /// `issued_at` on the store's clock; feed the outcome to [`Flight::write_done`].
+    Write {
+        /// The version read before the renewal.
+        expected: u64,
+        /// The new record's version.
+        version: u64,
+        /// When the renewal was sent, by the store's clock.
+        issued_at: SystemTime,
+    },
+    /// Release the lease; feed the outcome to [`Flight::release_done`].
+    Release {
+        /// The holder.
+        holder: LeaseId,
+    },
+    /// The flight is over.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Read,
+    Lease,
+    Wait(Instant),
+    Adopt,
+    Send,
+    Write {
+        version: u64,
+        issued_at: SystemTime,
+    },
+    Release,
+    /// An operation is out; its outcome is awaited.
+    Awaiting,
+    Done,
+}
+
+/// One renewal's walk through a shared store: the protocol's rules as a state machine.
+///
+/// Step it, do what it says, feed each outcome back. It reads no clock and does no
+/// I/O; [`TokenCache::drive`](crate::TokenCache::drive) runs it for every transport.
+///
+/// ```
+/// use smartling_auth_core::store::{Flight, FlightStep, Judged, Judgement, LeaseId, Timings};
+/// use std::time::{Instant, SystemTime};
+/// let now = Instant::now();
+/// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+/// assert!(matches!(f.step(now), FlightStep::Read));
+/// f.read_done(now, Ok(smartling_auth_core::store::judge(None, SystemTime::now(), now,
+///     &smartling_auth_core::store::RecordName::new(&Default::default(), "u", None), None,
+///     &Default::default())));
+/// assert!(matches!(f.step(now), FlightStep::Lease { .. }));
+/// f.lease_done(now, Ok(true));
+/// assert!(matches!(f.step(now), FlightStep::Read)); // read again under the lease
+/// ```
+#[derive(Debug)]
+pub struct Flight {
+    timings: Timings,
+    deadline: Option<Instant>,
+    holder: LeaseId,
+    state: State,
+    expected: u64,
+    /// The last good read: this process's clock and the store's.
+    clock: Option<(Instant, SystemTime)>,
+    holding: bool,
+    /// When a waiter stops waiting for another holder and renews itself.
+    give_up_at: Option<Instant>,
+    /// The store failed during this flight: renew locally and write nothing.
+    offline: bool,
+    adopt: Option<(Record, Instant)>,
+}
+
+impl Flight {
+    /// A flight for one renewal. `deadline` is when the caller gives up; `available`
+    /// is false while a failed store is backing off (the flight then only sends).
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{Flight, FlightStep, LeaseId, Timings};
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), false);
+    /// assert!(matches!(f.step(std::time::Instant::now()), FlightStep::Send));
+    /// ```
+    pub fn new(
+        timings: Timings,
+        deadline: Option<Instant>,
+        holder: LeaseId,
+        available: bool,
+    ) -> Self {
+        Self {
+            timings,
+            deadline,
+            holder,
+            state: if available { State::Read } else { State::Send },
+            expected: 0,
+            clock: None,
+            holding: false,
+            give_up_at: None,
+            offline: !available,
+            adopt: None,
+        }
+    }
+
+    /// What to do now.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{Flight, FlightStep, LeaseId, Timings};
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    /// assert!(matches!(f.step(std::time::Instant::now()), FlightStep::Read));
+    /// ```
+    pub fn step(&mut self, now: Instant) -> FlightStep {
+        match self.state {
+            State::Read => {
+                self.state = State::Awaiting;
+                FlightStep::Read
+            }
+            State::Lease => {
+                self.state = State::Awaiting;
+                FlightStep::Lease {
+                    holder: self.holder,
+                    ttl: self.timings.lease_ttl,
+                }
+            }
+            State::Wait(until) if now >= until => {
+                self.state = State::Read;
+                self.step(now)
+            }
+            State::Wait(until) => FlightStep::Wait(until),
+            State::Adopt => {
+                self.state = self.after_renewal();
+                match self.adopt.take() {
+                    Some((record, issued)) => FlightStep::Adopt { record, issued },
+                    None => self.step(now),
+                }
+            }
+            State::Send => {
+                self.state = State::Awaiting;
+                FlightStep::Send
+            }
+            State::Write { version, issued_at } => {
+                self.state = State::Awaiting;
+                FlightStep::Write {
+                    expected: self.expected,
+                    version,
+                    issued_at,
+                }
+            }
+            State::Release => {
+                self.state = State::Awaiting;
+                FlightStep::Release {
+                    holder: self.holder,
+                }
+            }
+            State::Awaiting | State::Done => FlightStep::Done,
+        }
+    }
+
+    /// Feeds a read's outcome back (`now`: when it finished).
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// let now = std::time::Instant::now();
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    /// f.step(now);
+    /// f.read_done(now, Err(StoreError::new(StoreErrorKind::Timeout, "slow")));
+    /// assert!(matches!(f.step(now), FlightStep::Send)); // renew locally
+    /// ```
+    pub fn read_done(&mut self, now: Instant, outcome: Result<Judgement, StoreError>) {
+        let judgement = match outcome {
+            Ok(j) => j,
+            Err(_) => {
+                self.offline = true;
+                self.state = State::Send;
+                return;
+            }
+        };
+        self.clock = Some((judgement.read_at, judgement.store_now));
+        match judgement.judged {
+            Judged::Fresh { record, issued } => {
+                self.adopt = Some((record, issued));
+                self.state = State::Adopt;
+            }
+            other => {
+                self.expected = other.version();
+                self.state = if self.holding || self.give_up_at.is_some_and(|at| now >= at) {
+                    State::Send
+                } else {
+                    State::Lease
+                };
+            }
+        }
+    }
+
+    /// Feeds a lease attempt's outcome back: taken, held by another, or failed.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// let now = std::time::Instant::now();
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    /// f.lease_done(now, Ok(false));
+    /// assert!(matches!(f.step(now), FlightStep::Wait(_)));
+    /// ```
+    pub fn lease_done(&mut self, now: Instant, outcome: Result<bool, StoreError>) {
+        match outcome {
+            Ok(true) => {
+                self.holding = true;
+                // Another holder may have written between our read and our lease.
+                self.state = State::Read;
+            }
+            Ok(false) => {
+                let give_up = *self.give_up_at.get_or_insert_with(|| {
+                    // Wait out the holder's lease, but keep half the caller's time to
+                    // renew on our own if the holder never writes.
+                    let mut at = now + self.timings.lease_ttl + self.timings.poll;
+                    if let Some(deadline) = self.deadline {
+                        at = at.min(now + deadline.saturating_duration_since(now) / 2);
+                    }
+                    at
+                });
+                self.state = State::Wait((now + self.timings.poll).min(give_up));
+            }
+            Err(_) => {
+                self.offline = true;
+                self.state = State::Send;
+            }
+        }
+    }
+
+    /// Feeds the renewal's outcome back: `Some(sent_at)` when it installed new tokens
+    /// (sent at that instant), `None` otherwise.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// let now = std::time::Instant::now();
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), false);
+    /// f.step(now);
+    /// f.sent(now, Some(now));
+    /// assert!(matches!(f.step(now), FlightStep::Done)); // the store was down: no write
+    /// ```
+    pub fn sent(&mut self, _now: Instant, renewed: Option<Instant>) {
+        self.state = match (renewed, self.clock) {
+            (Some(sent_at), Some((read_at, store_now)))
+                if !self.offline && self.expected < MAX_VERSION =>
+            {
+                // The store's clock at the send, from the read's pair of clocks.
+                let issued_at = store_now + sent_at.saturating_duration_since(read_at);
+                State::Write {
+                    version: self.expected + 1,
+                    issued_at,
+                }
+            }
+            _ => self.after_renewal(),
+        };
+    }
+
+    /// Feeds a write's outcome back: written, refused (a newer record exists), or
+    /// failed.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// let now = std::time::Instant::now();
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    /// f.write_done(now, Ok(false));
+    /// assert!(matches!(f.step(now), FlightStep::Done));
+    /// ```
+    pub fn write_done(&mut self, _now: Instant, outcome: Result<bool, StoreError>) {
+        if outcome.is_err() {
+            self.offline = true;
+        }
+        self.state = self.after_renewal();
+    }
+
+    /// Feeds a release's outcome back.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// let now = std::time::Instant::now();
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    /// f.release_done(now, Ok(()));
+    /// assert!(matches!(f.step(now), FlightStep::Done));
+    /// ```
+    pub fn release_done(&mut self, _now: Instant, _outcome: Result<(), StoreError>) {
+        self.holding = false;
+        self.state = State::Done;
+    }
+
+    /// Whether this flight holds the renewal lease.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// assert!(!Flight::new(Timings::default(), None, LeaseId(1), true).holding());
+    /// ```
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
+
+    fn after_renewal(&self) -> State {
+        if self.holding && !self.offline {
+            State::Release
+        } else {
+            State::Done
+        }
+    }
+}

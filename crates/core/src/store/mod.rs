@@ -1,0 +1,214 @@
+//! Token stores: one renewal per expiry for every process that shares a store.
+//!
+//! A [`Store`] holds one record per base URL and user: the tokens of the last renewal,
+//! when they were issued by the store's clock, and a version. Processes that share a
+//! store share one token. On a local miss (or when the local token enters its
+//! refresh-ahead window) the driver reads the store first and uses a fresh record; only
+//! when there is none does one process take the store's renewal lease, renew, write a
+//! new version and release the lease, while the others wait for that record.
+//!
+//! The parts, from the bottom up:
+//! - [`Store`] is the I/O: five small operations a backend implements (a file, Redis,
+//!   a SQL table). It decides nothing.
+//! - [`Record`] is what a store holds, encoded as bytes; [`SealKey`] seals it with
+//!   XChaCha20-Poly1305 so a shared store holds no token in clear.
+//! - [`Flight`] is the protocol as a state machine, sans-IO like [`Session`](crate::Session):
+//!   it says when to read, lease, wait, send, write and release, and what to trust.
+//! - [`SharedStore`] ties a store to one session's record name, key and timings, and
+//!   keeps the store's health between calls. [`TokenCache::with_store`](crate::TokenCache::with_store)
+//!   plugs it into the one driver loop, so every transport gets the same protocol.
+//!
+//! The store's own clock ([`Fetched::now`]) measures every record's age, so readers on
+//! machines whose clocks disagree still agree on when a token dies.
+//!
+//! ```
+//! use smartling_auth_core::store::{MemoryStore, SealKey, SharedStore, Store};
+//! use smartling_auth_core::{BaseUrl, Credentials, Policy, Session, TokenCache, UserSecret};
+//! use std::sync::Arc;
+//!
+//! let store = Arc::new(MemoryStore::new()); // stands in for Redis: records are sealed
+//! let base = BaseUrl::default();
+//! let key = SealKey::derive(&base, "user-id", &UserSecret::new("secret"));
+//! let shared = SharedStore::for_user(store.clone(), &base, "user-id", Some(key), &Policy::default())
+//!     .unwrap();
+//! assert!(store.read(shared.name()).unwrap().record.is_none());
+//! let cache = TokenCache::new(Session::new(base, Policy::default())
+//!     .with_credentials(Credentials::new("user-id", "secret")))
+//!     .with_store(shared);
+//! # let _ = cache;
+//! ```
+
+mod flight;
+mod health;
+mod memory;
+mod name;
+mod record;
+mod seal;
+mod shared;
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+pub use flight::{Distrust, Flight, FlightStep, Judged, Judgement, MAX_VERSION, Timings, judge};
+pub use memory::MemoryStore;
+pub use name::RecordName;
+pub use record::{Record, RecordError};
+pub use seal::{SealKey, SealKeyError};
+pub use shared::{NeedsKey, SharedStore};
+
+/// What a store holds under one name: an opaque payload (a sealed or plain [`Record`])
+/// and its version. Versions start at 1 and grow by one per write; 0 means "no record,
+/// or one the backend could not parse".
+#[derive(Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The record's version; writes compare and set it.
+    pub version: u64,
+    /// The encoded record. Never log it: unsealed records carry tokens.
+    pub payload: Vec<u8>,
+}
+
+impl fmt::Debug for Stored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stored")
+            .field("version", &self.version)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// The answer to [`Store::read`]: the record, if any, and the store's clock at the read.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The record under the name, or `None`.
+    pub record: Option<Stored>,
+    /// The store's clock when it read the record. A backend with a clock of its own
+    /// (Redis `TIME`) reports that one, so every reader measures age on one clock; a
+    /// backend on one machine reports [`SystemTime::now`].
+    pub now: SystemTime,
+}
+
+/// A renewal lease holder's identity: random per renewal, so a holder only ever
+/// releases its own lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseId(pub u64);
+
+/// The storage a fleet of processes shares. Implementations do the I/O and nothing
+/// else: the protocol's rules (when to read, whom to trust, what to write) live in
+/// [`Flight`] and are the same for every backend.
+///
+/// The methods block. The blocking provider calls them on the caller's thread; the
+/// async provider on a blocking thread pool. Each must return within a short time
+/// limit of its own (about a second): a hung store delays a caller by at most that,
+/// after which the caller renews on its own.
+///
+/// Errors are reported, never panicked: the driver falls back to renewing locally and
+/// tries the store again after a backoff.
+///
+/// ```
+/// use smartling_auth_core::store::*;
+/// use std::time::Duration;
+///
+/// let store = MemoryStore::new();
+/// let name = RecordName::new(&Default::default(), "user", None);
+/// let holder = LeaseId(7);
+/// assert!(store.lease(&name, holder, Duration::from_secs(5)).unwrap());
+/// assert!(!store.lease(&name, LeaseId(8), Duration::from_secs(5)).unwrap());
+/// let record = Stored { version: 1, payload: b"...".to_vec() };
+/// assert!(store.write(&name, 0, &record, Duration::from_secs(60)).unwrap());
+/// assert!(!store.write(&name, 0, &record, Duration::from_secs(60)).unwrap(), "stale writer refused");
+/// store.release(&name, holder).unwrap();
+/// assert_eq!(store.read(&name).unwrap().record.unwrap().version, 1);
+/// ```
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Reads the record under `name`, with the store's clock.
+    fn read(&self, name: &RecordName) -> Result<Fetched, StoreError>;
+
+    /// Takes the renewal lease on `name` for `ttl` unless another holder has it
+    /// (Redis: `SET lease holder NX PX ttl`). Returns whether `holder` now holds it.
+    /// The lease must end by itself after `ttl`, so a holder that dies cannot block
+    /// the others for longer.
+    fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Writes `record` under `name` if the current version is `expected` (0: no record,
+    /// or one that cannot be parsed), atomically. Returns `false`, writing nothing,
+    /// when the version differs: a newer record exists, and a stale writer must never
+    /// replace it. The record may expire after `ttl` (the refresh token's lifetime).
+    fn write(
+        &self,
+        name: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases the lease on `name` if `holder` still holds it; a lease that expired
+    /// and went to another holder is left alone.
+    fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError>;
+
+    /// Whether records must be sealed before this store sees them. True unless the
+    /// store is private to one user (a `0600` file in a `0700` directory).
+    fn needs_sealing(&self) -> bool {
+        true
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store could not be reached (refused, reset, name not resolved).
+    Unavailable,
+    /// The operation ran past its time limit.
+    Timeout,
+    /// The store answered, but not as expected (a protocol error, a wrong type).
+    Protocol,
+    /// The store refused the operation (authentication, permissions, a file that
+    /// fails its ownership checks).
+    Refused,
+    /// Anything else.
+    Other,
+}
+
+/// A failed store operation. Its message never holds a token, a secret, a key or a
+/// password: backends write it from their own words.
+///
+/// ```
+/// use smartling_auth_core::store::{StoreError, StoreErrorKind};
+/// let e = StoreError::new(StoreErrorKind::Timeout, "read took over 1 s");
+/// assert_eq!(e.to_string(), "token store timeout: read took over 1 s");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("token store {}: {message}", kind_word(*.kind))]
+#[non_exhaustive]
+pub struct StoreError {
+    /// What went wrong.
+    pub kind: StoreErrorKind,
+    /// A short description, free of secrets.
+    pub message: String,
+}
+
+impl StoreError {
+    /// A store error of `kind`.
+    ///
+    /// ```
+    /// let e = smartling_auth_core::store::StoreError::new(
+    ///     smartling_auth_core::store::StoreErrorKind::Unavailable, "connection refused");
+    /// assert!(e.to_string().contains("unavailable"));
+    /// ```
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+fn kind_word(kind: StoreErrorKind) -> &'static str {
+    match kind {
+        StoreErrorKind::Unavailable => "unavailable",
+        StoreErrorKind::Timeout => "timeout",
+        StoreErrorKind::Protocol => "protocol error",
+        StoreErrorKind::Refused => "refused",
+        StoreErrorKind::Other => "error",
+    }
+}

@@ -1,0 +1,250 @@
+//! One session's link to a store: the store, the record's name and key, the
+//! protocol's timings, and the store's health between calls.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+
+use super::flight::{Distrust, Judged, Judgement, judge};
+use super::health::Health;
+use super::{
+    Fetched, Flight, LeaseId, Record, RecordName, SealKey, Store, StoreError, Stored, Timings,
+};
+use crate::{BaseUrl, Policy};
+
+/// A store as one session uses it: which record, under which key, with which timings,
+/// and whether the store failed lately. Plug it into a
+/// [`TokenCache`](crate::TokenCache) with
+/// [`with_store`](crate::TokenCache::with_store).
+///
+/// ```
+/// use smartling_auth_core::store::{MemoryStore, SharedStore, SealKey};
+/// use smartling_auth_core::{BaseUrl, Policy};
+/// use std::sync::Arc;
+/// let store = Arc::new(MemoryStore::new());
+/// // A shared store needs a key; this in-memory one says so.
+/// assert!(SharedStore::for_user(store.clone(), &BaseUrl::default(), "user", None, &Policy::default()).is_err());
+/// let key = SealKey::from_bytes([1; 32]);
+/// let shared = SharedStore::for_user(store, &BaseUrl::default(), "user", Some(key), &Policy::default()).unwrap();
+/// assert!(shared.name().as_str().ends_with(&SealKey::from_bytes([1; 32]).fingerprint()));
+/// ```
+pub struct SharedStore {
+    store: Arc<dyn Store>,
+    name: RecordName,
+    key: Option<SealKey>,
+    policy: Policy,
+    timings: Timings,
+    health: Mutex<Health>,
+}
+
+/// A store that shares records beyond one user's files was given no key.
+///
+/// ```
+/// let e = smartling_auth_core::store::NeedsKey;
+/// assert!(e.to_string().contains("key"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this token store needs a key to seal its records: give the user secret (credentials) or an explicit store key"
+)]
+pub struct NeedsKey;
+
+impl fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("store", &self.store)
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .field("timings", &self.timings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedStore {
+    /// Links `store` to the record of `user` (a user identifier, or an explicit record
+    /// name) at `base`, sealed under `key`. Fails when the store needs sealing and no
+    /// key is given.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{MemoryStore, SharedStore};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "user", None, &Default::default()).unwrap();
+    /// assert!(shared.name().as_str().ends_with(".plain"));
+    /// ```
+    pub fn for_user(
+        store: Arc<dyn Store>,
+        base: &BaseUrl,
+        user: &str,
+        key: Option<SealKey>,
+        policy: &Policy,
+    ) -> Result<Self, NeedsKey> {
+        if key.is_none() && store.needs_sealing() {
+            return Err(NeedsKey);
+        }
+        let name = RecordName::new(base, user, key.as_ref());
+        Ok(Self {
+            store,
+            name,
+            key,
+            policy: policy.clone(),
+            timings: Timings::for_policy(policy),
+            health: Mutex::new(Health::default()),
+        })
+    }
+
+    /// Replaces the protocol's timings.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{MemoryStore, SharedStore, Timings};
+    /// use std::time::Duration;
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap()
+    ///     .with_timings(Timings::default().with_poll(Duration::from_millis(10)));
+    /// assert_eq!(shared.timings().poll, Duration::from_millis(10));
+    /// ```
+    pub fn with_timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
+        self
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// # use smartling_auth_core::store::{MemoryStore, SharedStore};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap();
+    /// assert!(shared.store().read(shared.name()).unwrap().record.is_none());
+    /// ```
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The record's name.
+    ///
+    /// ```
+    /// # use smartling_auth_core::store::{MemoryStore, SharedStore};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap();
+    /// assert!(!shared.name().as_str().contains('u'));
+    /// ```
+    pub fn name(&self) -> &RecordName {
+        &self.name
+    }
+
+    /// The protocol's timings.
+    ///
+    /// ```
+    /// # use smartling_auth_core::store::{MemoryStore, SharedStore};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap();
+    /// assert!(shared.timings().lease_ttl.as_secs() > 0);
+    /// ```
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// A flight for one renewal, with a fresh lease id; it only sends while the store
+    /// is backing off after a failure.
+    ///
+    /// ```
+    /// # use smartling_auth_core::store::{MemoryStore, SharedStore, FlightStep};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap();
+    /// let now = std::time::Instant::now();
+    /// assert!(matches!(shared.flight(now, None).step(now), FlightStep::Read));
+    /// ```
+    pub fn flight(&self, now: Instant, deadline: Option<Instant>) -> Flight {
+        let mut id = [0u8; 8];
+        // Uniqueness matters, not secrecy; a failing OS generator still gives a usable
+        // (if guessable) id from the clock and the process.
+        if getrandom::fill(&mut id).is_err() {
+            id = (u64::from(std::process::id()) << 32 ^ now.elapsed().as_nanos() as u64)
+                .to_le_bytes();
+        }
+        let available = self.lock_health().available(now);
+        Flight::new(
+            self.timings,
+            deadline,
+            LeaseId(u64::from_le_bytes(id)),
+            available,
+        )
+    }
+
+    /// Judges a read (see [`judge`](super::judge)), and warns about a record that
+    /// cannot be trusted.
+    ///
+    /// ```
+    /// # use smartling_auth_core::store::{MemoryStore, SharedStore, Fetched, Judged};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap();
+    /// let read = Fetched { record: None, now: std::time::SystemTime::now() };
+    /// assert!(matches!(shared.judge(&read, std::time::Instant::now()).judged, Judged::Absent));
+    /// ```
+    pub fn judge(&self, fetched: &Fetched, read_at: Instant) -> Judgement {
+        let stored = fetched
+            .record
+            .as_ref()
+            .map(|s| (s.version, s.payload.as_slice()));
+        let judgement = judge(
+            stored,
+            fetched.now,
+            read_at,
+            &self.name,
+            self.key.as_ref(),
+            &self.policy,
+        );
+        match &judgement.judged {
+            Judged::Untrusted { version, why } => {
+                let why = match why {
+                    Distrust::Record(e) => e.to_string(),
+                    Distrust::Expired => "both tokens expired".to_owned(),
+                    Distrust::FromTheFuture => "issued ahead of the store's clock".to_owned(),
+                    #[allow(unreachable_patterns)]
+                    _ => "untrusted".to_owned(),
+                };
+                warn!(record = %self.name, version, reason = %why, "ignoring a stored token record; it will be replaced");
+            }
+            Judged::Stale { version } => {
+                debug!(record = %self.name, version, "stored record due for renewal")
+            }
+            _ => {}
+        }
+        judgement
+    }
+
+    /// Encodes `record` as `version`, sealed if this link has a key.
+    ///
+    /// ```
+    /// # use smartling_auth_core::store::{MemoryStore, SharedStore, Record};
+    /// # use smartling_auth_core::{AccessToken, RefreshToken, TokenPair};
+    /// # use std::time::{Duration, SystemTime};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap();
+    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// assert_eq!(shared.encode(&Record::new(pair, SystemTime::now()), 2).version, 2);
+    /// ```
+    pub fn encode(&self, record: &Record, version: u64) -> Stored {
+        Stored {
+            version,
+            payload: record.encode(&self.name, version, self.key.as_ref()),
+        }
+    }
+
+    /// How long a record of `record` may live in the store: its refresh token's
+    /// lifetime (at least a second).
+    pub(crate) fn record_ttl(record: &Record) -> Duration {
+        record.pair.refresh_expires_in.max(Duration::from_secs(1))
+    }
+
+    /// Records an operation's outcome for the store's health.
+    pub(crate) fn note<T>(&self, now: Instant, outcome: &Result<T, StoreError>, what: &str) {
+        self.lock_health().note(now, outcome, &self.timings, what);
+    }
+
+    fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
