@@ -13,8 +13,8 @@ use tracing::debug;
 use crate::error::{Error, TransportError};
 use crate::request::{HttpRequest, HttpResponse};
 use crate::session::{Grant, Handled, RequestKind};
-use crate::store::{FlightStep, Record, SharedStore};
-use crate::token_cache::{Call, Renewal, Step, TokenCache};
+use crate::store::{Fetched, FlightStep, Record, SharedStore, StoreError};
+use crate::token_cache::{Step, TokenCache};
 
 /// What a driver needs from a transport: a way to send, a way to wait, and a clock.
 ///
@@ -83,12 +83,8 @@ pub trait Transport {
     /// default runs it in place, which suits a blocking transport; an async transport
     /// moves it to a thread pool (smol's `blocking::unblock`, tokio's `spawn_blocking`)
     /// so it never blocks the executor. Only used when the cache has a store.
-    fn offload<R, F>(&self, job: F) -> impl Future<Output = R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        std::future::ready(job())
+    fn offload(&self, job: StoreJob) -> impl Future<Output = StoreAnswer> + Send {
+        std::future::ready(job.run())
     }
 }
 
@@ -100,7 +96,12 @@ impl TokenCache {
     /// of its answer (the new pair, or the error with its status and code): enough to
     /// report it without parsing the answer again.
     ///
-    /// Dropping the future while it sends hands the renewal to the next caller.
+    /// With a [store](crate::store) (see [`with_store`](Self::with_store)), the caller
+    /// that would renew runs the store protocol first: it may adopt another process's
+    /// record ([`Handled::Adopted`]) instead of sending anything.
+    ///
+    /// Dropping the future while it sends hands the renewal to the next caller (a
+    /// store lease it held ends with its time to live).
     /// Callers normally try [`cached`](Self::cached) first, which costs no lock; see
     /// [`Transport`] for an example.
     pub async fn drive<T: Transport>(
@@ -116,130 +117,224 @@ impl TokenCache {
         };
         loop {
             let now = transport.now();
-            match call.step(now) {
+            let renewal = match call.step(now) {
                 Step::UseToken(grant) => return Ok(grant),
-                Step::Send(renewal) => match self.store() {
-                    None => {
+                Step::Send(renewal) => renewal,
+                Step::Wait(until, listener) => {
+                    transport.wait(until, listener).await;
+                    continue;
+                }
+                Step::Fail(e) => return Err(e),
+            };
+            let kind = renewal.transmit().kind;
+            let Some(shared) = self.store() else {
+                let answer = transport
+                    .send(&renewal.transmit().request, call.remaining(now))
+                    .await;
+                let handled = renewal.complete(transport.now(), answer);
+                observe(kind, &handled);
+                continue;
+            };
+            // The store protocol: the flight decides, this carries out what it says.
+            // (Written inline: a nested async fn here loses the future's `Send`.)
+            let mut renewal = Some(renewal);
+            let mut flight = shared.flight(now, call.deadline());
+            // The pair this process obtained, for the write.
+            let mut renewed = None;
+            // Waits between polls are plain sleeps: nothing local can end them early.
+            let never = Event::new();
+            loop {
+                let now = transport.now();
+                match flight.step(now) {
+                    FlightStep::Read => {
+                        let outcome = transport.offload(jobs::read(shared)).await.read();
+                        let done = transport.now();
+                        shared.note(done, &outcome, "read");
+                        flight.read_done(done, outcome.map(|f| shared.judge(&f, now)));
+                    }
+                    FlightStep::Lease { holder, ttl } => {
+                        let outcome = transport
+                            .offload(jobs::lease(shared, holder, ttl))
+                            .await
+                            .flag();
+                        let done = transport.now();
+                        shared.note(done, &outcome, "lease");
+                        if let Ok(false) = outcome {
+                            debug!(record = %shared.name(), "another process is renewing; waiting for its record");
+                        }
+                        flight.lease_done(done, outcome);
+                    }
+                    FlightStep::Wait(until) => transport.wait(until, never.listen()).await,
+                    FlightStep::Adopt { record, issued } => {
+                        if let Some(renewal) = renewal.take() {
+                            let handled = renewal.adopt(transport.now(), record.pair, issued);
+                            observe(kind, &handled);
+                        }
+                    }
+                    FlightStep::Send => {
+                        let Some(renewal) = renewal.take() else {
+                            break;
+                        };
+                        let sent_at = transport.now();
                         let answer = transport
-                            .send(&renewal.transmit().request, call.remaining(now))
+                            .send(&renewal.transmit().request, call.remaining(sent_at))
                             .await;
-                        let kind = renewal.transmit().kind;
                         let handled = renewal.complete(transport.now(), answer);
                         observe(kind, &handled);
+                        if let Handled::Renewed(pair) = &handled {
+                            renewed = Some(pair.clone());
+                        }
+                        flight.sent(transport.now(), renewed.as_ref().map(|_| sent_at));
                     }
-                    Some(shared) => {
-                        send_shared(shared, transport, &call, renewal, &mut observe).await;
+                    FlightStep::Write {
+                        expected,
+                        version,
+                        issued_at,
+                    } => {
+                        let Some(pair) = renewed.take() else {
+                            flight.write_done(transport.now(), Ok(false));
+                            continue;
+                        };
+                        let record = Record::new(pair, issued_at);
+                        let ttl = SharedStore::record_ttl(&record);
+                        let stored = shared.encode(&record, version);
+                        let outcome = transport
+                            .offload(jobs::write(shared, expected, stored, ttl))
+                            .await
+                            .flag();
+                        let done = transport.now();
+                        shared.note(done, &outcome, "write");
+                        match outcome {
+                            Ok(true) => {
+                                debug!(record = %shared.name(), version, "shared the new tokens")
+                            }
+                            Ok(false) => {
+                                debug!(record = %shared.name(), expected, "a newer record exists; not replacing it")
+                            }
+                            Err(_) => {}
+                        }
+                        flight.write_done(done, outcome);
                     }
-                },
-                Step::Wait(until, listener) => transport.wait(until, listener).await,
-                Step::Fail(e) => return Err(e),
+                    FlightStep::Release { holder } => {
+                        let outcome = transport
+                            .offload(jobs::release(shared, holder))
+                            .await
+                            .unit();
+                        let done = transport.now();
+                        shared.note(done, &outcome, "release");
+                        flight.release_done(done, outcome);
+                    }
+                    // `FlightStep` may grow; an unknown step ends the flight safely (an
+                    // unanswered renewal is handed to the next caller when dropped).
+                    _ => break,
+                }
             }
         }
     }
 }
 
-/// Runs one renewal through a shared store: the [`Flight`](crate::store::Flight) decides,
-/// this only carries out what it says. Store operations go through
-/// [`Transport::offload`]; the renewal request through [`Transport::send`].
-async fn send_shared<T: Transport>(
-    shared: &SharedStore,
-    transport: &T,
-    call: &Call<'_>,
-    renewal: Renewal<'_>,
-    observe: &mut impl FnMut(RequestKind, &Handled),
-) {
-    let kind = renewal.transmit().kind;
-    let mut renewal = Some(renewal);
-    let mut flight = shared.flight(transport.now(), call.deadline());
-    // The pair this process obtained, for the write.
-    let mut renewed = None;
-    // Waits between polls are plain sleeps: nothing local can end them early.
-    let never = Event::new();
-    loop {
-        let now = transport.now();
-        match flight.step(now) {
-            FlightStep::Read => {
-                let (store, name) = (shared.store().clone(), shared.name().clone());
-                let outcome = transport.offload(move || store.read(&name)).await;
-                let done = transport.now();
-                shared.note(done, &outcome, "read");
-                flight.read_done(done, outcome.map(|f| shared.judge(&f, now)));
+/// A blocking token-store operation, for [`Transport::offload`]: run it where
+/// blocking is fine, and hand back its answer.
+pub struct StoreJob(Box<dyn FnOnce() -> StoreAnswer + Send + 'static>);
+
+impl std::fmt::Debug for StoreJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreJob")
+    }
+}
+
+impl StoreJob {
+    /// Runs the operation, blocking the thread until it returns (each store bounds its
+    /// own operations in time).
+    ///
+    /// ```
+    /// // Transports call it inside `Transport::offload`, e.g. `blocking::unblock(move || job.run())`.
+    /// fn takes(job: smartling_auth_core::store::StoreJob) -> smartling_auth_core::store::StoreAnswer { job.run() }
+    /// ```
+    pub fn run(self) -> StoreAnswer {
+        (self.0)()
+    }
+}
+
+/// What a [`StoreJob`] returned; only the driver reads it.
+#[derive(Debug)]
+pub struct StoreAnswer(Answer);
+
+#[derive(Debug)]
+enum Answer {
+    Read(Result<Fetched, StoreError>),
+    Flag(Result<bool, StoreError>),
+    Unit(Result<(), StoreError>),
+}
+
+/// The store operations as jobs. Their types are concrete and carry no lifetimes, which
+/// keeps the driver's future `Send` on every executor.
+mod jobs {
+    use std::time::Duration;
+
+    use super::{Answer, StoreAnswer, StoreJob};
+    use crate::store::{Fetched, LeaseId, SharedStore, StoreError, Stored};
+
+    pub(super) fn read(shared: &SharedStore) -> StoreJob {
+        let (store, name) = (shared.store().clone(), shared.name().clone());
+        StoreJob(Box::new(move || {
+            StoreAnswer(Answer::Read(store.read(&name)))
+        }))
+    }
+
+    pub(super) fn lease(shared: &SharedStore, holder: LeaseId, ttl: Duration) -> StoreJob {
+        let (store, name) = (shared.store().clone(), shared.name().clone());
+        StoreJob(Box::new(move || {
+            StoreAnswer(Answer::Flag(store.lease(&name, holder, ttl)))
+        }))
+    }
+
+    pub(super) fn write(
+        shared: &SharedStore,
+        expected: u64,
+        stored: Stored,
+        ttl: Duration,
+    ) -> StoreJob {
+        let (store, name) = (shared.store().clone(), shared.name().clone());
+        StoreJob(Box::new(move || {
+            StoreAnswer(Answer::Flag(store.write(&name, expected, &stored, ttl)))
+        }))
+    }
+
+    pub(super) fn release(shared: &SharedStore, holder: LeaseId) -> StoreJob {
+        let (store, name) = (shared.store().clone(), shared.name().clone());
+        StoreJob(Box::new(move || {
+            StoreAnswer(Answer::Unit(store.release(&name, holder)))
+        }))
+    }
+
+    fn mismatch() -> StoreError {
+        StoreError::new(
+            crate::store::StoreErrorKind::Other,
+            "a transport's offload returned another job's answer",
+        )
+    }
+
+    impl StoreAnswer {
+        pub(super) fn read(self) -> Result<Fetched, StoreError> {
+            match self.0 {
+                Answer::Read(r) => r,
+                _ => Err(mismatch()),
             }
-            FlightStep::Lease { holder, ttl } => {
-                let (store, name) = (shared.store().clone(), shared.name().clone());
-                let outcome = transport
-                    .offload(move || store.lease(&name, holder, ttl))
-                    .await;
-                let done = transport.now();
-                shared.note(done, &outcome, "lease");
-                if let Ok(false) = outcome {
-                    debug!(record = %shared.name(), "another process is renewing; waiting for its record");
-                }
-                flight.lease_done(done, outcome);
+        }
+
+        pub(super) fn flag(self) -> Result<bool, StoreError> {
+            match self.0 {
+                Answer::Flag(r) => r,
+                _ => Err(mismatch()),
             }
-            FlightStep::Wait(until) => transport.wait(until, never.listen()).await,
-            FlightStep::Adopt { record, issued } => {
-                if let Some(renewal) = renewal.take() {
-                    let handled = renewal.adopt(transport.now(), record.pair, issued);
-                    observe(kind, &handled);
-                }
+        }
+
+        pub(super) fn unit(self) -> Result<(), StoreError> {
+            match self.0 {
+                Answer::Unit(r) => r,
+                _ => Err(mismatch()),
             }
-            FlightStep::Send => {
-                let Some(renewal) = renewal.take() else {
-                    return;
-                };
-                let sent_at = transport.now();
-                let answer = transport
-                    .send(&renewal.transmit().request, call.remaining(sent_at))
-                    .await;
-                let handled = renewal.complete(transport.now(), answer);
-                observe(kind, &handled);
-                if let Handled::Renewed(pair) = &handled {
-                    renewed = Some(pair.clone());
-                }
-                flight.sent(transport.now(), renewed.as_ref().map(|_| sent_at));
-            }
-            FlightStep::Write {
-                expected,
-                version,
-                issued_at,
-            } => {
-                let Some(pair) = renewed.take() else {
-                    flight.write_done(transport.now(), Ok(false));
-                    continue;
-                };
-                let record = Record::new(pair, issued_at);
-                let ttl = SharedStore::record_ttl(&record);
-                let stored = shared.encode(&record, version);
-                let (store, name) = (shared.store().clone(), shared.name().clone());
-                let outcome = transport
-                    .offload(move || store.write(&name, expected, &stored, ttl))
-                    .await;
-                let done = transport.now();
-                shared.note(done, &outcome, "write");
-                match outcome {
-                    Ok(true) => debug!(record = %shared.name(), version, "shared the new tokens"),
-                    Ok(false) => {
-                        debug!(record = %shared.name(), expected, "a newer record exists; not replacing it")
-                    }
-                    Err(_) => {}
-                }
-                flight.write_done(done, outcome);
-            }
-            FlightStep::Release { holder } => {
-                let (store, name) = (shared.store().clone(), shared.name().clone());
-                let outcome = transport
-                    .offload(move || store.release(&name, holder))
-                    .await;
-                let done = transport.now();
-                shared.note(done, &outcome, "release");
-                flight.release_done(done, outcome);
-            }
-            FlightStep::Done => return,
-            // `FlightStep` may grow; an unknown step ends the flight safely (an
-            // unanswered renewal is handed to the next caller when dropped).
-            #[allow(unreachable_patterns)]
-            _ => return,
         }
     }
 }

@@ -93,6 +93,11 @@ pub enum Error {
     /// in again.
     #[error("the session has ended: {0}")]
     SessionEnded(SessionEnd),
+
+    /// A token store could not be set up as configured (no key to seal records with,
+    /// no user to name the record after).
+    #[error("token store: {0}")]
+    Store(crate::store::StoreSetupError),
 }
 
 impl Error {
@@ -116,7 +121,8 @@ impl Error {
             Error::InvalidBaseUrl { .. }
             | Error::InvalidField { .. }
             | Error::BodyTooLarge { .. }
-            | Error::SessionEnded(_) => false,
+            | Error::SessionEnded(_)
+            | Error::Store(_) => false,
         }
     }
 

@@ -97,10 +97,11 @@ impl FastPath {
     /// Publishes a token until `fresh_until`. Callers serialise publications (they hold
     /// the session lock).
     pub(crate) fn publish(&self, token: &AccessToken, fresh_until: Instant) {
-        if let Some(p) = &*self.current.load() {
-            if p.fresh_until == fresh_until && p.token.same_secret(token) {
-                return;
-            }
+        if let Some(p) = &*self.current.load()
+            && p.fresh_until == fresh_until
+            && p.token.same_secret(token)
+        {
+            return;
         }
         let generation = self.generation.load(Ordering::Relaxed) + 1;
         self.current.store(Some(Arc::new(Published {

@@ -253,10 +253,10 @@ impl<'a> Call<'a> {
     /// ```
     pub fn step(&mut self, now: Instant) -> Step<'a> {
         let cache = self.cache;
-        if let Some((at, limit)) = self.deadline {
-            if now >= at {
-                return Step::Fail(Error::Transport(TransportError::timeout(limit)));
-            }
+        if let Some((at, limit)) = self.deadline
+            && now >= at
+        {
+            return Step::Fail(Error::Transport(TransportError::timeout(limit)));
         }
         let mut session = cache.lock();
         match self.epoch {

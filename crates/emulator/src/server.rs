@@ -82,12 +82,12 @@ pub(crate) async fn respond(
         return deliver(&cx, reply);
     }
 
-    if let Some(expected) = endpoint.method() {
-        if parts.method.as_str() != expected {
-            let reply = Reply::method_not_allowed(expected);
-            state.counters.record(endpoint, reply.outcome);
-            return deliver(&cx, reply);
-        }
+    if let Some(expected) = endpoint.method()
+        && parts.method.as_str() != expected
+    {
+        let reply = Reply::method_not_allowed(expected);
+        state.counters.record(endpoint, reply.outcome);
+        return deliver(&cx, reply);
     }
 
     // Read before any fault is served, so that closing a faulted connection never

@@ -132,10 +132,10 @@ impl TokenStore {
         if now >= expires_at {
             return Err(RefreshError::Expired);
         }
-        if self.policy.single_use_refresh {
-            if let Some(entry) = state.refresh.get_mut(token) {
-                entry.used = true;
-            }
+        if self.policy.single_use_refresh
+            && let Some(entry) = state.refresh.get_mut(token)
+        {
+            entry.used = true;
         }
         Ok(self.issue(&mut state, &user, session, now, clock))
     }

@@ -26,11 +26,9 @@ impl Session {
             .refresh
             .as_ref()
             .is_none_or(|r| r.state != RefreshState::Usable || !r.is_alive(now));
-        if spent {
-            if let Some(token) = self.spare_refresh.take() {
-                debug!("the session's refresh token is spent; using the spare one");
-                self.refresh = Some(Refresh::bare(token));
-            }
+        if spent && let Some(token) = self.spare_refresh.take() {
+            debug!("the session's refresh token is spent; using the spare one");
+            self.refresh = Some(Refresh::bare(token));
         }
     }
 

@@ -49,12 +49,13 @@ mod shared;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+pub use crate::driver::{StoreAnswer, StoreJob};
 pub use flight::{Distrust, Flight, FlightStep, Judged, Judgement, MAX_VERSION, Timings, judge};
 pub use memory::MemoryStore;
 pub use name::RecordName;
 pub use record::{Record, RecordError};
 pub use seal::{SealKey, SealKeyError};
-pub use shared::{NeedsKey, SharedStore};
+pub use shared::{SharedStore, StoreSetupError};
 
 /// What a store holds under one name: an opaque payload (a sealed or plain [`Record`])
 /// and its version. Versions start at 1 and grow by one per write; 0 means "no record,
@@ -149,6 +150,31 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// store is private to one user (a `0600` file in a `0700` directory).
     fn needs_sealing(&self) -> bool {
         true
+    }
+}
+
+/// A shared handle is a store too, so several providers can use one connection pool.
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
+        (**self).read(name)
+    }
+    fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        (**self).lease(name, holder, ttl)
+    }
+    fn write(
+        &self,
+        name: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        (**self).write(name, expected, record, ttl)
+    }
+    fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
+        (**self).release(name, holder)
+    }
+    fn needs_sealing(&self) -> bool {
+        (**self).needs_sealing()
     }
 }
 

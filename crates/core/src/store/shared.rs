@@ -39,17 +39,28 @@ pub struct SharedStore {
     health: Mutex<Health>,
 }
 
-/// A store that shares records beyond one user's files was given no key.
+/// A token store that cannot be set up as configured.
 ///
 /// ```
-/// let e = smartling_auth_core::store::NeedsKey;
+/// let e = smartling_auth_core::store::StoreSetupError::NeedsKey;
 /// assert!(e.to_string().contains("key"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "this token store needs a key to seal its records: give the user secret (credentials) or an explicit store key"
-)]
-pub struct NeedsKey;
+#[non_exhaustive]
+pub enum StoreSetupError {
+    /// A store shared beyond one user's files needs its records sealed, and no key was
+    /// given or derivable (a session from a bare refresh token has no user secret).
+    #[error(
+        "this token store needs a key to seal its records: give credentials (the key is derived from the user secret) or an explicit store key"
+    )]
+    NeedsKey,
+    /// The record is named after the user; a session without credentials must be told
+    /// the user identifier or an explicit record name.
+    #[error(
+        "a token store needs the user identifier (or an explicit record name) when the session has no credentials"
+    )]
+    NeedsIdentity,
+}
 
 impl fmt::Debug for SharedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,9 +90,9 @@ impl SharedStore {
         user: &str,
         key: Option<SealKey>,
         policy: &Policy,
-    ) -> Result<Self, NeedsKey> {
+    ) -> Result<Self, StoreSetupError> {
         if key.is_none() && store.needs_sealing() {
-            return Err(NeedsKey);
+            return Err(StoreSetupError::NeedsKey);
         }
         let name = RecordName::new(base, user, key.as_ref());
         Ok(Self {
