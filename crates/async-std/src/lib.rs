@@ -95,7 +95,11 @@ pub use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, Grant, Handled, HttpRequest, HttpResponse, Policy,
     RefreshToken, RequestKind, RetryPolicy, Snapshot, TokenCache, TokenPair, Transport,
     TransportError, api, authenticate_request, error, http, parse_token_response, refresh_request,
+    store,
 };
+pub use smartling_auth_store::FileStore;
+#[cfg(feature = "redis")]
+pub use smartling_auth_store::RedisStore;
 
 pub use client::{AsyncClientExt, authenticate, refresh};
 pub use provider::{AccessTokenFuture, TokenProvider};

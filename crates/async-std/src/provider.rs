@@ -13,6 +13,7 @@ use http::HeaderValue;
 use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, EventListener, HttpRequest, HttpResponse, Snapshot,
     Transport, TransportError,
+    store::{StoreAnswer, StoreJob},
 };
 use smartling_auth_isahc::{Builder, Client, ProviderState};
 
@@ -149,6 +150,18 @@ impl TokenProvider {
         self.0.snapshot()
     }
 
+    /// What the provider is made of: its token cache (with the token store, if any)
+    /// and its HTTP client.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(p.state().cache().store().is_none());
+    /// ```
+    pub fn state(&self) -> &ProviderState {
+        &self.0
+    }
+
     /// The core's driver over the async transport.
     #[cold]
     async fn renew(&self) -> Result<AccessToken, Error> {
@@ -186,6 +199,12 @@ impl Transport for Async<'_> {
         future::or(listener, async move {
             Timer::at(until).await;
         })
+    }
+
+    fn offload(&self, job: StoreJob) -> impl Future<Output = StoreAnswer> + Send {
+        // Store backends block (a file lock, a Redis round trip): run them on smol's
+        // thread pool so the executor keeps polling other tasks.
+        blocking::unblock(move || job.run())
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use isahc::HttpClient;
 use smartling_auth_core::{
     BaseUrl, Credentials, Error, Policy, RefreshToken, RetryPolicy, Session, Snapshot, TokenCache,
-    TokenPair, api::DEFAULT_MAX_BODY,
+    TokenPair,
+    api::DEFAULT_MAX_BODY,
+    store::{SealKey, SharedStore, Store, StoreSetupError, Timings},
 };
 
 use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -51,6 +53,10 @@ pub struct Builder<P> {
     max_body: usize,
     deadline: Duration,
     http_client: Option<HttpClient>,
+    store: Option<Arc<dyn Store>>,
+    store_key: Option<SealKey>,
+    store_identity: Option<String>,
+    store_timings: Option<Timings>,
     _provider: PhantomData<fn() -> P>,
 }
 
@@ -64,6 +70,8 @@ impl<P> std::fmt::Debug for Builder<P> {
             .field("timeout", &self.timeout)
             .field("max_body", &self.max_body)
             .field("deadline", &self.deadline)
+            .field("store", &self.store)
+            .field("store_key", &self.store_key)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +98,10 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
             max_body: DEFAULT_MAX_BODY,
             deadline: DEFAULT_DEADLINE,
             http_client: None,
+            store: None,
+            store_key: None,
+            store_identity: None,
+            store_timings: None,
             _provider: PhantomData,
         }
     }
@@ -234,6 +246,84 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
         self
     }
 
+    /// Shares tokens with other processes through `store`: a [`FileStore`] for the
+    /// processes of one machine, a `RedisStore` (feature `redis`) for a fleet, or a
+    /// store of your own. A fresh local token never touches the store; on a local miss
+    /// the provider reads the store first, and only one process of all that share it
+    /// renews (see [`smartling_auth_core::store`]). If the store fails, the provider
+    /// renews on its own and tries the store again later: no call fails because of it.
+    ///
+    /// The record is named after the credentials' user identifier (or
+    /// [`store_identity`](Self::store_identity)). A store shared beyond one user's files
+    /// (Redis) holds only sealed records, under a key derived from the user secret (or
+    /// [`store_key`](Self::store_key)).
+    ///
+    /// [`FileStore`]: https://docs.rs/smartling-auth-store/latest/smartling_auth_store/struct.FileStore.html
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{Credentials, TokenProvider, store::MemoryStore};
+    /// let p = TokenProvider::builder(Default::default())
+    ///     .credentials(Credentials::new("user", "secret"))
+    ///     .store(MemoryStore::new())
+    ///     .build()?;
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn store(mut self, store: impl Store + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The key that seals stored records, instead of one derived from the user secret.
+    /// A process that starts from a refresh token alone needs it for a shared store,
+    /// and so do the processes it shares records with.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{RefreshToken, TokenProvider, store::{MemoryStore, SealKey}};
+    /// let key = SealKey::parse(&"5a".repeat(32)).unwrap();
+    /// let p = TokenProvider::builder(Default::default())
+    ///     .refresh_token(RefreshToken::new("r"))
+    ///     .store(MemoryStore::new())
+    ///     .store_identity("user")
+    ///     .store_key(key)
+    ///     .build()?;
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn store_key(mut self, key: SealKey) -> Self {
+        self.store_key = Some(key);
+        self
+    }
+
+    /// The name the stored record is filed under: the user identifier, or any name
+    /// the processes that share a record agree on. Defaults to the credentials' user
+    /// identifier; a session without credentials needs it.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{RefreshToken, TokenProvider, store::MemoryStore};
+    /// let err = TokenProvider::builder(Default::default())
+    ///     .refresh_token(RefreshToken::new("r"))
+    ///     .store(MemoryStore::unsealed())
+    ///     .build().unwrap_err();
+    /// assert!(err.to_string().contains("user identifier"));
+    /// ```
+    pub fn store_identity(mut self, identity: impl Into<String>) -> Self {
+        self.store_identity = Some(identity.into());
+        self
+    }
+
+    /// The store protocol's timings (how often waiters poll, how long a lease lasts);
+    /// by default derived from the request timeout.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{TokenProvider, store::Timings};
+    /// let b = TokenProvider::builder(Default::default())
+    ///     .store_timings(Timings::default().with_poll(std::time::Duration::from_millis(20)));
+    /// # let _ = b;
+    /// ```
+    pub fn store_timings(mut self, timings: Timings) -> Self {
+        self.store_timings = Some(timings);
+        self
+    }
+
     /// Builds the provider. Nothing is sent until the first token is asked for.
     ///
     /// ```
@@ -258,10 +348,39 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
             .request_timeout
             .max(self.timeout.saturating_add(Duration::from_secs(5)));
         let mut session = match &self.snapshot {
-            Some(snap) => {
-                Session::from_snapshot(self.base, policy, snap, Instant::now(), SystemTime::now())
+            Some(snap) => Session::from_snapshot(
+                self.base.clone(),
+                policy.clone(),
+                snap,
+                Instant::now(),
+                SystemTime::now(),
+            ),
+            None => Session::new(self.base.clone(), policy.clone()),
+        };
+        let shared = match self.store {
+            None => None,
+            Some(store) => {
+                let user = self
+                    .store_identity
+                    .as_deref()
+                    .or(self.credentials.as_ref().map(Credentials::user_identifier))
+                    .ok_or(Error::Store(StoreSetupError::NeedsIdentity))?;
+                // Only a store that needs sealing gets a derived key: a private file
+                // stays readable plain text, like ssh's and gcloud's.
+                let key = self.store_key.or_else(|| {
+                    let c = self
+                        .credentials
+                        .as_ref()
+                        .filter(|_| store.needs_sealing())?;
+                    Some(SealKey::derive(&self.base, user, c.user_secret()))
+                });
+                let shared = SharedStore::for_user(store, &self.base, user, key, &policy)
+                    .map_err(Error::Store)?;
+                Some(match self.store_timings {
+                    Some(t) => shared.with_timings(t),
+                    None => shared,
+                })
             }
-            None => Session::new(self.base, policy),
         };
         if let Some(c) = self.credentials {
             session = session.with_credentials(c);
@@ -272,7 +391,10 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
         if let Some((pair, sent_at)) = self.pair {
             session = session.with_token_pair(pair, sent_at);
         }
-        let cache = TokenCache::new(session);
+        let mut cache = TokenCache::new(session);
+        if let Some(shared) = shared {
+            cache = cache.with_store(shared);
+        }
         Ok(P::from(Arc::new(ProviderState::new(
             cache,
             client,

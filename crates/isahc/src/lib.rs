@@ -52,7 +52,11 @@ pub use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, Grant, Handled, HttpRequest, HttpResponse, Policy,
     RefreshToken, RequestKind, RetryPolicy, Snapshot, TokenCache, TokenPair, Transport,
     TransportError, api, authenticate_request, error, http, parse_token_response, refresh_request,
+    store,
 };
+pub use smartling_auth_store::FileStore;
+#[cfg(feature = "redis")]
+pub use smartling_auth_store::RedisStore;
 
 pub use builder::{Builder, DEFAULT_DEADLINE};
 pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, default_client};

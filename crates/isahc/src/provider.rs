@@ -164,6 +164,18 @@ impl TokenProvider {
     pub fn snapshot(&self) -> Option<Snapshot> {
         self.0.snapshot()
     }
+
+    /// What the provider is made of: its token cache (with the token store, if any)
+    /// and its HTTP client.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let p = TokenProvider::new(BaseUrl::default(), Credentials::new("id", "secret")).unwrap();
+    /// assert!(p.state().cache().store().is_none());
+    /// ```
+    pub fn state(&self) -> &ProviderState {
+        &self.0
+    }
 }
 
 /// The blocking transport: sends on the calling thread and blocks on waits, so each
