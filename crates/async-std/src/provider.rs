@@ -206,6 +206,10 @@ impl Transport for Async<'_> {
         // thread pool so the executor keeps polling other tasks.
         blocking::unblock(move || job.run())
     }
+
+    fn detach(&self, job: StoreJob) {
+        blocking::unblock(move || job.run()).detach();
+    }
 }
 
 /// The boxed renewal of an `AccessTokenFuture` that missed the hot path.

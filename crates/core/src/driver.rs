@@ -86,6 +86,13 @@ pub trait Transport {
     fn offload(&self, job: StoreJob) -> impl Future<Output = StoreAnswer> + Send {
         std::future::ready(job.run())
     }
+
+    /// Runs a store operation whose answer nobody awaits: the release of a lease by a
+    /// caller that went away. The default runs it in place; an async transport
+    /// detaches it onto its thread pool.
+    fn detach(&self, job: StoreJob) {
+        let _ = job.run();
+    }
 }
 
 impl TokenCache {
@@ -143,6 +150,13 @@ impl TokenCache {
             let mut renewed = None;
             // Waits between polls are plain sleeps: nothing local can end them early.
             let never = Event::new();
+            // A caller that goes away while it holds the lease (a dropped future)
+            // releases it, so the fleet does not wait out its time to live.
+            let mut held = Held {
+                transport,
+                shared,
+                holder: None,
+            };
             loop {
                 let now = transport.now();
                 match flight.step(now) {
@@ -163,6 +177,9 @@ impl TokenCache {
                             debug!(record = %shared.name(), "another process is renewing; waiting for its record");
                         }
                         flight.lease_done(done, outcome);
+                        if flight.holding() {
+                            held.holder = Some(holder);
+                        }
                     }
                     FlightStep::Wait(until) => transport.wait(until, never.listen()).await,
                     FlightStep::Adopt { record, issued } => {
@@ -223,12 +240,32 @@ impl TokenCache {
                         let done = transport.now();
                         shared.note(done, &outcome, "release");
                         flight.release_done(done, outcome);
+                        held.holder = None;
                     }
-                    // `FlightStep` may grow; an unknown step ends the flight safely (an
-                    // unanswered renewal is handed to the next caller when dropped).
-                    _ => break,
+                    FlightStep::Done => {
+                        // Ended as the protocol says: a lease still held here belongs
+                        // to a store that failed, and ends with its time to live.
+                        held.holder = None;
+                        break;
+                    }
                 }
             }
+        }
+    }
+}
+
+/// The lease a flight holds, released if the flight is dropped before it ends.
+struct Held<'a, T: Transport> {
+    transport: &'a T,
+    shared: &'a SharedStore,
+    holder: Option<crate::store::LeaseId>,
+}
+
+impl<T: Transport> Drop for Held<'_, T> {
+    fn drop(&mut self) {
+        if let Some(holder) = self.holder.take() {
+            debug!(record = %self.shared.name(), "renewal dropped while holding the store lease; releasing it");
+            self.transport.detach(jobs::release(self.shared, holder));
         }
     }
 }
