@@ -33,18 +33,6 @@ impl Refusal {
     }
 }
 
-impl Refusal {
-    /// The reason alone, when the path is already named (`--cache-file PATH`).
-    pub(crate) fn reason(&self) -> &str {
-        &self.why
-    }
-
-    /// Whether this is about a `what` ("cache file", "lock file", "directory").
-    pub(crate) fn is_about(&self, what: &str) -> bool {
-        self.what == what
-    }
-}
-
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.what, self.path.display(), self.why)

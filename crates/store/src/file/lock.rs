@@ -1,4 +1,5 @@
-//! The cross-process single flight: an advisory lock on `<cache file>.lock`.
+//! Advisory file locks: `<record file>.lease` for the renewal lease, `<record
+//! file>.lock` for the short compare-and-set of a write.
 //!
 //! The kernel drops the lock when its holder exits, even on `kill -9`, so a crashed
 //! renewer never blocks the next one. A lock file that is not a private file of ours
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fs4::{FileExt, TryLockError};
 
-use crate::trust::{Opened, Owner, Refusal};
+use super::trust::{Opened, Owner, Refusal};
 
 /// Held while this process renews; released on drop (closing the file).
 #[derive(Debug)]
@@ -56,6 +57,22 @@ pub(crate) fn acquire(path: &Path, deadline: Instant, owner: &Owner) -> Result<L
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}
+
+/// Takes the exclusive lock on `path` if no one holds it; `Ok(None)` when someone
+/// does. Never waits.
+pub(crate) fn try_acquire(path: &Path, owner: &Owner) -> Result<Option<Lock>, LockError> {
+    let file = match owner.open_lock("lock file", path) {
+        Opened::File(file) => file,
+        Opened::Refused(refusal) => return Err(LockError::Refused(refusal)),
+        Opened::Failed(e) => return Err(LockError::Io(e)),
+        Opened::Missing => return Err(LockError::Io(io::ErrorKind::NotFound.into())),
+    };
+    match FileExt::try_lock(&file) {
+        Ok(()) => Ok(Some(Lock { _file: file })),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(LockError::Io(e)),
     }
 }
 

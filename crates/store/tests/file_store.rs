@@ -1,0 +1,223 @@
+//! The file store's promises: compare-and-set writes, a lease the kernel releases,
+//! private modes, and files that are not ours neither read nor replaced.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use smartling_auth_core::store::{LeaseId, RecordName, Store, StoreErrorKind, Stored};
+use smartling_auth_store::FileStore;
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn name() -> RecordName {
+    RecordName::new(&Default::default(), "user", None)
+}
+
+fn record(version: u64) -> Stored {
+    Stored {
+        version,
+        payload: format!(r#"{{"n":{version}}}"#).into_bytes(),
+    }
+}
+
+fn write_private(path: &Path, content: &[u8]) {
+    let _ = fs::remove_file(path);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).unwrap().write_all(content).unwrap();
+}
+
+#[test]
+fn writes_compare_and_set_the_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("t"));
+    assert!(store.read(&name()).unwrap().record.is_none());
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    assert!(!store.write(&name(), 0, &record(1), TTL).unwrap(), "stale");
+    assert!(store.write(&name(), 1, &record(2), TTL).unwrap());
+    assert!(!store.write(&name(), 1, &record(2), TTL).unwrap(), "stale");
+    let got = store.read(&name()).unwrap().record.unwrap();
+    assert_eq!(got, record(2));
+    // A sealed (binary) payload round-trips too.
+    let sealed = Stored {
+        version: 3,
+        payload: b"SAS1\x00\xff binary".to_vec(),
+    };
+    assert!(store.write(&name(), 2, &sealed, TTL).unwrap());
+    assert_eq!(store.read(&name()).unwrap().record.unwrap(), sealed);
+}
+
+#[test]
+fn concurrent_writers_converge_on_one_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path().join("t")));
+    let won: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                s.spawn(move || store.write(&name(), 0, &record(1), TTL).unwrap() as usize)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(won, 1, "exactly one writer over version 0");
+}
+
+#[test]
+fn the_lease_excludes_a_second_holder_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = FileStore::new(dir.path().join("t"));
+    let b = FileStore::new(dir.path().join("t"));
+    assert!(a.lease(&name(), LeaseId(1), TTL).unwrap());
+    assert!(!b.lease(&name(), LeaseId(2), TTL).unwrap());
+    b.release(&name(), LeaseId(2)).unwrap();
+    assert!(!b.lease(&name(), LeaseId(2), TTL).unwrap(), "only the holder releases");
+    a.release(&name(), LeaseId(1)).unwrap();
+    assert!(b.lease(&name(), LeaseId(2), TTL).unwrap());
+}
+
+/// The child role: take the lease in the directory given, say so, then wait to be
+/// killed.
+#[test]
+#[ignore = "a child process role, run by the_kernel_releases_a_dead_holders_lease"]
+fn child_holds_the_lease() {
+    let Ok(dir) = std::env::var("FILE_STORE_CHILD_DIR") else {
+        return;
+    };
+    let store = FileStore::new(dir);
+    assert!(store.lease(&name(), LeaseId(7), TTL).unwrap());
+    println!("holding");
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+#[test]
+fn the_kernel_releases_a_dead_holders_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_holds_the_lease", "--ignored", "--nocapture"])
+        .env("FILE_STORE_CHILD_DIR", &path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let held = lines.any(|l| l.is_ok_and(|l| l.contains("holding")));
+    assert!(held, "the child took the lease");
+    let store = FileStore::new(&path);
+    assert!(!store.lease(&name(), LeaseId(1), TTL).unwrap(), "held by the child");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(store.lease(&name(), LeaseId(1), TTL).unwrap(), "released by the kernel");
+}
+
+#[cfg(unix)]
+#[test]
+fn files_are_0600_in_0700_directories() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("a/b"));
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store.path_of(&name())), 0o600);
+    assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+}
+
+#[test]
+fn broken_files_of_ours_read_as_version_0_and_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("t"));
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    let path = store.path_of(&name());
+    let good = fs::read(&path).unwrap();
+    let cases: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"garbage".to_vec(),
+        good[..good.len() / 2].to_vec(),
+        br#"{"format":1,"version":3,"plain":{}}"#.to_vec(),
+        br#"{"format":2,"version":3,"sealed":"zz"}"#.to_vec(),
+        br#"{"format":2,"version":3,"plain":{},"sealed":"00"}"#.to_vec(),
+        vec![b' '; 70_000],
+    ];
+    for content in cases {
+        write_private(&path, &content);
+        let got = store.read(&name()).unwrap().record.unwrap();
+        assert_eq!(got.version, 0, "{}", String::from_utf8_lossy(&content[..content.len().min(40)]));
+        assert!(store.write(&name(), 0, &record(5), TTL).unwrap(), "replaced");
+        assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 5);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn what_is_not_a_private_file_of_ours_is_neither_read_nor_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("t"));
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    let path = store.path_of(&name());
+    let refused = |store: &FileStore| {
+        let e = store.read(&name()).unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+        let e = store.write(&name(), 0, &record(9), TTL).unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    };
+    // A directory in its place.
+    fs::remove_file(&path).unwrap();
+    fs::create_dir(&path).unwrap();
+    refused(&store);
+    assert!(path.is_dir());
+    fs::remove_dir(&path).unwrap();
+    // A symlink to someone's file.
+    let other = dir.path().join("rc");
+    fs::write(&other, b"a shell rc file").unwrap();
+    std::os::unix::fs::symlink(&other, &path).unwrap();
+    refused(&store);
+    assert_eq!(fs::read(&other).unwrap(), b"a shell rc file");
+    fs::remove_file(&path).unwrap();
+    // A FIFO: never opened for reading (it would block).
+    rustix_mkfifo(&path);
+    refused(&store);
+    fs::remove_file(&path).unwrap();
+    // A file others may read.
+    write_private(&path, b"{}");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    refused(&store);
+    assert_eq!(fs::read(&path).unwrap(), b"{}");
+    // A directory others may write: refused when the user chose it; a directory of
+    // the store's own is tightened back to 0700 instead.
+    fs::remove_file(&path).unwrap();
+    fs::set_permissions(dir.path().join("t"), fs::Permissions::from_mode(0o777)).unwrap();
+    refused(&FileStore::file(dir.path().join("t/chosen.json")));
+    assert!(store.read(&name()).is_ok());
+    let mode = fs::metadata(dir.path().join("t")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+#[cfg(unix)]
+fn rustix_mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_single_file_store_keeps_one_record_and_its_locks_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let store = FileStore::file(&path);
+    assert!(store.lease(&name(), LeaseId(1), TTL).unwrap());
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    store.release(&name(), LeaseId(1)).unwrap();
+    assert!(path.is_file());
+    assert!(dir.path().join("token.json.lease").is_file());
+    assert!(dir.path().join("token.json.lock").is_file());
+    let other = RecordName::new(&Default::default(), "someone-else", None);
+    assert_eq!(store.read(&other).unwrap().record.unwrap().version, 1, "the record decides whose it is");
+}
