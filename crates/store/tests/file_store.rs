@@ -77,7 +77,10 @@ fn the_lease_excludes_a_second_holder_until_released() {
     assert!(a.lease(&name(), LeaseId(1), TTL).unwrap());
     assert!(!b.lease(&name(), LeaseId(2), TTL).unwrap());
     b.release(&name(), LeaseId(2)).unwrap();
-    assert!(!b.lease(&name(), LeaseId(2), TTL).unwrap(), "only the holder releases");
+    assert!(
+        !b.lease(&name(), LeaseId(2), TTL).unwrap(),
+        "only the holder releases"
+    );
     a.release(&name(), LeaseId(1)).unwrap();
     assert!(b.lease(&name(), LeaseId(2), TTL).unwrap());
 }
@@ -102,7 +105,12 @@ fn the_kernel_releases_a_dead_holders_lease() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_holds_the_lease", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_holds_the_lease",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("FILE_STORE_CHILD_DIR", &path)
         .stdout(Stdio::piped())
         .spawn()
@@ -111,10 +119,16 @@ fn the_kernel_releases_a_dead_holders_lease() {
     let held = lines.any(|l| l.is_ok_and(|l| l.contains("holding")));
     assert!(held, "the child took the lease");
     let store = FileStore::new(&path);
-    assert!(!store.lease(&name(), LeaseId(1), TTL).unwrap(), "held by the child");
+    assert!(
+        !store.lease(&name(), LeaseId(1), TTL).unwrap(),
+        "held by the child"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(store.lease(&name(), LeaseId(1), TTL).unwrap(), "released by the kernel");
+    assert!(
+        store.lease(&name(), LeaseId(1), TTL).unwrap(),
+        "released by the kernel"
+    );
 }
 
 #[cfg(unix)]
@@ -149,8 +163,16 @@ fn broken_files_of_ours_read_as_version_0_and_are_replaced() {
     for content in cases {
         write_private(&path, &content);
         let got = store.read(&name()).unwrap().record.unwrap();
-        assert_eq!(got.version, 0, "{}", String::from_utf8_lossy(&content[..content.len().min(40)]));
-        assert!(store.write(&name(), 0, &record(5), TTL).unwrap(), "replaced");
+        assert_eq!(
+            got.version,
+            0,
+            "{}",
+            String::from_utf8_lossy(&content[..content.len().min(40)])
+        );
+        assert!(
+            store.write(&name(), 0, &record(5), TTL).unwrap(),
+            "replaced"
+        );
         assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 5);
     }
 }
@@ -197,7 +219,11 @@ fn what_is_not_a_private_file_of_ours_is_neither_read_nor_replaced() {
     fs::set_permissions(dir.path().join("t"), fs::Permissions::from_mode(0o777)).unwrap();
     refused(&FileStore::file(dir.path().join("t/chosen.json")));
     assert!(store.read(&name()).is_ok());
-    let mode = fs::metadata(dir.path().join("t")).unwrap().permissions().mode() & 0o777;
+    let mode = fs::metadata(dir.path().join("t"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o700);
 }
 
@@ -219,5 +245,9 @@ fn a_single_file_store_keeps_one_record_and_its_locks_beside_it() {
     assert!(dir.path().join("token.json.lease").is_file());
     assert!(dir.path().join("token.json.lock").is_file());
     let other = RecordName::new(&Default::default(), "someone-else", None);
-    assert_eq!(store.read(&other).unwrap().record.unwrap().version, 1, "the record decides whose it is");
+    assert_eq!(
+        store.read(&other).unwrap().record.unwrap().version,
+        1,
+        "the record decides whose it is"
+    );
 }

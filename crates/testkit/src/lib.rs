@@ -44,6 +44,8 @@ pub mod logs;
 pub mod model;
 pub mod policy;
 pub mod poll;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::time::Duration;
 

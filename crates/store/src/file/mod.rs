@@ -160,7 +160,9 @@ impl FileStore {
             self.owner.judge_path("lock file", &path).map_err(refused)?;
         }
         let file = place.path().to_owned();
-        self.owner.judge_path("cache file", &file).map_err(refused)?;
+        self.owner
+            .judge_path("cache file", &file)
+            .map_err(refused)?;
         Ok(())
     }
 
@@ -206,8 +208,8 @@ impl Store for FileStore {
             Found::Unusable(why) => {
                 tracing::warn!(path = %place.path().display(), reason = why, "ignoring a token file of ours; it will be replaced");
                 Some(Stored {
-                version: 0,
-                payload: Vec::new(),
+                    version: 0,
+                    payload: Vec::new(),
                 })
             }
             Found::Refused(r) => return Err(refused(r)),
@@ -215,7 +217,12 @@ impl Store for FileStore {
         Ok(Fetched { record, now })
     }
 
-    fn lease(&self, name: &RecordName, holder: LeaseId, _ttl: Duration) -> Result<bool, StoreError> {
+    fn lease(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        _ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let place = self.ready(name)?;
         match lock::try_acquire(&place.lease_path(), &self.owner) {
             Ok(Some(lock)) => {
@@ -255,7 +262,8 @@ impl Store for FileStore {
 
     fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
         // Closing the file releases the lock.
-        self.lock_leases().remove(&(name.as_str().to_owned(), holder));
+        self.lock_leases()
+            .remove(&(name.as_str().to_owned(), holder));
         Ok(())
     }
 
@@ -279,7 +287,10 @@ fn lock_error(path: &Path, e: LockError) -> StoreError {
     match e {
         LockError::TimedOut => StoreError::new(
             StoreErrorKind::Timeout,
-            format!("lock file {} stayed locked past the time limit", path.display()),
+            format!(
+                "lock file {} stayed locked past the time limit",
+                path.display()
+            ),
         ),
         LockError::Refused(r) => refused(r),
         LockError::Io(e) => io_error(path, "cannot be locked", &e),

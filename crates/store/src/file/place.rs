@@ -343,4 +343,3 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
 }
-

@@ -16,11 +16,12 @@ impl Model {
     pub fn check(&mut self) -> Result<Action, Violation> {
         let now = self.now;
         if let Some((id, sent)) = self.outstanding
-            && now >= sent + self.policy.request_timeout {
-                // The session times it out on this poll.
-                self.outstanding = None;
-                self.old.push(id);
-            }
+            && now >= sent + self.policy.request_timeout
+        {
+            // The session times it out on this poll.
+            self.outstanding = None;
+            self.old.push(id);
+        }
         let first = self.session.poll(now);
         let second = self.session.poll(now);
         if let Action::Send(t) = &first {

@@ -1,0 +1,416 @@
+//! [`RedisStore`]: token records in Redis, shared by a fleet of machines.
+//!
+//! # Why the sync client
+//! The store is built on the `redis` crate's synchronous connection. The blocking
+//! provider calls it directly; the async provider runs it on smol's `blocking` thread
+//! pool (`Transport::offload`). The crate's async support on the smol stack
+//! (`smol-comp`) still pulls in tokio and tokio-util, which the async transport avoids;
+//! and a store operation happens once per renewal, not per call, so a pool thread costs
+//! nothing that matters.
+//!
+//! # Keys
+//! Under a prefix (default `smartling-auth:`), per record name (a hash of the base URL
+//! and user, then the seal key's fingerprint; no user identifier in clear):
+//! - `<prefix><name>`: the record, `SA1 <version> <sealed payload>`, expiring with the
+//!   refresh token's lifetime;
+//! - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
+//!   holder's random id.
+//!
+//! # Commands (ACL)
+//! The store runs `TIME`, `GET`, `SET` (with `NX PX`), and two Lua scripts through
+//! `EVALSHA`, falling back to `EVAL` (the compare-and-set write, which calls `GET` and
+//! `SET`, and the compare-and-delete release, which calls `GET` and `DEL`). A minimal
+//! ACL user:
+//!
+//! ```text
+//! ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +evalsha +eval
+//! ```
+//!
+//! # Connections
+//! `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
+//! platform's roots, or a root certificate of your own with
+//! [`RedisStore::with_root_certificate`]). The password or ACL user comes from the URL;
+//! prefer an environment variable to a command-line argument, which `ps` shows.
+//! Every operation has its own time limit (default 1 s) for connecting, writing and
+//! reading, so a hung Redis delays a caller by at most about that.
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, UNIX_EPOCH};
+
+use redis::{Client, Connection, ErrorKind, RedisError, Script};
+use smartling_auth_core::store::{
+    Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored,
+};
+
+/// The default time limit of one operation.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "smartling-auth:";
+/// Versions with more digits are not ours: Lua numbers are doubles, exact below 2^53.
+const MAX_VERSION_DIGITS: usize = 15;
+/// Idle connections kept for reuse.
+const POOL: usize = 4;
+
+/// Writes `ARGV[2]` (expiring after `ARGV[3]` ms) if the record's version is `ARGV[1]`;
+/// anything that is not `SA1 <digits> ` counts as version 0.
+const WRITE: &str = r"
+local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then
+  local m = string.match(cur, '^SA1 (%d+) ')
+  if m and #m <= 15 then v = tonumber(m) end
+end
+if v == tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// Deletes the lease if `ARGV[1]` still holds it.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// A token store in Redis, for a fleet: see the [module docs](self) for the keys, the
+/// commands it needs and the connection options.
+///
+/// [`open`](Self::open) only parses the URL; the first operation connects. Records are
+/// sealed before they reach Redis (the store says it needs sealing, and the providers
+/// derive the key from the user secret), so Redis never holds a token in clear.
+///
+/// ```
+/// use smartling_auth_store::RedisStore;
+/// let store = RedisStore::open("redis://:s3cret@127.0.0.1:1/")?; // nothing listens: fine
+/// assert!(!format!("{store:?}").contains("s3cret"));
+/// assert!(RedisStore::open("http://example.com").is_err());
+/// # Ok::<(), smartling_auth_core::store::StoreError>(())
+/// ```
+pub struct RedisStore {
+    client: Client,
+    /// For scrubbing error messages, which should never quote it anyway.
+    password: Option<String>,
+    prefix: String,
+    timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+    write: Script,
+    release: Script,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = self.client.get_connection_info();
+        f.debug_struct("RedisStore")
+            .field("addr", &info.addr().to_string())
+            .field("db", &info.redis_settings().db())
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Parses `url` (`redis://` or `rediss://`). Connects nothing: a Redis that is down
+    /// now fails no one.
+    ///
+    /// ```
+    /// let store = smartling_auth_store::RedisStore::open("rediss://user:pw@redis.internal:6380/2")?;
+    /// assert!(format!("{store:?}").contains("redis.internal:6380"));
+    /// # Ok::<(), smartling_auth_core::store::StoreError>(())
+    /// ```
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::build(url, None)
+    }
+
+    /// Trusts `pem` (a PEM root certificate) for `rediss://` instead of the platform's
+    /// roots.
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("ca.pem").unwrap();
+    /// let store = smartling_auth_store::RedisStore::open("rediss://127.0.0.1:6380/")?
+    ///     .with_root_certificate(pem)?;
+    /// # Ok::<(), smartling_auth_core::store::StoreError>(())
+    /// ```
+    pub fn with_root_certificate(self, pem: Vec<u8>) -> Result<Self, StoreError> {
+        let info = self.client.get_connection_info().clone();
+        let client = Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            },
+        )
+        .map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Refused,
+                format!("TLS setup: {}", format!("{:?}", e.kind())),
+            )
+        })?;
+        Ok(Self {
+            client,
+            idle: Mutex::default(),
+            ..self
+        })
+    }
+
+    /// Sets the key prefix (default `smartling-auth:`).
+    ///
+    /// ```
+    /// let store = smartling_auth_store::RedisStore::open("redis://127.0.0.1/")?.with_prefix("team-a:");
+    /// assert!(format!("{store:?}").contains("team-a:"));
+    /// # Ok::<(), smartling_auth_core::store::StoreError>(())
+    /// ```
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets each operation's time limit (default 1 s).
+    ///
+    /// ```
+    /// let store = smartling_auth_store::RedisStore::open("redis://127.0.0.1/")?
+    ///     .with_timeout(std::time::Duration::from_millis(300));
+    /// # Ok::<(), smartling_auth_core::store::StoreError>(())
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The Redis key of `name`'s record.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::RecordName;
+    /// let store = smartling_auth_store::RedisStore::open("redis://127.0.0.1/")?;
+    /// let name = RecordName::new(&Default::default(), "u", None);
+    /// assert_eq!(store.key_of(&name), format!("smartling-auth:{name}"));
+    /// # Ok::<(), smartling_auth_core::store::StoreError>(())
+    /// ```
+    pub fn key_of(&self, name: &RecordName) -> String {
+        format!("{}{}", self.prefix, name.as_str())
+    }
+
+    fn build(url: &str, _: Option<()>) -> Result<Self, StoreError> {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(StoreError::new(
+                StoreErrorKind::Refused,
+                "a Redis store URL starts with redis:// or rediss://",
+            ));
+        }
+        let client = Client::open(url).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Refused,
+                format!("invalid Redis URL: {}", format!("{:?}", e.kind())),
+            )
+        })?;
+        let password = client
+            .get_connection_info()
+            .redis_settings()
+            .password()
+            .map(str::to_owned);
+        Ok(Self {
+            client,
+            password,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_REDIS_TIMEOUT,
+            idle: Mutex::default(),
+            write: Script::new(WRITE),
+            release: Script::new(RELEASE),
+        })
+    }
+
+    /// Runs `op` on a pooled connection (or a new one), keeping it only on success.
+    fn with<T>(
+        &self,
+        what: &str,
+        op: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut con = match pooled {
+            Some(con) => con,
+            None => self.connect().map_err(|e| self.error(what, &e))?,
+        };
+        match op(&mut con) {
+            Ok(value) => {
+                let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                if idle.len() < POOL {
+                    idle.push(con);
+                }
+                Ok(value)
+            }
+            Err(e) => Err(self.error(what, &e)),
+        }
+    }
+
+    fn connect(&self) -> redis::RedisResult<Connection> {
+        let con = self.client.get_connection_with_timeout(self.timeout)?;
+        con.set_read_timeout(Some(self.timeout))?;
+        con.set_write_timeout(Some(self.timeout))?;
+        Ok(con)
+    }
+
+    fn error(&self, what: &str, e: &RedisError) -> StoreError {
+        let kind = if e.is_timeout() {
+            StoreErrorKind::Timeout
+        } else if e.kind() == ErrorKind::AuthenticationFailed
+            || e.code()
+                .is_some_and(|c| c == "NOPERM" || c == "WRONGPASS" || c == "NOAUTH")
+        {
+            StoreErrorKind::Refused
+        } else if e.is_connection_refusal() || e.is_io_error() || e.is_connection_dropped() {
+            StoreErrorKind::Unavailable
+        } else {
+            StoreErrorKind::Protocol
+        };
+        let mut message = format!(
+            "{what} on {}: {e}",
+            self.client.get_connection_info().addr()
+        );
+        if let Some(pw) = self.password.as_deref().filter(|p| !p.is_empty()) {
+            message = message.replace(pw, "[redacted]");
+        }
+        StoreError::new(kind, message)
+    }
+}
+
+/// Parses `SA1 <version> <payload>`; anything else is version 0 (replaced).
+fn parse(value: Vec<u8>) -> Stored {
+    let parsed = value.strip_prefix(b"SA1 ").and_then(|rest| {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > MAX_VERSION_DIGITS || rest.get(digits) != Some(&b' ') {
+            return None;
+        }
+        let version = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        Some(Stored {
+            version,
+            payload: rest[digits + 1..].to_vec(),
+        })
+    });
+    parsed.unwrap_or(Stored {
+        version: 0,
+        payload: value,
+    })
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Store for RedisStore {
+    fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
+        let key = self.key_of(name);
+        let ((secs, micros), value): ((u64, u64), Option<Vec<u8>>) = self.with("read", |con| {
+            redis::pipe().cmd("TIME").cmd("GET").arg(&key).query(con)
+        })?;
+        let now = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+        Ok(Fetched {
+            record: value.map(parse),
+            now,
+        })
+    }
+
+    fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{}:lease", self.key_of(name));
+        let set: Option<String> = self.with("lease", |con| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(holder.0.to_string())
+                .arg("NX")
+                .arg("PX")
+                .arg(ms(ttl))
+                .query(con)
+        })?;
+        Ok(set.is_some())
+    }
+
+    fn write(
+        &self,
+        name: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.key_of(name);
+        let mut value = format!("SA1 {} ", record.version).into_bytes();
+        value.extend_from_slice(&record.payload);
+        let written: i64 = self.with("write", |con| {
+            self.write
+                .key(&key)
+                .arg(expected.to_string())
+                .arg(&value)
+                .arg(ms(ttl))
+                .invoke(con)
+        })?;
+        Ok(written == 1)
+    }
+
+    fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
+        let key = format!("{}:lease", self.key_of(name));
+        let _: i64 = self.with("release", |con| {
+            self.release.key(&key).arg(holder.0.to_string()).invoke(con)
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_strictly_and_everything_else_is_version_0() {
+        assert_eq!(
+            parse(b"SA1 12 payload".to_vec()),
+            Stored {
+                version: 12,
+                payload: b"payload".to_vec()
+            }
+        );
+        assert_eq!(parse(b"SA1 1 ".to_vec()).payload, b"");
+        for bad in [
+            &b""[..],
+            b"SA1",
+            b"SA1 ",
+            b"SA1 x ",
+            b"SA1 12",
+            b"SA2 1 p",
+            b"SA1 1234567890123456 p",
+            b"garbage",
+        ] {
+            let s = parse(bad.to_vec());
+            assert_eq!(s.version, 0, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(s.payload, bad);
+        }
+    }
+
+    #[test]
+    fn open_parses_only_and_never_shows_the_password() {
+        let store = RedisStore::open("redis://admin:hunter2-pw@127.0.0.1:1/3").unwrap();
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("127.0.0.1:1"));
+        let e = store
+            .read(&RecordName::new(&Default::default(), "u", None))
+            .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(
+            matches!(
+                e.kind,
+                StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+            ),
+            "{e:?}"
+        );
+        for bad in ["", "http://h/", "redis://", "redis://h:notaport/"] {
+            let e = RedisStore::open(bad).unwrap_err();
+            assert_eq!(e.kind, StoreErrorKind::Refused, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The Redis store against a real `redis-server` of each test's own. Ignored where
+//! there is none; `cargo xtask ci` runs them.
+#![cfg(feature = "redis")]
+
+use std::time::{Duration, SystemTime};
+
+use smartling_auth_core::store::{LeaseId, RecordName, Store, StoreErrorKind, Stored};
+use smartling_auth_store::RedisStore;
+use smartling_auth_testkit::redis::RedisServer;
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn name() -> RecordName {
+    RecordName::new(&Default::default(), "user", None)
+}
+
+fn record(version: u64) -> Stored {
+    Stored {
+        version,
+        payload: format!("payload {version}\0\u{ff}").into_bytes(),
+    }
+}
+
+/// A raw command on the server, as a stranger with access could send it.
+fn raw(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn writes_compare_and_set_and_reads_use_the_servers_clock() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let read = store.read(&name()).unwrap();
+    assert!(read.record.is_none());
+    let skew = read
+        .now
+        .duration_since(SystemTime::now())
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        skew < Duration::from_secs(5),
+        "TIME is the server's clock, this machine's here"
+    );
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    assert!(
+        !store.write(&name(), 0, &record(1), TTL).unwrap(),
+        "stale writer refused"
+    );
+    assert!(store.write(&name(), 1, &record(2), TTL).unwrap());
+    assert_eq!(store.read(&name()).unwrap().record.unwrap(), record(2));
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(store.key_of(&name()))
+        .query(&mut raw(&server.url()))
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= 60_000,
+        "the record expires with the refresh token: {ttl}"
+    );
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn the_lease_is_exclusive_expires_and_is_released_only_by_its_holder() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    assert!(
+        store
+            .lease(&name(), LeaseId(1), Duration::from_millis(300))
+            .unwrap()
+    );
+    assert!(!store.lease(&name(), LeaseId(2), TTL).unwrap());
+    store.release(&name(), LeaseId(2)).unwrap();
+    assert!(
+        !store.lease(&name(), LeaseId(2), TTL).unwrap(),
+        "not released by another"
+    );
+    // The lease ends by itself: a holder that died blocks no one for longer.
+    let mut taken = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(20));
+        if store.lease(&name(), LeaseId(2), TTL).unwrap() {
+            taken = true;
+            break;
+        }
+    }
+    assert!(taken, "the lease expired");
+    store.release(&name(), LeaseId(1)).unwrap();
+    assert!(
+        !store.lease(&name(), LeaseId(3), TTL).unwrap(),
+        "the expired holder released nothing"
+    );
+    store.release(&name(), LeaseId(2)).unwrap();
+    assert!(store.lease(&name(), LeaseId(3), TTL).unwrap());
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn garbage_truncated_and_foreign_values_read_as_version_0_and_are_replaced() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let key = store.key_of(&name());
+    let mut con = raw(&server.url());
+    for bad in [
+        &b"garbage"[..],
+        b"SA1 ",
+        b"SA1 7",
+        b"SA1 0000000000000001 x",
+        b"SA2 3 payload",
+        b"",
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(bad)
+            .query(&mut con)
+            .unwrap();
+        let got = store.read(&name()).unwrap().record.unwrap();
+        assert_eq!(got.version, 0, "{}", String::from_utf8_lossy(bad));
+        assert!(
+            store.write(&name(), 0, &record(4), TTL).unwrap(),
+            "replaced"
+        );
+        assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 4);
+    }
+    // A value of another type is an error, not a panic, and the store still works.
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
+    let _: () = redis::cmd("LPUSH")
+        .arg(&key)
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    let e = store.read(&name()).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Protocol, "{e}");
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_stopped_server_is_an_error_within_the_limit_and_a_restarted_one_is_empty() {
+    let mut server = RedisServer::start();
+    let store = RedisStore::open(&server.url())
+        .unwrap()
+        .with_timeout(Duration::from_millis(300));
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    server.stop();
+    let e = store.read(&name()).unwrap_err();
+    assert!(
+        matches!(
+            e.kind,
+            StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+        ),
+        "{e:?}"
+    );
+    server.restart();
+    // The pooled connection died with the server; the next operation reconnects.
+    let mut read = store.read(&name());
+    if read.is_err() {
+        read = store.read(&name());
+    }
+    assert!(read.unwrap().record.is_none(), "restarted empty");
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn open_never_connects() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.stop();
+    let store = RedisStore::open(&url).expect("parsing only");
+    assert!(store.read(&name()).is_err());
+    server.restart();
+    assert!(store.read(&name()).is_ok(), "connects lazily once it is up");
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_password_from_the_url_works_and_a_wrong_one_is_refused_without_echo() {
+    let server = RedisServer::start_with_password("pw-Hk38s");
+    let store = RedisStore::open(&server.url()).unwrap();
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    let wrong = server.url().replace("pw-Hk38s", "wrong-Zz91");
+    let store = RedisStore::open(&wrong).unwrap();
+    let e = store.read(&name()).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e:?}");
+    assert!(!e.to_string().contains("wrong-Zz91"));
+    assert!(!format!("{store:?}").contains("wrong-Zz91"));
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn rediss_works_with_the_tests_ca_and_fails_without_it() {
+    let server = RedisServer::start_tls();
+    let ca = server.tls().unwrap().ca_pem.clone().into_bytes();
+    let store = RedisStore::open(&server.url())
+        .unwrap()
+        .with_root_certificate(ca)
+        .unwrap();
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 1);
+    let untrusted = RedisStore::open(&server.url()).unwrap();
+    assert!(
+        untrusted.read(&name()).is_err(),
+        "an unknown CA is not trusted"
+    );
+}

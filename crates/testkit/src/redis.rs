@@ -1,0 +1,204 @@
+//! A real `redis-server` per test, on a free loopback port, killed when dropped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether `redis-server` is on `PATH`.
+///
+/// ```
+/// let _maybe = smartling_auth_testkit::redis::redis_available();
+/// ```
+pub fn redis_available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// TLS material of a server started with [`RedisServer::start_tls`].
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The CA certificate that signed the server's, in PEM.
+    pub ca_pem: String,
+}
+
+/// A `redis-server` of this test's own, with no persistence.
+///
+/// ```no_run
+/// let redis = smartling_auth_testkit::redis::RedisServer::start();
+/// assert!(redis.url().starts_with("redis://127.0.0.1:"));
+/// ```
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    password: Option<String>,
+    tls: Option<Tls>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl RedisServer {
+    /// Starts a server; panics with a clear message when `redis-server` is missing.
+    pub fn start() -> Self {
+        Self::launch(None, None)
+    }
+
+    /// Starts a server that requires `password` (the default user's).
+    pub fn start_with_password(password: &str) -> Self {
+        Self::launch(Some(password.to_owned()), None)
+    }
+
+    /// Starts a TLS-only server with a certificate for `127.0.0.1` signed by a CA made
+    /// for this test.
+    pub fn start_tls() -> Self {
+        let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("a CA");
+        let key = rcgen::KeyPair::generate().expect("a server key");
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("server params");
+        let cert = params.signed_by(&key, &ca).expect("a server certificate");
+        let tls = Tls { ca_pem: ca.pem() };
+        let files = (cert.pem(), key.serialize_pem());
+        Self::launch(None, Some((tls, files)))
+    }
+
+    fn launch(password: Option<String>, tls: Option<(Tls, (String, String))>) -> Self {
+        assert!(
+            redis_available(),
+            "redis-server is not on PATH: install it (Debian: apt-get install redis-server) or skip the ignored Redis tests"
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "smartling-auth-redis-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a directory for redis-server");
+        let tls = tls.map(|(tls, (cert, key))| {
+            std::fs::write(dir.join("server.pem"), cert).expect("certificate written");
+            std::fs::write(dir.join("server.key"), key).expect("key written");
+            std::fs::write(dir.join("ca.pem"), &tls.ca_pem).expect("CA written");
+            tls
+        });
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            password,
+            tls,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if self.tls.is_some() {
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(self.dir.join("server.pem"))
+                .arg("--tls-key-file")
+                .arg(self.dir.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(self.dir.join("ca.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            cmd.args(["--port", &self.port.to_string()]);
+        }
+        if let Some(pw) = &self.password {
+            cmd.args(["--requirepass", pw]);
+        }
+        self.child = Some(cmd.spawn().expect("redis-server starts"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.answers() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "redis-server did not answer on port {} within 10 s",
+            self.port
+        );
+    }
+
+    /// Whether the server accepts a connection (and, without TLS, answers PING).
+    fn answers(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        if self.tls.is_some() {
+            return true;
+        }
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        // `+PONG`, or `-NOAUTH` with a password: either way it is up.
+        matches!(s.read(&mut buf), Ok(n) if n > 0)
+    }
+
+    /// The server's URL, with its password if it has one.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        match &self.password {
+            Some(pw) => format!("{scheme}://:{pw}@127.0.0.1:{}/", self.port),
+            None => format!("{scheme}://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    /// The TLS material, for a server started with [`start_tls`](Self::start_tls).
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (SIGKILL); its data is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
