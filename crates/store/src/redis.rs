@@ -147,7 +147,7 @@ impl RedisStore {
         .map_err(|e| {
             StoreError::new(
                 StoreErrorKind::Refused,
-                format!("TLS setup: {}", format!("{:?}", e.kind())),
+                format!("TLS setup: {:?}", e.kind()),
             )
         })?;
         Ok(Self {
@@ -204,7 +204,7 @@ impl RedisStore {
         let client = Client::open(url).map_err(|e| {
             StoreError::new(
                 StoreErrorKind::Refused,
-                format!("invalid Redis URL: {}", format!("{:?}", e.kind())),
+                format!("invalid Redis URL: {:?}", e.kind()),
             )
         })?;
         let password = client
