@@ -123,7 +123,7 @@ impl RedisStore {
     /// # Ok::<(), smartling_auth_core::store::StoreError>(())
     /// ```
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        Self::build(url, None)
+        Self::build(url)
     }
 
     /// Trusts `pem` (a PEM root certificate) for `rediss://` instead of the platform's
@@ -194,7 +194,7 @@ impl RedisStore {
         format!("{}{}", self.prefix, name.as_str())
     }
 
-    fn build(url: &str, _: Option<()>) -> Result<Self, StoreError> {
+    fn build(url: &str) -> Result<Self, StoreError> {
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(StoreError::new(
                 StoreErrorKind::Refused,
