@@ -14,11 +14,15 @@ Environment:
   SMARTLING_USER_IDENTIFIER, SMARTLING_USER_SECRET   credentials of a Smartling API token
   SMARTLING_REFRESH_TOKEN                            refresh token (refresh; token without credentials)
   SMARTLING_BASE_URL                                 same as --base-url
+  SMARTLING_AUTH_STORE                               same as --store (keeps a Redis password out of ps)
+  SMARTLING_AUTH_STORE_KEY                           64 hex digits sealing a Redis store's records
+                                                     (needed with a refresh token alone)
 
 Exit codes:
   0 success   1 the answer could not be written to stdout
-  2 usage (bad flags, missing credentials, non-loopback http URL, or a --cache-file
-    or lock file that is not a private file of yours in a private directory)
+  2 usage (bad flags, missing credentials, non-loopback http URL, --store with
+    --cache-file, a bad store URL or key, or a --cache-file or lock file that is not
+    a private file of yours in a private directory)
   3 the API rejected the request (4xx)
   4 network, timeout or server failure after retries, or a wait past the deadline
 
@@ -49,6 +53,17 @@ pub(crate) struct Cli {
     /// cache directory].
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_cache")]
     pub cache_file: Option<PathBuf>,
+
+    /// Token store shared with other processes: `redis://…`, `rediss://…` or a file
+    /// path [default: the per-user file cache]. Prefer `SMARTLING_AUTH_STORE` for a URL
+    /// with a password: argv is visible in `ps`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL|PATH",
+        conflicts_with = "no_cache"
+    )]
+    pub store: Option<String>,
 
     /// Neither read nor write the token cache: `token` always renews.
     #[arg(long, global = true)]

@@ -1,19 +1,18 @@
 //! The three commands.
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Instant;
 
-use smartling_auth_core::{
-    AccessToken, Action, BaseUrl, Credentials, Policy, RefreshToken, Session, Snapshot,
+use smartling_auth_core::store::{
+    Distrust, Judged, Record, SealKey, SharedStore, Store, StoreError, StoreErrorKind,
 };
+use smartling_auth_core::{BaseUrl, Credentials, Policy, RefreshToken, TokenPair};
 
 use crate::args::{Cli, Command};
-use crate::cache::{Cache, DirError, Found, Key};
 use crate::exit::Failure;
-use crate::lock::{self, LockError};
 use crate::renew::{self, Limits, Renewed};
-use crate::trust::Refusal;
-use crate::{inputs, output};
+use crate::{inputs, output, store};
 
 /// Everything a command needs from the command line.
 struct Context {
@@ -21,6 +20,7 @@ struct Context {
     limits: Limits,
     no_cache: bool,
     cache_file: Option<PathBuf>,
+    store: Option<String>,
 }
 
 /// Runs the parsed command line; `start` is when the process started, for the deadline.
@@ -30,6 +30,7 @@ pub(crate) fn run(cli: Cli, start: Instant) -> Result<(), Failure> {
         limits: Limits::new(start, cli.timeout),
         no_cache: cli.no_cache,
         cache_file: cli.cache_file,
+        store: cli.store,
     };
     match cli.command {
         Command::Authenticate => authenticate(&ctx),
@@ -67,168 +68,170 @@ struct Sources {
     refresh_token: Option<RefreshToken>,
 }
 
-/// Prints a valid access token: from the cache when fresh, else renewed under the
-/// cross-process lock, so concurrent runs share one renewal. A cache or lock file that
-/// is not a private file of ours is neither read nor replaced: see `without_cache`.
+/// Prints a valid access token: from the token store when fresh (no lock, no HTTP
+/// client), else renewed through the store's protocol, so concurrent runs (and, with
+/// Redis, other machines) share one renewal. A file that is not a private file of ours
+/// is neither read nor replaced: see `without_store`.
 fn token(ctx: &Context) -> Result<(), Failure> {
     let sources = Sources {
         credentials: inputs::credentials()?,
         refresh_token: inputs::env_refresh_token()?,
     };
-    if ctx.no_cache {
-        return renew_and_print(ctx, None, &sources, None);
-    }
-    let user = sources.credentials.as_ref().map(|c| c.user_identifier());
-    let key = Key::new(&ctx.base, user);
-    let Some(mut cache) = Cache::locate(ctx.cache_file.clone(), &key) else {
-        output::warning("no cache directory (no home directory found); continuing without a cache");
+    let Some(chosen) = store::choose(ctx.store.as_deref(), ctx.cache_file.clone(), ctx.no_cache)?
+    else {
         return renew_and_print(ctx, None, &sources, None);
     };
-    // Nothing is read in a directory others could have changed.
-    if let Err(refusal) = cache.inspect() {
-        return without_cache(ctx, &cache, &sources, &refusal);
-    }
-    let mut warned = false;
-
-    // The fast path: no lock, no HTTP client.
-    let snapshot = match read(&cache, &key, &mut warned) {
-        Ok(snapshot) => snapshot,
-        Err(refusal) => return without_cache(ctx, &cache, &sources, &refusal),
+    let store = chosen.store();
+    let explicit_key = match std::env::var(store::STORE_KEY)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(text) => Some(
+            SealKey::parse(&text)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", store::STORE_KEY)))?,
+        ),
+        None => None,
     };
-    if let Some(token) = snapshot.as_ref().and_then(|s| fresh(ctx, s)) {
-        return output::answer(token.secret());
-    }
-    // Nothing to renew with: fail before touching the file system.
-    if snapshot.is_none() && sources.credentials.is_none() && sources.refresh_token.is_none() {
-        return Err(missing_credentials());
-    }
-
-    match cache.prepare() {
-        Ok(()) => {}
-        Err(DirError::Refused(refusal)) => return without_cache(ctx, &cache, &sources, &refusal),
-        Err(DirError::Io(e)) => {
-            output::warning(&format!(
-                "cannot create the token cache directory for {}: {e}; continuing without the cache",
-                cache.path().display()
-            ));
-            return renew_and_print(ctx, snapshot, &sources, None);
+    // A session from a bare refresh token has its own record per base URL (and key).
+    let identity = sources
+        .credentials
+        .as_ref()
+        .map_or("", |c| c.user_identifier())
+        .to_owned();
+    let key = match (&explicit_key, &sources.credentials) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(c)) if store.needs_sealing() => {
+            Some(SealKey::derive(&ctx.base, &identity, c.user_secret()))
         }
-    }
-    let lock = match lock::acquire(&cache.lock_path(), ctx.limits.deadline, cache.owner()) {
-        Ok(lock) => Some(lock),
-        Err(LockError::TimedOut) => {
-            return Err(Failure::TimedOut(format!(
-                "timed out after {:?} waiting for another smartling-auth process to renew the token (lock file {})",
-                ctx.limits.budget,
-                cache.lock_path().display()
+        (None, None) if store.needs_sealing() => {
+            return Err(Failure::Usage(format!(
+                "a Redis store seals its records with a key derived from the user secret; with a refresh token alone, set {} (64 hex digits, the same for every process sharing the store)",
+                store::STORE_KEY
             )));
         }
-        Err(LockError::Refused(refusal)) => {
-            return without_cache(ctx, &cache, &sources, &refusal);
-        }
-        Err(LockError::Io(e)) => {
-            output::warning(&format!(
-                "cannot lock the token cache ({}): {e}; renewing without the lock",
-                cache.lock_path().display()
-            ));
-            None
-        }
+        _ => None,
     };
-    // Another process may have renewed while this one waited for the lock.
-    let snapshot = match read(&cache, &key, &mut warned) {
-        Ok(snapshot) => snapshot,
-        Err(refusal) => {
-            drop(lock);
-            return without_cache(ctx, &cache, &sources, &refusal);
+    let policy = Policy::default();
+    let shared = SharedStore::for_user(store.clone(), &ctx.base, &identity, key.clone(), &policy)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let name = shared.name().clone();
+    if let store::Chosen::File {
+        store: file,
+        explicit,
+    } = &chosen
+    {
+        // Nothing is read in a directory others could have changed.
+        if let Err(e) = file.check(&name) {
+            return without_store(ctx, explicit.as_deref(), &sources, &e);
         }
-    };
-    if let Some(token) = snapshot.as_ref().and_then(|s| fresh(ctx, s)) {
-        drop(lock);
-        return output::answer(token.secret());
     }
-    renew_and_print(ctx, snapshot, &sources, Some((&cache, &key, lock)))
+
+    // The fast path: no lock, no HTTP client.
+    let now = Instant::now();
+    let mut stale = None;
+    match store.read(&name) {
+        Ok(fetched) => match shared.judge(&fetched, now).judged {
+            Judged::Fresh { record, .. } => {
+                return output::answer(record.pair.access_token.secret());
+            }
+            // A stale record's refresh token still renews without credentials.
+            Judged::Stale { version } => {
+                let payload = fetched.record.map(|r| r.payload).unwrap_or_default();
+                if let Ok(record) = Record::decode(&name, version, &payload, key.as_ref()) {
+                    let age = fetched
+                        .now
+                        .duration_since(record.issued_at)
+                        .unwrap_or_default();
+                    stale = now.checked_sub(age).map(|sent| (record.pair, sent));
+                }
+            }
+            Judged::Untrusted { why, .. } => {
+                let why = match why {
+                    Distrust::Record(e) => e.to_string(),
+                    Distrust::Expired => "its tokens expired".to_owned(),
+                    _ => "it cannot be trusted".to_owned(),
+                };
+                let place = match &chosen {
+                    store::Chosen::File { store: file, .. } => {
+                        format!("the token cache file {}", file.path_of(&name).display())
+                    }
+                    store::Chosen::Redis(_) => "the stored token record".to_owned(),
+                };
+                output::warning(&format!("ignoring {place}: {why}; it will be replaced"));
+            }
+            _ => {}
+        },
+        Err(e) if e.kind == StoreErrorKind::Refused => {
+            if let store::Chosen::File { explicit, .. } = &chosen {
+                return without_store(ctx, explicit.as_deref(), &sources, &e);
+            }
+        }
+        // Redis failures are reported (once) by the fallback store.
+        Err(e) => {
+            if let store::Chosen::File { .. } = &chosen {
+                output::warning(&format!("cannot read the token cache: {e}"));
+            }
+        }
+    }
+    let setup = StoreSetup {
+        store,
+        identity,
+        key,
+    };
+    renew_and_print(ctx, stale, &sources, Some(setup))
 }
 
-/// A cache or lock file (or a directory above it) that must be neither read nor
-/// replaced. A `--cache-file` the user named is refused: they asked for that file, and
+/// The store a renewal goes through.
+struct StoreSetup {
+    store: Arc<dyn Store>,
+    identity: String,
+    key: Option<SealKey>,
+}
+
+/// A cache file (or a directory above it, or a lock file) that must be neither read
+/// nor replaced. A file the user named is refused: they asked for that file, and
 /// silently running without it would hide the problem. The default location gets a
-/// warning and the command runs as with `--no-cache`: no read, no write, no lock.
-fn without_cache(
+/// warning and the command runs as with `--no-cache`.
+fn without_store(
     ctx: &Context,
-    cache: &Cache,
+    explicit: Option<&std::path::Path>,
     sources: &Sources,
-    refusal: &Refusal,
+    error: &StoreError,
 ) -> Result<(), Failure> {
-    if ctx.cache_file.is_some() {
-        // The cache file itself is already named by the flag.
-        let what: &dyn std::fmt::Display = if refusal.is_about("cache file") {
-            &refusal.reason()
+    if let Some(path) = explicit {
+        let flag = if ctx.cache_file.is_some() {
+            "--cache-file"
         } else {
-            refusal
+            "--store"
         };
         return Err(Failure::Usage(format!(
-            "refusing --cache-file {}: {what}; it is neither read nor replaced (use a private file in a private directory, or --no-cache)",
-            cache.path().display()
+            "refusing {flag} {}: {}; it is neither read nor replaced (use a private file in a private directory, or --no-cache)",
+            path.display(),
+            error.message
         )));
     }
     output::warning(&format!(
-        "not using the token cache: {refusal}; continuing without the cache"
+        "not using the token cache: {}; continuing without the cache",
+        error.message
     ));
     renew_and_print(ctx, None, sources, None)
 }
 
-/// Reads the cache, warning (once per run) about a file of ours that cannot be used
-/// and will be replaced.
-fn read(cache: &Cache, key: &Key, warned: &mut bool) -> Result<Option<Snapshot>, Refusal> {
-    match cache.read(key) {
-        Found::Session(s) => Ok(Some(s)),
-        Found::Nothing => Ok(None),
-        Found::Refused(refusal) => Err(refusal),
-        Found::Unusable(why) => {
-            if !*warned {
-                *warned = true;
-                output::warning(&format!(
-                    "ignoring the token cache file {}: {why}; it will be replaced",
-                    cache.path().display()
-                ));
-            }
-            Ok(None)
-        }
-    }
-}
-
-/// The cached access token, if the core lifecycle rules would hand it out now (hard
-/// margin and refresh-ahead applied).
-fn fresh(ctx: &Context, snapshot: &Snapshot) -> Option<AccessToken> {
-    let now = Instant::now();
-    let mut session = Session::from_snapshot(
-        ctx.base.clone(),
-        Policy::default(),
-        snapshot,
-        now,
-        SystemTime::now(),
-    );
-    match session.poll(now) {
-        Action::UseToken(grant) => Some(grant.access_token),
-        _ => None,
-    }
-}
-
-/// Renews from every source there is (the cached session first, then the
-/// environment's refresh token, then the credentials: the core's order), writes the
-/// cache if asked, releases the lock, then prints.
+/// Renews from every source there is (a stored pair first, then the environment's
+/// refresh token, then the credentials: the core's order), through the store if
+/// given, then prints.
 fn renew_and_print(
     ctx: &Context,
-    snapshot: Option<Snapshot>,
+    pair: Option<(TokenPair, Instant)>,
     sources: &Sources,
-    cache: Option<(&Cache, &Key, Option<lock::Lock>)>,
+    store: Option<StoreSetup>,
 ) -> Result<(), Failure> {
-    if snapshot.is_none() && sources.credentials.is_none() && sources.refresh_token.is_none() {
+    if pair.is_none() && sources.credentials.is_none() && sources.refresh_token.is_none() {
         return Err(missing_credentials());
     }
     let mut builder = ctx.limits.builder(&ctx.base);
-    if let Some(snapshot) = snapshot {
-        builder = builder.snapshot(snapshot);
+    if let Some((pair, sent_at)) = pair {
+        builder = builder.token_pair(pair, sent_at);
     }
     if let Some(token) = &sources.refresh_token {
         builder = builder.refresh_token(token.clone());
@@ -236,21 +239,13 @@ fn renew_and_print(
     if let Some(credentials) = &sources.credentials {
         builder = builder.credentials(credentials.clone());
     }
-    let renewed = renew::run(builder, &ctx.limits)?;
-    if let Some((cache, key, lock)) = cache {
-        match renewed.provider.snapshot() {
-            Some(snap) => {
-                if let Err(e) = cache.write(key, &snap, lock.as_ref()) {
-                    output::warning(&format!(
-                        "cannot write the token cache file {}: {e}",
-                        cache.path().display()
-                    ));
-                }
-            }
-            None => output::warning("no session to cache"),
+    if let Some(setup) = store {
+        builder = builder.store(setup.store).store_identity(setup.identity);
+        if let Some(key) = setup.key {
+            builder = builder.store_key(key);
         }
-        drop(lock);
     }
+    let renewed = renew::run(builder, &ctx.limits)?;
     output::answer(renewed.token.secret())
 }
 

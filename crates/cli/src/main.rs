@@ -13,14 +13,12 @@
 #![forbid(unsafe_code)]
 
 mod args;
-mod cache;
 mod commands;
 mod exit;
 mod inputs;
-mod lock;
 mod output;
 mod renew;
-mod trust;
+mod store;
 
 use std::process::ExitCode;
 use std::time::Instant;

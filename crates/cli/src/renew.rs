@@ -62,8 +62,6 @@ pub(crate) struct Renewed {
     /// The pair the last successful request returned (what `authenticate` and
     /// `refresh` print).
     pub pair: Option<TokenPair>,
-    /// The provider, for a snapshot of the session to cache.
-    pub provider: TokenProvider,
 }
 
 /// Builds the provider and asks it for a token, within the limits.
@@ -85,11 +83,7 @@ pub(crate) fn run(builder: Builder<TokenProvider>, limits: &Limits) -> Result<Re
         }
     });
     match result {
-        Ok(token) => Ok(Renewed {
-            token,
-            pair,
-            provider,
-        }),
+        Ok(token) => Ok(Renewed { token, pair }),
         Err(error) => Err(explain(error, last, limits)),
     }
 }

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use smartling_auth_emulator::{Endpoint, Outcome};
 use support::{Env, Run, SECRET, USER, cached_access, is_valid_cache, run};
 
@@ -60,16 +59,12 @@ fn token_default(env: &Env) -> assert_cmd::Command {
     cmd
 }
 
-/// The default cache file of the test user: the SHA-256 of "<base URL>\n<user>".
+/// The default cache file of the test user: its record name, in the cache directory.
 fn default_cache(env: &Env, home: &Path) -> PathBuf {
     let base = smartling_auth_core::BaseUrl::parse(&env.base_url()).unwrap();
-    let mut h = Sha256::new();
-    h.update(base.as_str().as_bytes());
-    h.update(b"\n");
-    h.update(USER.as_bytes());
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let name = smartling_auth_core::store::RecordName::new(&base, USER, None);
     home.join(".cache/smartling-auth")
-        .join(format!("{hex}.json"))
+        .join(format!("{name}.json"))
 }
 
 /// A well-formed cache file for the test user whose access token is `INJECTED`,
@@ -78,8 +73,12 @@ fn planted(env: &Env) -> Vec<u8> {
     let seed = env.dir.path().join("seed").join("token.json");
     run(&mut token_at(env, &seed)).token();
     let mut v = support::read_cache(&seed);
-    v["session"]["accessToken"] = INJECTED.into();
-    v["session"]["accessExpiresAt"] = 4_102_444_800u64.into();
+    v["plain"]["accessToken"] = INJECTED.into();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    v["plain"]["issuedAtMs"] = now_ms.into();
     serde_json::to_vec(&v).unwrap()
 }
 

@@ -33,7 +33,7 @@ fn no_failure_leaks_a_secret() {
         token,
     ];
     for field in ["accessToken", "refreshToken"] {
-        secrets.push(cached["session"][field].as_str().unwrap().to_owned());
+        secrets.push(cached["plain"][field].as_str().unwrap().to_owned());
     }
 
     let mut failures: Vec<(&str, i32, Run)> = Vec::new();
@@ -200,7 +200,7 @@ fn successes_print_secrets_only_on_stdout_and_only_what_is_asked() {
     }
     // token prints the access token and nothing else: not the refresh token.
     let cached = support::read_cache(&env.cache());
-    let cached_refresh = cached["session"]["refreshToken"].as_str().unwrap();
+    let cached_refresh = cached["plain"]["refreshToken"].as_str().unwrap();
     assert!(!token.stdout.contains(cached_refresh));
     assert_eq!(token.stdout, format!("{}\n", token.token()));
     // refresh prints the new pair, not the token it was given.

@@ -197,7 +197,7 @@ pub fn read_cache(path: &Path) -> Value {
     serde_json::from_slice(&bytes).expect("cache is JSON")
 }
 
-/// Whether `path` holds a complete, valid cache file.
+/// Whether `path` holds a complete, valid cache file (an unsealed record).
 pub fn is_valid_cache(path: &Path) -> bool {
     let Ok(bytes) = std::fs::read(path) else {
         return false;
@@ -205,28 +205,45 @@ pub fn is_valid_cache(path: &Path) -> bool {
     let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
         return false;
     };
-    v["version"] == 1
-        && v["baseUrl"].is_string()
-        && v["session"].is_object()
-        && smartling_auth_core::Snapshot::from_json(v["session"].to_string().as_bytes()).is_ok()
+    v["format"] == 2
+        && v["version"].as_u64().is_some_and(|n| n >= 1)
+        && v["plain"]["accessToken"].is_string()
+        && v["plain"]["refreshToken"].is_string()
 }
 
-/// Rewrites the cache so its access token expired a minute ago (the refresh token
-/// stays valid): the binary's wall clock decides freshness, not the emulator's.
-pub fn expire_access(path: &Path) {
-    let mut v = read_cache(path);
-    let past = SystemTime::now()
+fn now_ms() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_secs()
-        - 60;
-    v["session"]["accessExpiresAt"] = past.into();
+        .as_millis() as u64
+}
+
+/// Rewrites the cache so its access token has `left_ms` to live (negative: expired
+/// that long ago); the refresh token keeps most of its life. The binary's wall clock
+/// decides freshness, not the emulator's.
+pub fn set_access_left(path: &Path, left_ms: i64) {
+    let mut v = read_cache(path);
+    let life = v["plain"]["expiresInMs"].as_u64().unwrap() as i64;
+    v["plain"]["issuedAtMs"] = (now_ms() as i64 + left_ms - life).into();
     std::fs::write(path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+/// Rewrites the cache so its access token expired a minute ago.
+pub fn expire_access(path: &Path) {
+    set_access_left(path, -60_000);
 }
 
 /// The access token stored in the cache.
 pub fn cached_access(path: &Path) -> String {
-    read_cache(path)["session"]["accessToken"]
+    read_cache(path)["plain"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The refresh token stored in the cache.
+pub fn cached_refresh(path: &Path) -> String {
+    read_cache(path)["plain"]["refreshToken"]
         .as_str()
         .unwrap()
         .to_owned()

@@ -156,6 +156,7 @@ impl FileStore {
     pub fn check(&self, name: &RecordName) -> Result<(), StoreError> {
         let mut place = self.place(name);
         place.inspect().map_err(refused)?;
+        place.check_creatable().map_err(refused)?;
         for path in [place.lock_path(), place.lease_path()] {
             self.owner.judge_path("lock file", &path).map_err(refused)?;
         }

@@ -149,6 +149,29 @@ impl Place {
     /// Makes the directory ready for the lock and the write: the directories that
     /// exist are checked first, the missing ones created (0700), then the whole chain
     /// is checked again.
+    /// Whether a missing directory could be created where no one else could change
+    /// it: the nearest existing ancestor passes the checks. Creates nothing.
+    pub(crate) fn check_creatable(&self) -> Result<(), Refusal> {
+        if self.dir.is_some() {
+            return Ok(());
+        }
+        let dir = self.named_dir();
+        let existing = dir
+            .ancestors()
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
+            .find(|d| fs::metadata(d).is_ok());
+        if let Some(existing) = existing {
+            self.owner.check_dirs(existing, existing == dir)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn prepare(&mut self) -> Result<(), DirError> {
         if self.dir.is_some() {
             return Ok(());

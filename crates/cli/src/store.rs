@@ -1,0 +1,203 @@
+//! Which token store `token` uses: the per-user file cache by default, a file named by
+//! `--cache-file` or `--store PATH`, or Redis (`--store redis://…`), which falls back
+//! to the file cache when it cannot be reached.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use smartling_auth_core::store::{Fetched, LeaseId, RecordName, Store, StoreError, Stored};
+use smartling_auth_store::{FileStore, RedisStore};
+
+use crate::exit::Failure;
+use crate::output;
+
+/// The variable that names the store, like `--store`.
+pub(crate) const STORE: &str = "SMARTLING_AUTH_STORE";
+/// The variable holding an explicit seal key (64 hex digits).
+pub(crate) const STORE_KEY: &str = "SMARTLING_AUTH_STORE_KEY";
+
+/// The store chosen for this run.
+pub(crate) enum Chosen {
+    /// A file store; `explicit` names the file the user chose (refused, not skipped,
+    /// when it fails the checks).
+    File {
+        store: Arc<FileStore>,
+        explicit: Option<PathBuf>,
+    },
+    /// Redis, falling back to the file cache.
+    Redis(Arc<Fallback>),
+}
+
+impl Chosen {
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Chosen::File { store, .. } => store.clone(),
+            Chosen::Redis(r) => r.clone(),
+        }
+    }
+}
+
+/// Picks the store from `--store` (or `SMARTLING_AUTH_STORE`) and `--cache-file`;
+/// `None` without a cache (`--no-cache`, or no home directory).
+pub(crate) fn choose(
+    flag: Option<&str>,
+    cache_file: Option<PathBuf>,
+    no_cache: bool,
+) -> Result<Option<Chosen>, Failure> {
+    let env = std::env::var(STORE).ok().filter(|v| !v.is_empty());
+    if cache_file.is_some() && (flag.is_some() || env.is_some()) {
+        return Err(Failure::Usage(
+            "--store (or SMARTLING_AUTH_STORE) and --cache-file cannot be used together".to_owned(),
+        ));
+    }
+    if no_cache {
+        return Ok(None);
+    }
+    if let Some(path) = cache_file {
+        return Ok(Some(Chosen::File {
+            store: Arc::new(FileStore::file(&path)),
+            explicit: Some(path),
+        }));
+    }
+    let Some(target) = flag.map(str::to_owned).or(env) else {
+        return Ok(default_file().map(|store| Chosen::File {
+            store: Arc::new(store),
+            explicit: None,
+        }));
+    };
+    if target.starts_with("redis://") || target.starts_with("rediss://") {
+        if flag.is_some() && has_password(&target) {
+            output::warning(&format!(
+                "--store holds a password, which other users can see in `ps`; set {STORE} instead"
+            ));
+        }
+        let redis = RedisStore::open(&target)
+            .map_err(|e| Failure::Usage(format!("--store: {}", e.message)))?;
+        return Ok(Some(Chosen::Redis(Arc::new(Fallback {
+            shown: shown(&target),
+            primary: redis,
+            local: default_file(),
+            failed: AtomicBool::new(false),
+        }))));
+    }
+    if target.contains("://") {
+        return Err(Failure::Usage(
+            "--store takes redis://…, rediss://… or a file path".to_owned(),
+        ));
+    }
+    let path = PathBuf::from(target);
+    let store = if path.is_dir() {
+        FileStore::new(&path)
+    } else {
+        FileStore::file(&path)
+    };
+    Ok(Some(Chosen::File {
+        store: Arc::new(store),
+        explicit: Some(path),
+    }))
+}
+
+fn default_file() -> Option<FileStore> {
+    let dir = FileStore::default_dir();
+    if dir.is_none() {
+        output::warning("no cache directory (no home directory found); continuing without a cache");
+    }
+    dir.map(FileStore::new)
+}
+
+/// Whether a Redis URL carries a password (`redis://[user]:password@host`).
+fn has_password(url: &str) -> bool {
+    userinfo(url).is_some_and(|info| info.contains(':'))
+}
+
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    authority.rsplit_once('@').map(|(info, _)| info)
+}
+
+/// The URL without its user and password, for messages.
+fn shown(url: &str) -> String {
+    match (url.split_once("://"), userinfo(url)) {
+        (Some((scheme, rest)), Some(info)) => {
+            format!("{scheme}://{}", &rest[info.len() + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Redis first; after its first failure, the local file cache, with one warning.
+#[derive(Debug)]
+pub(crate) struct Fallback {
+    shown: String,
+    primary: RedisStore,
+    local: Option<FileStore>,
+    failed: AtomicBool,
+}
+
+impl Fallback {
+    fn either<T>(&self, op: impl Fn(&dyn Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if !self.failed.load(Ordering::Relaxed) {
+            match op(&self.primary) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    if !self.failed.swap(true, Ordering::Relaxed) {
+                        output::warning(&format!(
+                            "token store {} failed ({e}); using the local file cache",
+                            self.shown
+                        ));
+                    }
+                }
+            }
+        }
+        match &self.local {
+            Some(local) => op(local),
+            None => Err(StoreError::new(
+                smartling_auth_core::store::StoreErrorKind::Unavailable,
+                "no local file cache to fall back to",
+            )),
+        }
+    }
+}
+
+impl Store for Fallback {
+    fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
+        self.either(|s| s.read(name))
+    }
+    fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        self.either(|s| s.lease(name, holder, ttl))
+    }
+    fn write(
+        &self,
+        name: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.either(|s| s.write(name, expected, record, ttl))
+    }
+    fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
+        self.either(|s| s.release(name, holder))
+    }
+    fn needs_sealing(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_found_and_never_shown() {
+        assert!(has_password("redis://:pw@h:1/"));
+        assert!(has_password("rediss://user:pw@h/"));
+        assert!(!has_password("redis://user@h/"));
+        assert!(!has_password("redis://h:6379/"));
+        assert_eq!(shown("redis://user:pw@h:1/0"), "redis://h:1/0");
+        assert_eq!(shown("redis://h:1/"), "redis://h:1/");
+        assert!(!has_password("redis://h/path@x:y"));
+    }
+}
