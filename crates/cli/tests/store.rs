@@ -1,0 +1,173 @@
+//! `--store` and `SMARTLING_AUTH_STORE`: Redis shared between runs, its broken forms,
+//! and the fall back to the file cache. Tests that need a `redis-server` are ignored
+//! without one; `cargo xtask ci` runs them.
+
+mod support;
+
+use smartling_auth_emulator::{Endpoint, Outcome};
+use support::{Env, SECRET, USER, run};
+
+/// `token` with credentials at the default location, and `args` before the command.
+fn token(env: &Env, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = env.bare();
+    cmd.args(["--base-url", &env.base_url()])
+        .args(args)
+        .arg("token")
+        .env("SMARTLING_USER_IDENTIFIER", USER)
+        .env("SMARTLING_USER_SECRET", SECRET);
+    cmd
+}
+
+#[test]
+fn store_and_cache_file_together_are_a_usage_error() {
+    let env = Env::start();
+    let path = env.cache();
+    let path = path.to_str().unwrap();
+    let r = run(&mut token(
+        &env,
+        &["--store", "redis://127.0.0.1:1/", "--cache-file", path],
+    ));
+    r.assert_failure(2);
+    assert!(r.stderr.contains("--cache-file"), "{}", r.stderr);
+    let r =
+        run(token(&env, &["--cache-file", path])
+            .env("SMARTLING_AUTH_STORE", "redis://127.0.0.1:1/"));
+    r.assert_failure(2);
+    assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
+}
+
+#[test]
+fn malformed_store_urls_and_keys_are_usage_errors_that_quote_no_secret() {
+    let env = Env::start();
+    for bad in [
+        "http://cache.example/",
+        "redis://h:notaport/",
+        "memcached://x",
+    ] {
+        let r = run(&mut token(&env, &["--store", bad]));
+        r.assert_failure(2);
+    }
+    let r = run(token(&env, &["--store", "redis://127.0.0.1:1/"])
+        .env("SMARTLING_AUTH_STORE_KEY", "k3y-not-hex"));
+    r.assert_failure(2);
+    assert!(
+        r.stderr.contains("SMARTLING_AUTH_STORE_KEY"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("k3y-not-hex"), "{}", r.stderr);
+    assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
+}
+
+#[test]
+fn an_unreachable_redis_warns_once_and_falls_back_to_the_file_cache() {
+    let env = Env::start();
+    let r = run(&mut token(
+        &env,
+        &["--store", "redis://:pw-Sd81x@127.0.0.1:1/"],
+    ));
+    let first = r.token();
+    let warnings = r.warnings();
+    assert_eq!(warnings.len(), 2, "{}", r.stderr);
+    assert!(
+        warnings.iter().any(|w| w.contains("ps")),
+        "the argv password warning: {}",
+        r.stderr
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("local file cache")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pw-Sd81x"), "{}", r.stderr);
+    // Through the variable: no argv warning; the file cache serves the second run.
+    let r = run(token(&env, &[]).env("SMARTLING_AUTH_STORE", "redis://:pw-Sd81x@127.0.0.1:1/"));
+    assert_eq!(r.token(), first, "served from the local file cache");
+    assert_eq!(r.warnings().len(), 1, "{}", r.stderr);
+    assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 1);
+}
+
+#[test]
+fn a_refresh_token_alone_with_redis_needs_the_store_key() {
+    let env = Env::start();
+    let pair = env.login_pair();
+    let mut cmd = env.bare();
+    cmd.args([
+        "--base-url",
+        &env.base_url(),
+        "--store",
+        "redis://127.0.0.1:1/",
+        "token",
+    ])
+    .env("SMARTLING_REFRESH_TOKEN", &pair.refresh);
+    let r = run(&mut cmd);
+    r.assert_failure(2);
+    assert!(
+        r.stderr.contains("SMARTLING_AUTH_STORE_KEY"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(&pair.refresh));
+    // With a key it runs (Redis is down: the local file cache takes over).
+    cmd.env("SMARTLING_AUTH_STORE_KEY", "ab".repeat(32));
+    run(&mut cmd).token();
+}
+
+#[test]
+fn a_store_path_is_a_file_store() {
+    let env = Env::start();
+    let path = env.dir.path().join("shared").join("token.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            path.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+    }
+    let store = path.to_str().unwrap();
+    let first = run(&mut token(&env, &["--store", store])).token();
+    assert!(support::is_valid_cache(&path));
+    assert_eq!(run(&mut token(&env, &["--store", store])).token(), first);
+    assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 1);
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs redis-server"]
+fn runs_share_one_token_through_redis_which_holds_no_secret() {
+    let redis = smartling_auth_testkit_redis();
+    let env = Env::start();
+    let url = redis.url();
+    let first = run(token(&env, &[]).env("SMARTLING_AUTH_STORE", &url)).token();
+    // Another "machine": another HOME, so no shared file cache.
+    let other_home = tempfile::tempdir().unwrap();
+    let second = run(token(&env, &[])
+        .env("SMARTLING_AUTH_STORE", &url)
+        .env("HOME", other_home.path()))
+    .token();
+    assert_eq!(first, second);
+    assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 1);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    assert!(!keys.is_empty());
+    for key in keys {
+        assert!(!key.contains(USER), "{key}");
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(&key).query(&mut con).unwrap();
+        for secret in [first.as_bytes(), SECRET.as_bytes()] {
+            assert!(
+                !dump.windows(secret.len()).any(|w| w == secret),
+                "{key} holds a secret"
+            );
+        }
+    }
+}
+
+fn smartling_auth_testkit_redis() -> smartling_auth_testkit::redis::RedisServer {
+    smartling_auth_testkit::redis::RedisServer::start()
+}
