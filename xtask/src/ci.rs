@@ -25,7 +25,7 @@ enum Task {
 }
 
 /// `[--skip-tests]`: whether to skip `cargo test --workspace` (`.ci/run` runs it on
-/// its own first).
+/// its own first). The ignored tests that need redis-server run either way.
 pub fn parse_args(rest: &[String]) -> Result<bool> {
     match rest {
         [] => Ok(false),
@@ -49,6 +49,7 @@ fn tasks(skip_tests: bool, fuzz_targets: Vec<String>) -> Vec<(String, Task)> {
                     "clippy",
                     "--workspace",
                     "--all-targets",
+                    "--all-features",
                     "--",
                     "-D",
                     "warnings",
@@ -60,11 +61,29 @@ fn tasks(skip_tests: bool, fuzz_targets: Vec<String>) -> Vec<(String, Task)> {
     if !skip_tests {
         tasks.push(("tests".into(), Task::Cargo(&["test", "--workspace"], None)));
     }
+    // The tests that need a real redis-server, ignored by the plain `cargo test`
+    // (a fresh machine has none; `.ci/run` installs it). The child halves of
+    // multi-process tests are ignored too, and run only by their parents.
+    tasks.push((
+        "tests that need redis-server (ignored by default)".into(),
+        Task::Cargo(
+            &[
+                "test",
+                "--workspace",
+                "--all-features",
+                "--",
+                "--ignored",
+                "--skip",
+                "child_",
+            ],
+            None,
+        ),
+    ));
     tasks.extend([
         (
             "docs".into(),
             Task::Cargo(
-                &["doc", "--workspace", "--no-deps"],
+                &["doc", "--workspace", "--no-deps", "--all-features"],
                 Some(("RUSTDOCFLAGS", "-D warnings")),
             ),
         ),

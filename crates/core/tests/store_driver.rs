@@ -1,6 +1,5 @@
 //! The driver loop with a store: what one process does, with canned transports over
-//! an in-memory store. The protocol's properties across many processes and faults are
-//! in `store_model.rs`.
+//! an in-memory store.
 
 use std::cell::Cell;
 use std::future::{Future, pending, ready};
