@@ -201,6 +201,9 @@ impl RedisStore {
                 "a Redis store URL starts with redis:// or rediss://",
             ));
         }
+        if url.starts_with("rediss://") {
+            ensure_crypto_provider();
+        }
         let client = Client::open(url).map_err(|e| {
             StoreError::new(
                 StoreErrorKind::Refused,
@@ -278,6 +281,15 @@ impl RedisStore {
             message = message.replace(pw, "[redacted]");
         }
         StoreError::new(kind, message)
+    }
+}
+
+/// rustls picks its process-wide crypto provider from its crate features, and cannot
+/// when a build enables both ring and aws-lc-rs (another crate may). Install ring, the
+/// one this crate asks for, unless the application installed one already.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
