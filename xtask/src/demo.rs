@@ -1,13 +1,22 @@
-//! `cargo xtask demo`: the CLI's demo example against the bundled emulator, its exit
+//! `cargo xtask demo [fleet]`: the CLI's demo example against the bundled emulator, or
+//! the fleet example (three processes sharing one token through a store); the exit
 //! code passed through.
 
 use std::path::Path;
 
 use crate::cmd::{Failure, Result, cargo, show};
 
-pub fn demo(root: &Path) -> Result {
+pub fn demo(root: &Path, fleet: bool) -> Result {
+    let example = if fleet { "fleet" } else { "demo" };
     let mut c = cargo(root);
-    c.args(["run", "-q", "-p", "smartling-auth-cli", "--example", "demo"]);
+    c.args([
+        "run",
+        "-q",
+        "-p",
+        "smartling-auth-cli",
+        "--example",
+        example,
+    ]);
     let status = c
         .status()
         .map_err(|e| format!("could not start `{}`: {e}", show(&c)))?;

@@ -42,7 +42,9 @@ Commands:
   bench [--quick]               Runs every benchmark and the CLI timing, prints the
                                 results, and writes BENCHMARKS.md and the README's
                                 headline ratios. --quick: short runs, rough figures.
-  demo                          Runs the CLI demo against the bundled emulator.
+  demo [fleet]                  Runs the CLI demo against the bundled emulator; with
+                                `fleet`, three processes sharing one token through a
+                                store (Redis when redis-server is on PATH, else files).
   help                          This text.
 
 Environment: installs cargo-fuzz and cargo-deny with `cargo install --locked` when
@@ -88,10 +90,11 @@ fn run(args: &[String]) -> Result {
             Ok(())
         }
         "bench" => bench::bench(&root, bench::parse_args(rest)?),
-        "demo" => {
-            no_args("demo", rest)?;
-            demo::demo(&root)
-        }
+        "demo" => match rest {
+            [] => demo::demo(&root, false),
+            [a] if a == "fleet" => demo::demo(&root, true),
+            [a, ..] => Err(Failure::Usage(format!("demo: unknown argument `{a}`"))),
+        },
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
