@@ -189,6 +189,7 @@ mod tests {
                 "tidy",
                 "clippy",
                 "tests",
+                "tests that need redis-server (ignored by default)",
                 "docs",
                 "licenses, bans, sources",
                 "examples",
@@ -201,6 +202,7 @@ mod tests {
         let skipped = titles(true);
         assert_eq!(skipped.len(), all.len() - 1);
         assert!(!skipped.contains(&"tests".to_owned()));
+        assert!(skipped.iter().any(|t| t.contains("redis-server")), "CI runs them");
     }
 
     #[test]
