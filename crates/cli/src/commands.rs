@@ -130,7 +130,7 @@ fn token(ctx: &Context) -> Result<(), Failure> {
     let now = Instant::now();
     let mut stale = None;
     match store.read(&name) {
-        Ok(fetched) => match shared.judge(&fetched, now).judged {
+        Ok(fetched) => match shared.judge(&fetched, now, None).judged {
             Judged::Fresh { record, .. } => {
                 return output::answer(record.pair.access_token.secret());
             }

@@ -146,6 +146,7 @@ impl TokenCache {
             // (Written inline: a nested async fn here loses the future's `Send`.)
             let mut renewal = Some(renewal);
             let mut flight = shared.flight(now, call.deadline());
+            let rejected = self.rejected_token();
             // The pair this process obtained, for the write.
             let mut renewed = None;
             // Waits between polls are plain sleeps: nothing local can end them early.
@@ -164,7 +165,10 @@ impl TokenCache {
                         let outcome = transport.offload(jobs::read(shared)).await.read();
                         let done = transport.now();
                         shared.note(done, &outcome, "read");
-                        flight.read_done(done, outcome.map(|f| shared.judge(&f, now)));
+                        flight.read_done(
+                            done,
+                            outcome.map(|f| shared.judge(&f, now, rejected.as_ref())),
+                        );
                     }
                     FlightStep::Lease { holder, ttl } => {
                         let outcome = transport

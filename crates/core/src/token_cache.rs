@@ -204,6 +204,11 @@ impl TokenCache {
         self.lock().snapshot(now, wall_now)
     }
 
+    /// The access token an API call refused, if the session still holds it.
+    pub(crate) fn rejected_token(&self) -> Option<AccessToken> {
+        self.lock().rejected_token().cloned()
+    }
+
     /// The session is only ever left mid-update by a panic inside the session itself;
     /// a caller's panic elsewhere must not lock everyone else out, so poison is ignored.
     fn lock(&self) -> MutexGuard<'_, Session> {

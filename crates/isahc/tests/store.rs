@@ -181,3 +181,26 @@ fn a_garbage_record_is_replaced_with_a_warning() {
         logs.text()
     );
 }
+
+/// A token an API call refused is not adopted back from the store: the provider that
+/// saw the 401 renews and replaces the record, and another provider that sees the
+/// 401 later adopts the replacement without a request of its own.
+#[test]
+fn a_refused_token_is_renewed_and_replaced_for_everyone() {
+    let emu = start(Emulator::builder());
+    let store = Arc::new(MemoryStore::new());
+    let (a, b) = (provider(&emu, &store), provider(&emu, &store));
+    let first = a.access_token().unwrap();
+    assert!(b.access_token().unwrap().same_secret(&first), "adopted");
+    assert!(b.invalidate(&first));
+    let second = b.access_token().unwrap();
+    assert!(!second.same_secret(&first), "not the refused token again");
+    assert!(a.invalidate(&first));
+    assert!(a.access_token().unwrap().same_secret(&second));
+    let c = emu.counters();
+    assert_eq!(
+        c.total(Endpoint::Authenticate) + c.total(Endpoint::Refresh),
+        2,
+        "one login, one renewal"
+    );
+}

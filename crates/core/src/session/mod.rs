@@ -528,6 +528,15 @@ impl Session {
         }
     }
 
+    /// The access token an API call refused (see [`invalidate`](Self::invalidate)),
+    /// while it is still the session's.
+    pub(crate) fn rejected_token(&self) -> Option<&AccessToken> {
+        self.access
+            .as_ref()
+            .filter(|a| a.invalidated)
+            .map(|a| &a.token)
+    }
+
     /// Clears a latched failure so that the next poll tries again. A token provider
     /// calls this when a new caller arrives: one failed renewal fails the callers that
     /// waited for it, not every later one.

@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{LeaseId, Record, RecordError, StoreError};
-use crate::Policy;
+use crate::{AccessToken, Policy};
 
 /// Versions stay below 10^15, exact in any store's arithmetic (Lua numbers are
 /// doubles). A record at this version is never replaced; the fleet renews locally.
@@ -169,7 +169,9 @@ pub struct Judgement {
 /// the point where a session holding it would renew (its refresh-ahead window with the
 /// longest jitter, and never before half its life). All of that is measured on the
 /// store's clock (`store_now`), so a reader whose clock is off from the writer's never
-/// takes a dead token for a live one. `read_at` (this process's clock when the read
+/// takes a dead token for a live one. A record holding `rejected` (the access token
+/// an API call refused, see [`Session::invalidate`](crate::Session::invalidate)) is
+/// stale whatever its age. `read_at` (this process's clock when the read
 /// started, which is no later than the store's reading) converts the record's age
 /// into local time conservatively.
 ///
@@ -182,12 +184,17 @@ pub struct Judgement {
 /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
 ///     Duration::from_secs(480), Duration::from_secs(3660));
 /// let payload = Record::new(pair, now - Duration::from_secs(60)).encode(&name, 4, None);
-/// let j = judge(Some((4, &payload[..])), now, Instant::now(), &name, None, &Policy::default());
+/// let j = judge(Some((4, &payload[..])), now, Instant::now(), &name, None, &Policy::default(), None);
 /// assert!(matches!(j.judged, Judged::Fresh { .. }));
 /// let j = judge(Some((4, &payload[..])), now + Duration::from_secs(400), Instant::now(),
-///     &name, None, &Policy::default());
+///     &name, None, &Policy::default(), None);
+/// assert!(matches!(j.judged, Judged::Stale { version: 4 }));
+/// // The token an API call refused is never adopted again.
+/// let j = judge(Some((4, &payload[..])), now, Instant::now(), &name, None,
+///     &Policy::default(), Some(&AccessToken::new("a")));
 /// assert!(matches!(j.judged, Judged::Stale { version: 4 }));
 /// ```
+#[allow(clippy::too_many_arguments)]
 pub fn judge(
     stored: Option<(u64, &[u8])>,
     store_now: SystemTime,
@@ -195,6 +202,7 @@ pub fn judge(
     name: &super::RecordName,
     key: Option<&super::SealKey>,
     policy: &Policy,
+    rejected: Option<&AccessToken>,
 ) -> Judgement {
     let judged = match stored {
         None => Judged::Absent,
@@ -203,6 +211,11 @@ pub fn judge(
                 version,
                 why: Distrust::Record(e),
             },
+            // The token an API call just refused (`invalidate`): fresh by the clock,
+            // dead by the server's word. Renew, and replace it for everyone.
+            Ok(record) if rejected.is_some_and(|t| t.same_secret(&record.pair.access_token)) => {
+                Judged::Stale { version }
+            }
             Ok(record) => judge_record(record, version, store_now, read_at, policy),
         },
     };
@@ -340,7 +353,7 @@ enum State {
 /// assert!(matches!(f.step(now), FlightStep::Read));
 /// f.read_done(now, Ok(smartling_auth_core::store::judge(None, SystemTime::now(), now,
 ///     &smartling_auth_core::store::RecordName::new(&Default::default(), "u", None), None,
-///     &Default::default())));
+///     &Default::default(), None)));
 /// assert!(matches!(f.step(now), FlightStep::Lease { .. }));
 /// f.lease_done(now, Ok(true));
 /// assert!(matches!(f.step(now), FlightStep::Read)); // read again under the lease

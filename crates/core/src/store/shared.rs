@@ -12,7 +12,7 @@ use super::health::Health;
 use super::{
     Fetched, Flight, LeaseId, Record, RecordName, SealKey, Store, StoreError, Stored, Timings,
 };
-use crate::{BaseUrl, Policy};
+use crate::{AccessToken, BaseUrl, Policy};
 
 /// A store as one session uses it: which record, under which key, with which timings,
 /// and whether the store failed lately. Plug it into a
@@ -191,9 +191,14 @@ impl SharedStore {
     /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
     ///     &Default::default(), "u", None, &Default::default()).unwrap();
     /// let read = Fetched { record: None, now: std::time::SystemTime::now() };
-    /// assert!(matches!(shared.judge(&read, std::time::Instant::now()).judged, Judged::Absent));
+    /// assert!(matches!(shared.judge(&read, std::time::Instant::now(), None).judged, Judged::Absent));
     /// ```
-    pub fn judge(&self, fetched: &Fetched, read_at: Instant) -> Judgement {
+    pub fn judge(
+        &self,
+        fetched: &Fetched,
+        read_at: Instant,
+        rejected: Option<&AccessToken>,
+    ) -> Judgement {
         let stored = fetched
             .record
             .as_ref()
@@ -205,6 +210,7 @@ impl SharedStore {
             &self.name,
             self.key.as_ref(),
             &self.policy,
+            rejected,
         );
         match &judgement.judged {
             Judged::Untrusted { version, why } => {
