@@ -115,9 +115,20 @@ fn the_kernel_releases_a_dead_holders_lease() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let held = lines.any(|l| l.is_ok_and(|l| l.contains("holding")));
-    assert!(held, "the child took the lease");
+    // Read on a thread of its own, so a child that never says "holding" fails the
+    // test within the limit instead of hanging it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.any(|l| l.is_ok_and(|l| l.contains("holding"))));
+    });
+    let held = rx.recv_timeout(Duration::from_secs(60));
+    if held != Ok(true) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the child did not take the lease: {held:?}");
+    }
     let store = FileStore::new(&path);
     assert!(
         !store.lease(&name(), LeaseId(1), TTL).unwrap(),
@@ -250,4 +261,50 @@ fn a_single_file_store_keeps_one_record_and_its_locks_beside_it() {
         1,
         "the record decides whose it is"
     );
+}
+
+#[test]
+fn the_store_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<FileStore>();
+}
+
+/// Another user's file (and lock file) is neither read nor replaced, nor waited on.
+/// Needs root to give a file away; skipped, and says so, otherwise.
+#[cfg(unix)]
+#[test]
+fn another_users_files_are_refused() {
+    use std::os::unix::fs::MetadataExt;
+    if !is_root() {
+        eprintln!("skipped: giving a file to another user needs root");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("t"));
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    let path = store.path_of(&name());
+    std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+    let e = store.read(&name()).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused);
+    assert!(e.message.contains("owned by uid 65534"), "{e}");
+    assert!(e.message.contains(&path.display().to_string()), "{e}");
+    assert!(!e.message.contains("\"n\""), "no content: {e}");
+    let e = store.write(&name(), 1, &record(2), TTL).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    assert_eq!(fs::metadata(&path).unwrap().uid(), NOBODY, "not replaced");
+
+    // Another user's lease file: refused at once, not waited on.
+    let other = RecordName::new(&Default::default(), "other", None);
+    let lease = dir.path().join("t").join(format!("{other}.json.lease"));
+    write_private(&lease, b"");
+    std::os::unix::fs::chown(&lease, Some(NOBODY), Some(NOBODY)).unwrap();
+    let e = store.lease(&other, LeaseId(1), TTL).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+}
+
+#[cfg(unix)]
+fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
 }

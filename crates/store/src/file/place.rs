@@ -146,16 +146,40 @@ impl Place {
         Ok(())
     }
 
-    /// Makes the directory ready for the lock and the write: the directories that
-    /// exist are checked first, the missing ones created (0700), then the whole chain
-    /// is checked again.
     /// Whether a missing directory could be created where no one else could change
     /// it: the nearest existing ancestor passes the checks. Creates nothing.
     pub(crate) fn check_creatable(&self) -> Result<(), Refusal> {
         if self.dir.is_some() {
             return Ok(());
         }
+        self.check_nearest_existing(&self.named_dir())
+    }
+
+    /// Makes the directory ready for the lock and the write: the directories that
+    /// exist are checked first, the missing ones created (0700), then the whole chain
+    /// is checked again.
+    pub(crate) fn prepare(&mut self) -> Result<(), DirError> {
+        if self.dir.is_some() {
+            return Ok(());
+        }
         let dir = self.named_dir();
+        self.check_nearest_existing(&dir)
+            .map_err(DirError::Refused)?;
+        create_private_dir(&dir).map_err(DirError::Io)?;
+        if self.own_dir {
+            self.owner.tighten_own_dir(&dir);
+        }
+        match self.owner.check_dirs(&dir, true) {
+            Ok(Some(real)) => self.dir = Some(real),
+            Ok(None) => return Err(DirError::Io(io::ErrorKind::NotFound.into())),
+            Err(refusal) => return Err(DirError::Refused(refusal)),
+        }
+        Ok(())
+    }
+
+    /// Checks the nearest existing ancestor of `dir` (and the directories above it),
+    /// the one a missing directory would be created in.
+    fn check_nearest_existing(&self, dir: &Path) -> Result<(), Refusal> {
         let existing = dir
             .ancestors()
             .map(|d| {
@@ -168,38 +192,6 @@ impl Place {
             .find(|d| fs::metadata(d).is_ok());
         if let Some(existing) = existing {
             self.owner.check_dirs(existing, existing == dir)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn prepare(&mut self) -> Result<(), DirError> {
-        if self.dir.is_some() {
-            return Ok(());
-        }
-        let dir = self.named_dir();
-        let existing = dir
-            .ancestors()
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    d
-                }
-            })
-            .find(|d| fs::metadata(d).is_ok());
-        if let Some(existing) = existing {
-            self.owner
-                .check_dirs(existing, existing == dir)
-                .map_err(DirError::Refused)?;
-        }
-        create_private_dir(&dir).map_err(DirError::Io)?;
-        if self.own_dir {
-            self.owner.tighten_own_dir(&dir);
-        }
-        match self.owner.check_dirs(&dir, true) {
-            Ok(Some(real)) => self.dir = Some(real),
-            Ok(None) => return Err(DirError::Io(io::ErrorKind::NotFound.into())),
-            Err(refusal) => return Err(DirError::Refused(refusal)),
         }
         Ok(())
     }
