@@ -78,7 +78,8 @@ pub(crate) fn choose(
         return Ok(Some(Chosen::Redis(Arc::new(Fallback {
             shown: shown(&target),
             primary: redis,
-            local: default_file(),
+            // No warning yet about a missing home directory: Redis may well work.
+            local: FileStore::default_dir().map(FileStore::new),
             failed: AtomicBool::new(false),
         }))));
     }
@@ -144,8 +145,13 @@ impl Fallback {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     if !self.failed.swap(true, Ordering::Relaxed) {
+                        let then = if self.local.is_some() {
+                            "using the local file cache"
+                        } else {
+                            "continuing without a cache (no home directory found)"
+                        };
                         output::warning(&format!(
-                            "token store {} failed ({e}); using the local file cache",
+                            "token store {} failed ({e}); {then}",
                             self.shown
                         ));
                     }
@@ -156,7 +162,7 @@ impl Fallback {
             Some(local) => op(local),
             None => Err(StoreError::new(
                 smartling_auth_core::store::StoreErrorKind::Unavailable,
-                "no local file cache to fall back to",
+                "no local file cache to fall back to (no home directory found)",
             )),
         }
     }

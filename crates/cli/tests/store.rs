@@ -134,6 +134,95 @@ fn a_store_path_is_a_file_store() {
     assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 1);
 }
 
+#[test]
+fn store_with_no_cache_is_a_usage_error() {
+    let env = Env::start();
+    let r = run(&mut token(
+        &env,
+        &["--store", "redis://127.0.0.1:1/", "--no-cache"],
+    ));
+    r.assert_failure(2);
+    assert!(r.stderr.contains("--store"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("127.0.0.1:1"),
+        "no value echoed: {}",
+        r.stderr
+    );
+    assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
+}
+
+#[test]
+fn a_malformed_url_with_a_password_is_refused_without_showing_it() {
+    let env = Env::start();
+    for url in [
+        "redis://:pw-Q7z1@h:notaport/",
+        "rediss://user:pw-Q7z1@/",
+        "redis://u:pw-Q7z1@h:1/notadb",
+    ] {
+        let r = run(&mut token(&env, &["--store", url]));
+        r.assert_failure(2);
+        assert!(!r.stderr.contains("pw-Q7z1"), "{url}: {}", r.stderr);
+        let r = run(token(&env, &[]).env("SMARTLING_AUTH_STORE", url));
+        r.assert_failure(2);
+        assert!(!r.stderr.contains("pw-Q7z1"), "{url}: {}", r.stderr);
+    }
+    assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
+}
+
+#[test]
+fn an_empty_store_variable_means_the_default_file_cache() {
+    let env = Env::start();
+    let first = run(token(&env, &[]).env("SMARTLING_AUTH_STORE", "")).token();
+    let r = run(token(&env, &[]).env("SMARTLING_AUTH_STORE", ""));
+    assert_eq!(r.token(), first);
+    assert!(r.warnings().is_empty(), "{}", r.stderr);
+    assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_path_others_may_read_is_refused_and_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::start();
+    let dir = env.dir.path().join("shared");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = dir.join("token.json");
+    std::fs::write(&path, b"planted").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = run(&mut token(&env, &["--store", path.to_str().unwrap()]));
+    r.assert_failure(2);
+    assert!(r.stderr.contains("refusing --store"), "{}", r.stderr);
+    assert!(r.stderr.contains("0644"), "{}", r.stderr);
+    assert!(!r.stderr.contains("planted"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&path).unwrap(), b"planted");
+    assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
+}
+
+#[test]
+fn a_store_directory_holds_one_file_per_user() {
+    let env = Env::start();
+    let dir = env.dir.path().join("tokens");
+    std::fs::create_dir_all(&dir).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let store = dir.to_str().unwrap();
+    let first = run(&mut token(&env, &["--store", store])).token();
+    assert_eq!(run(&mut token(&env, &["--store", store])).token(), first);
+    let records: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(!records[0].contains(USER), "{records:?}");
+    assert!(support::is_valid_cache(&dir.join(&records[0])));
+    assert_eq!(env.count(Endpoint::Authenticate, Outcome::Success), 1);
+}
+
 #[cfg(unix)]
 #[test]
 #[ignore = "needs redis-server"]
