@@ -64,6 +64,8 @@ struct StoreState {
     lose_next: bool,
     /// Writes that landed: (version, payload), for the model to decode.
     landed: Vec<Stored>,
+    /// The end of the running operation's time limit, when it acts late.
+    op_deadline: Option<u64>,
 }
 
 /// The shared store: one record, a lease, compare-and-set writes, and faults.
@@ -80,8 +82,19 @@ impl ModelStore {
     fn now(&self) -> u64 {
         self.now_ms.load(Ordering::SeqCst)
     }
-    fn down() -> StoreError {
-        StoreError::new(StoreErrorKind::Unavailable, "the model store is down")
+    /// Fails an operation while the store is down or past the operation's time limit.
+    fn gate(&self, s: &StoreState) -> Result<(), StoreError> {
+        if !s.up {
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                "the model store is down",
+            ));
+        }
+        if s.op_deadline.is_some_and(|d| self.now() > d) {
+            self.world.lock().unwrap().fault();
+            return Err(StoreError::new(StoreErrorKind::Timeout, "over 1 s"));
+        }
+        Ok(())
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
         self.state.lock().unwrap()
@@ -91,9 +104,7 @@ impl ModelStore {
 impl Store for ModelStore {
     fn read(&self, _: &RecordName) -> Result<Fetched, StoreError> {
         let s = self.lock();
-        if !s.up {
-            return Err(Self::down());
-        }
+        self.gate(&s)?;
         Ok(Fetched {
             record: s.record.clone(),
             now: self.epoch + Duration::from_millis(self.now()),
@@ -103,9 +114,7 @@ impl Store for ModelStore {
     fn lease(&self, _: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
         let now = self.now();
         let mut s = self.lock();
-        if !s.up {
-            return Err(Self::down());
-        }
+        self.gate(&s)?;
         match s.lease {
             Some((_, until)) if until > now => Ok(false),
             _ => {
@@ -123,9 +132,7 @@ impl Store for ModelStore {
         _: Duration,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        if !s.up {
-            return Err(Self::down());
-        }
+        self.gate(&s)?;
         let current = s.record.as_ref().map_or(0, |r| r.version);
         let mut world = self.world.lock().unwrap();
         if record.version != expected + 1 {
@@ -159,9 +166,7 @@ impl Store for ModelStore {
 
     fn release(&self, _: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if !s.up {
-            return Err(Self::down());
-        }
+        self.gate(&s)?;
         if s.lease.is_some_and(|(h, _)| h == holder) {
             s.lease = None;
         }
@@ -200,6 +205,7 @@ struct Proc {
     server: Rc<RefCell<Server>>,
     world: Arc<Mutex<World>>,
     store_up: Arc<ModelStore>,
+    late: bool,
 }
 
 impl Proc {
@@ -219,6 +225,42 @@ impl<T: Unpin> Future for Once<T> {
             return Poll::Pending;
         }
         Poll::Ready(self.0.take().expect("polled after ready"))
+    }
+}
+
+/// A store operation. Normally the store acts at once (its clock read when the
+/// operation starts) and answers a turn later. A late one acts when its answer
+/// arrives, its clock read at the end, and times out past the one-second limit every
+/// store keeps.
+struct StoreOp {
+    job: Option<StoreJob>,
+    answer: Option<StoreAnswer>,
+    store: Arc<ModelStore>,
+    started: u64,
+    late: bool,
+    polled: bool,
+}
+
+impl Future for StoreOp {
+    type Output = StoreAnswer;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<StoreAnswer> {
+        if let Some(answer) = self.answer.take() {
+            return Poll::Ready(answer);
+        }
+        let job = self.job.take().expect("polled after ready");
+        if !self.polled {
+            self.polled = true;
+            if self.late {
+                self.job = Some(job);
+            } else {
+                self.answer = Some(job.run());
+            }
+            return Poll::Pending;
+        }
+        self.store.lock().op_deadline = Some(self.started + 1000);
+        let answer = job.run();
+        self.store.lock().op_deadline = None;
+        Poll::Ready(answer)
     }
 }
 
@@ -287,8 +329,14 @@ impl Transport for Proc {
     }
 
     fn offload(&self, job: StoreJob) -> impl Future<Output = StoreAnswer> + Send {
-        // The store acts at once; its answer arrives a turn later.
-        Once(Some(job.run()), false)
+        StoreOp {
+            job: Some(job),
+            answer: None,
+            store: self.store_up.clone(),
+            started: self.sim.get(),
+            late: self.late,
+            polled: false,
+        }
     }
 }
 
@@ -332,6 +380,8 @@ struct Case {
     lifetime_s: u64,
     offsets_s: Vec<u64>,
     store_skew_s: u64,
+    /// Store operations read the store's clock at their end, not their start.
+    late: bool,
     ops: Vec<Op>,
 }
 
@@ -342,16 +392,20 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::collection::vec(0u64..100_000, 5),
         0u64..10_000_000,
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_flat_map(|(procs, lifetime_s, offsets_s, store_skew_s, faults)| {
-            proptest::collection::vec(op(faults), 1..250).prop_map(move |ops| Case {
-                procs,
-                lifetime_s,
-                offsets_s: offsets_s.clone(),
-                store_skew_s,
-                ops,
-            })
-        })
+        .prop_flat_map(
+            |(procs, lifetime_s, offsets_s, store_skew_s, faults, late)| {
+                proptest::collection::vec(op(faults), 1..250).prop_map(move |ops| Case {
+                    procs,
+                    lifetime_s,
+                    offsets_s: offsets_s.clone(),
+                    store_skew_s,
+                    late,
+                    ops,
+                })
+            },
+        )
 }
 
 type Drive<'a> = Pin<Box<dyn Future<Output = Result<Grant, Error>> + 'a>>;
@@ -405,6 +459,7 @@ fn run(case: &Case) -> Result<Tally, String> {
             server: server.clone(),
             world: world.clone(),
             store_up: store.clone(),
+            late: case.late,
         })
         .collect();
     let mut drives: Vec<Option<Drive<'_>>> = (0..case.procs).map(|_| None).collect();
@@ -548,6 +603,7 @@ fn without_faults_two_processes_make_one_issue() {
         lifetime_s: 480,
         offsets_s: vec![0, 50, 0, 0, 0],
         store_skew_s: 7,
+        late: false,
         ops: (0..20).map(|i| Op::Step(i % 2)).collect(),
     };
     let tally = run(&case).unwrap();
