@@ -1,0 +1,267 @@
+//! Arbitrary outcomes fed into the store protocol's state machine, `Flight`: reads
+//! judged by `judge` from arbitrary stored payloads (garbage, or records of any age,
+//! lifetime, version and seal), lease, write and release results, renewals that did or
+//! did not install tokens, time steps, and stray outcomes nobody asked for.
+//!
+//! Checks: no panic; a `Write` only right after a `sent()` that reported a renewal,
+//! always as the expected version plus one, where the expected version is the one the
+//! last judged read gave; a `Release` only while holding the lease; `Done` stays done;
+//! and once every outcome is an error the flight is done within 10 steps.
+
+#![no_main]
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use smartling_auth_core::store::{
+    Flight, FlightStep, Judged, LeaseId, Record, RecordName, SealKey, StoreError, StoreErrorKind,
+    Timings, judge,
+};
+use smartling_auth_core::{AccessToken, BaseUrl, Policy, RefreshToken, TokenPair};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    available: bool,
+    deadline_ms: Option<u32>,
+    lease_ttl_ms: u32,
+    poll_ms: u16,
+    sealed: bool,
+    outcomes: Vec<Outcome>,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Outcome {
+    /// Time that passes before the outcome arrives.
+    advance_ms: u16,
+    fail: bool,
+    /// Lease taken, write landed, renewal installed tokens.
+    yes: bool,
+    stored: Option<(u64, Payload)>,
+    /// The store's clock, relative to the start.
+    store_skew_ms: i32,
+    /// Whether the stored access token is the one an API call refused.
+    rejected: bool,
+    /// An outcome fed although the flight did not ask for it.
+    stray: Option<Stray>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Payload {
+    Raw(Vec<u8>),
+    Record {
+        issued_ago_ms: i32,
+        expires_s: u16,
+        refresh_expires_s: u16,
+        foreign_version: bool,
+    },
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Stray {
+    Read,
+    Lease,
+    Sent,
+    Write,
+    Release,
+}
+
+fn err() -> StoreError {
+    StoreError::new(StoreErrorKind::Unavailable, "down")
+}
+
+/// What a flight's driver feeds it, and what the checks need to remember.
+struct Harness {
+    base: Instant,
+    epoch: SystemTime,
+    name: RecordName,
+    key: Option<SealKey>,
+    policy: Policy,
+    now: Instant,
+    /// Whether the last `sent()` reported a renewal.
+    renewed: bool,
+    /// The version a write must replace, from the last judged read.
+    expected: Option<u64>,
+}
+
+impl Harness {
+    fn judgement(&self, o: &Outcome) -> smartling_auth_core::store::Judgement {
+        let store_now = if o.store_skew_ms >= 0 {
+            self.epoch + Duration::from_millis(o.store_skew_ms as u64)
+        } else {
+            self.epoch - Duration::from_millis(u64::from(o.store_skew_ms.unsigned_abs()))
+        } + self.now.duration_since(self.base);
+        let stored = o.stored.as_ref().map(|(version, payload)| {
+            let bytes = match payload {
+                Payload::Raw(bytes) => bytes.clone(),
+                Payload::Record {
+                    issued_ago_ms,
+                    expires_s,
+                    refresh_expires_s,
+                    foreign_version,
+                } => {
+                    let ago = Duration::from_millis(u64::from(issued_ago_ms.unsigned_abs()));
+                    let issued = if *issued_ago_ms >= 0 {
+                        store_now.checked_sub(ago).unwrap_or(UNIX_EPOCH)
+                    } else {
+                        store_now + ago
+                    };
+                    let pair = TokenPair::new(
+                        AccessToken::new("a.b.c"),
+                        RefreshToken::new("r.s.t"),
+                        Duration::from_secs(u64::from(*expires_s)),
+                        Duration::from_secs(u64::from(*refresh_expires_s)),
+                    );
+                    let sealed_as = version.wrapping_add(u64::from(*foreign_version));
+                    Record::new(pair, issued).encode(&self.name, sealed_as, self.key.as_ref())
+                }
+            };
+            (*version, bytes)
+        });
+        let rejected = o.rejected.then(|| AccessToken::new("a.b.c"));
+        judge(
+            stored.as_ref().map(|(v, b)| (*v, b.as_slice())),
+            store_now,
+            self.now,
+            &self.name,
+            self.key.as_ref(),
+            &self.policy,
+            rejected.as_ref(),
+        )
+    }
+
+    fn read(&mut self, flight: &mut Flight, o: &Outcome) {
+        if o.fail {
+            flight.read_done(self.now, Err(err()));
+            return;
+        }
+        let j = self.judgement(o);
+        self.expected = match &j.judged {
+            Judged::Fresh { .. } => self.expected,
+            other => Some(other.version()),
+        };
+        flight.read_done(self.now, Ok(j));
+    }
+
+    fn sent(&mut self, flight: &mut Flight, o: &Outcome) {
+        let renewed = o.yes && !o.fail;
+        self.renewed = renewed;
+        flight.sent(self.now, renewed.then_some(self.now));
+    }
+
+    fn feed(&mut self, flight: &mut Flight, what: Stray, o: &Outcome) {
+        match what {
+            Stray::Read => self.read(flight, o),
+            Stray::Lease => {
+                flight.lease_done(self.now, if o.fail { Err(err()) } else { Ok(o.yes) })
+            }
+            Stray::Sent => self.sent(flight, o),
+            Stray::Write => {
+                flight.write_done(self.now, if o.fail { Err(err()) } else { Ok(o.yes) })
+            }
+            Stray::Release => {
+                flight.release_done(self.now, if o.fail { Err(err()) } else { Ok(()) })
+            }
+        }
+    }
+
+    /// Steps once and feeds `o` as the answer. Returns whether the flight is done.
+    fn step(&mut self, flight: &mut Flight, o: &Outcome) -> bool {
+        let step = flight.step(self.now);
+        let asked = match step {
+            FlightStep::Done => {
+                assert!(
+                    matches!(flight.step(self.now), FlightStep::Done),
+                    "Done is final"
+                );
+                return true;
+            }
+            FlightStep::Read => Stray::Read,
+            FlightStep::Lease { ttl, .. } => {
+                assert!(ttl > Duration::ZERO);
+                Stray::Lease
+            }
+            FlightStep::Wait(until) => {
+                assert!(until > self.now, "a wait ends in the future");
+                self.now = until;
+                return false;
+            }
+            FlightStep::Adopt { .. } => return false,
+            FlightStep::Send => Stray::Sent,
+            FlightStep::Write {
+                expected, version, ..
+            } => {
+                assert!(self.renewed, "a write without a renewal");
+                assert_eq!(version, expected + 1, "a write skips a version");
+                assert_eq!(
+                    Some(expected),
+                    self.expected,
+                    "a write expects another version than the last read's"
+                );
+                Stray::Write
+            }
+            FlightStep::Release { .. } => {
+                assert!(flight.holding(), "a release without the lease");
+                Stray::Release
+            }
+            _ => return false,
+        };
+        self.feed(flight, asked, o);
+        // A write answers the renewal: the next write needs a renewal of its own.
+        if matches!(asked, Stray::Write) {
+            self.renewed = false;
+        }
+        false
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let base = Instant::now();
+    let key = input.sealed.then(|| SealKey::from_bytes([3; 32]));
+    let mut harness = Harness {
+        base,
+        epoch: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        name: RecordName::new(&BaseUrl::default(), "user", key.as_ref()),
+        key,
+        policy: Policy::default(),
+        now: base,
+        renewed: false,
+        expected: None,
+    };
+    let timings = Timings::default()
+        .with_lease_ttl(Duration::from_millis(u64::from(
+            input.lease_ttl_ms % 600_000,
+        )))
+        .with_poll(Duration::from_millis(u64::from(input.poll_ms)));
+    let deadline = input
+        .deadline_ms
+        .map(|ms| base + Duration::from_millis(u64::from(ms)));
+    let mut flight = Flight::new(timings, deadline, LeaseId(1), input.available);
+    for o in &input.outcomes {
+        harness.now += Duration::from_millis(u64::from(o.advance_ms));
+        if let Some(stray) = o.stray {
+            // A stray answer is not the one a write follows.
+            harness.feed(&mut flight, stray, o);
+            continue;
+        }
+        if harness.step(&mut flight, o) {
+            break;
+        }
+    }
+    // From here on every outcome is an error: the flight ends within 10 steps.
+    let failing = Outcome {
+        advance_ms: 0,
+        fail: true,
+        yes: false,
+        stored: None,
+        store_skew_ms: 0,
+        rejected: false,
+        stray: None,
+    };
+    let done = (0..10).any(|_| harness.step(&mut flight, &failing));
+    assert!(
+        done,
+        "a flight with only failures is not done after 10 steps"
+    );
+});
