@@ -18,9 +18,10 @@
 //!
 //! # Commands (ACL)
 //! The store runs `TIME`, `GET`, `SET` (with `NX PX`), and two Lua scripts through
-//! `EVALSHA`, falling back to `EVAL` (the compare-and-set write, which calls `GET` and
-//! `SET`, and the compare-and-delete release, which calls `GET` and `DEL`). A minimal
-//! ACL user:
+//! `EVALSHA`, falling back to `EVAL` when the server's script cache is empty (after a
+//! restart): the compare-and-set write, which calls `GET` and `SET`, and the
+//! compare-and-delete release, which calls `GET` and `DEL` (Redis checks the commands a
+//! script calls against the user's ACL too). A minimal ACL user:
 //!
 //! ```text
 //! ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +evalsha +eval
@@ -28,17 +29,24 @@
 //!
 //! # Connections
 //! `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
-//! platform's roots, or a root certificate of your own with
+//! webpki roots, or a root certificate of your own with
 //! [`RedisStore::with_root_certificate`]). The password or ACL user comes from the URL;
 //! prefer an environment variable to a command-line argument, which `ps` shows.
-//! Every operation has its own time limit (default 1 s) for connecting, writing and
-//! reading, so a hung Redis delays a caller by at most about that.
+//!
+//! Each operation has a time limit (default 1 s) for connecting (with the TLS handshake
+//! and `AUTH`) and for each read and write, so a hung Redis delays a caller by about that
+//! much (twice, at worst, when it also has to connect), never indefinitely.
+//!
+//! A few connections are kept for reuse; one that fails is dropped. A kept connection
+//! the server has closed meanwhile (a restart, or an idle-client `timeout` in the
+//! server's configuration) is found closed on its next use; the operation then runs
+//! once more on a new connection, as nothing reached the server the first time.
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
-use redis::{Client, Connection, ErrorKind, RedisError, Script};
+use redis::{Client, Cmd, Connection, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
 use smartling_auth_core::store::{
     Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored,
 };
@@ -97,8 +105,48 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     idle: Mutex<Vec<Connection>>,
-    write: Script,
-    release: Script,
+    write: Lua,
+    release: Lua,
+}
+
+/// A Lua script run by `EVALSHA`, or by `EVAL` when the server does not know it yet.
+/// (`redis::Script` would send `SCRIPT LOAD` instead, one more command for the ACL and
+/// one more round trip.)
+struct Lua {
+    code: &'static str,
+    sha: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        Self {
+            code,
+            sha: redis::Script::new(code).get_hash().to_owned(),
+        }
+    }
+
+    /// Runs the script on `key` with `args`.
+    fn run<T: FromRedisValue>(
+        &self,
+        con: &mut Connection,
+        key: &str,
+        args: &[&[u8]],
+    ) -> redis::RedisResult<T> {
+        let call = |cmd: &str, script: &str| {
+            let mut c = Cmd::new();
+            c.arg(cmd).arg(script).arg(1).arg(key);
+            for a in args {
+                c.arg(*a);
+            }
+            c
+        };
+        match call("EVALSHA", &self.sha).query(con) {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                call("EVAL", self.code).query(con)
+            }
+            other => other,
+        }
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -221,28 +269,40 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             idle: Mutex::default(),
-            write: Script::new(WRITE),
-            release: Script::new(RELEASE),
+            write: Lua::new(WRITE),
+            release: Lua::new(RELEASE),
         })
     }
 
-    /// Runs `op` on a pooled connection (or a new one), keeping it only on success.
+    /// Runs `op` on a kept connection (or a new one), keeping it only on success. A kept
+    /// connection found closed (the server restarted, or closed it as idle) gets the
+    /// operation once more on a new one: the first attempt never reached a server.
     fn with<T>(
         &self,
         what: &str,
-        op: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
-        let pooled = self
+        let kept = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let mut con = match pooled {
-            Some(con) => con,
-            None => self.connect().map_err(|e| self.error(what, &e))?,
+        let result = match kept {
+            Some(mut con) => match op(&mut con) {
+                Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
+                    // The others were likely closed with it.
+                    self.idle
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
+                    self.fresh(&op)
+                }
+                done => done.map(|value| (value, con)),
+            },
+            None => self.fresh(&op),
         };
-        match op(&mut con) {
-            Ok(value) => {
+        match result {
+            Ok((value, con)) => {
                 let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
                 if idle.len() < POOL {
                     idle.push(con);
@@ -253,6 +313,15 @@ impl RedisStore {
         }
     }
 
+    /// Runs `op` on a new connection.
+    fn fresh<T>(
+        &self,
+        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<(T, Connection)> {
+        let mut con = self.connect()?;
+        op(&mut con).map(|value| (value, con))
+    }
+
     fn connect(&self) -> redis::RedisResult<Connection> {
         let con = self.client.get_connection_with_timeout(self.timeout)?;
         con.set_read_timeout(Some(self.timeout))?;
@@ -261,8 +330,16 @@ impl RedisStore {
     }
 
     fn error(&self, what: &str, e: &RedisError) -> StoreError {
+        let tls = tls_error(e);
         let kind = if e.is_timeout() {
             StoreErrorKind::Timeout
+        } else if let Some(tls) = tls {
+            // A certificate not trusted stays so until someone changes the setup.
+            if matches!(tls, rustls::Error::InvalidCertificate(_)) {
+                StoreErrorKind::Refused
+            } else {
+                StoreErrorKind::Protocol
+            }
         } else if e.kind() == ErrorKind::AuthenticationFailed
             || e.code()
                 .is_some_and(|c| c == "NOPERM" || c == "WRONGPASS" || c == "NOAUTH")
@@ -273,12 +350,14 @@ impl RedisStore {
         } else {
             StoreErrorKind::Protocol
         };
-        let mut message = format!(
-            "{what} on {}: {e}",
-            self.client.get_connection_info().addr()
-        );
-        if let Some(pw) = self.password.as_deref().filter(|p| !p.is_empty()) {
-            message = message.replace(pw, "[redacted]");
+        let addr = self.client.get_connection_info().addr().to_string();
+        let mut message = format!("{what} on {addr}: {e}");
+        // Redis never quotes a password, but should a message contain it by chance, say
+        // less: blanking out the password's every occurrence would spell out a short one.
+        if let Some(pw) = self.password.as_deref().filter(|p| !p.is_empty())
+            && message.contains(pw)
+        {
+            message = format!("{what}: Redis error {:?}", e.kind());
         }
         StoreError::new(kind, message)
     }
@@ -291,6 +370,18 @@ fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+}
+
+/// The TLS error under `e`, if any: rustls reports through an `io::Error`, which redis
+/// keeps in an `Arc` (the Redis TLS test checks that this still finds it).
+fn tls_error(e: &RedisError) -> Option<&rustls::Error> {
+    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+    let source = std::error::Error::source(e)?;
+    let io = match source.downcast_ref::<Shared>() {
+        Some(shared) => shared.downcast_ref::<std::io::Error>()?,
+        None => source.downcast_ref::<std::io::Error>()?,
+    };
+    io.get_ref()?.downcast_ref()
 }
 
 /// Parses `SA1 <version> <payload>`; anything else is version 0 (replaced).
@@ -353,21 +444,19 @@ impl Store for RedisStore {
         let key = self.key_of(name);
         let mut value = format!("SA1 {} ", record.version).into_bytes();
         value.extend_from_slice(&record.payload);
+        let (expected, ttl) = (expected.to_string(), ms(ttl).to_string());
         let written: i64 = self.with("write", |con| {
-            self.write
-                .key(&key)
-                .arg(expected.to_string())
-                .arg(&value)
-                .arg(ms(ttl))
-                .invoke(con)
+            let args: [&[u8]; 3] = [expected.as_bytes(), &value, ttl.as_bytes()];
+            self.write.run(con, &key, &args)
         })?;
         Ok(written == 1)
     }
 
     fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
         let key = format!("{}:lease", self.key_of(name));
+        let holder = holder.0.to_string();
         let _: i64 = self.with("release", |con| {
-            self.release.key(&key).arg(holder.0.to_string()).invoke(con)
+            self.release.run(con, &key, &[holder.as_bytes()])
         })?;
         Ok(())
     }
@@ -408,7 +497,9 @@ mod tests {
         let store = RedisStore::open("redis://admin:hunter2-pw@127.0.0.1:1/3").unwrap();
         let shown = format!("{store:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("127.0.0.1:1"));
+        assert!(shown.contains("127.0.0.1:1"), "{shown}");
+        assert!(shown.contains("db: 3"), "{shown}");
+        assert!(shown.contains("smartling-auth:"), "{shown}");
         let e = store
             .read(&RecordName::new(&Default::default(), "u", None))
             .unwrap_err();
@@ -420,6 +511,13 @@ mod tests {
             ),
             "{e:?}"
         );
+        // A password that occurs in the message by chance (here in the port) is not
+        // spelled out by blanking it.
+        let store = RedisStore::open("redis://:1@127.0.0.1:1/").unwrap();
+        let e = store
+            .read(&RecordName::new(&Default::default(), "u", None))
+            .unwrap_err();
+        assert!(!e.message.contains('1'), "{e}");
         for bad in ["", "http://h/", "redis://", "redis://h:notaport/"] {
             let e = RedisStore::open(bad).unwrap_err();
             assert_eq!(e.kind, StoreErrorKind::Refused, "{bad}");

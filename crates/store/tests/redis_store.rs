@@ -150,12 +150,106 @@ fn a_stopped_server_is_an_error_within_the_limit_and_a_restarted_one_is_empty() 
         "{e:?}"
     );
     server.restart();
-    // The pooled connection died with the server; the next operation reconnects.
-    let mut read = store.read(&name());
-    if read.is_err() {
-        read = store.read(&name());
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    server.restart();
+    // The kept connection died with the server: the next operation reconnects unseen.
+    let read = store.read(&name()).expect("a new connection");
+    assert!(read.record.is_none(), "restarted empty");
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_kept_connection_the_server_closed_is_replaced_unseen() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    // What a server's idle-client `timeout` does to a connection kept between renewals.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal"][..])
+        .query(&mut raw(&server.url()))
+        .unwrap();
+    assert_eq!(killed, 1, "the store kept its connection");
+    assert_eq!(store.read(&name()).unwrap().record.unwrap(), record(1));
+    assert!(store.write(&name(), 1, &record(2), TTL).unwrap());
+}
+
+/// The ACL the module docs give, exactly.
+const ACL: &str = "~smartling-auth:* +time +get +set +del +evalsha +eval";
+
+#[test]
+#[ignore = "needs redis-server"]
+fn the_documented_acl_is_enough_and_an_acl_user_comes_from_the_url() {
+    assert!(
+        include_str!("../src/redis.rs")
+            .contains(&format!("ACL SETUSER smartling-auth on >password {ACL}\n")),
+        "the module docs give this ACL"
+    );
+    let server = RedisServer::start();
+    let mut admin = raw(&server.url());
+    let setuser = |user: &str, acl: &str| {
+        let mut cmd = redis::cmd("ACL");
+        cmd.arg(&["SETUSER", user, "on", ">pw-acl-Q7"][..])
+            .arg(acl.split(' ').collect::<Vec<_>>());
+        cmd
+    };
+    let _: () = setuser("smartling-auth", ACL).query(&mut admin).unwrap();
+    // An empty script cache, as after a restart: the scripts go by EVAL first.
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut admin).unwrap();
+    let url = server
+        .url()
+        .replace("redis://", "redis://smartling-auth:pw-acl-Q7@");
+    let store = RedisStore::open(&url).unwrap();
+    assert!(store.read(&name()).unwrap().record.is_none());
+    assert!(store.lease(&name(), LeaseId(1), TTL).unwrap());
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    assert!(
+        store.write(&name(), 1, &record(2), TTL).unwrap(),
+        "by EVALSHA"
+    );
+    assert!(!store.write(&name(), 1, &record(2), TTL).unwrap());
+    store.release(&name(), LeaseId(1)).unwrap();
+    assert!(store.lease(&name(), LeaseId(2), TTL).unwrap(), "released");
+    assert_eq!(store.read(&name()).unwrap().record.unwrap(), record(2));
+
+    // A user whose keys are elsewhere is refused, and the message keeps its password.
+    let _: () = setuser("elsewhere", &ACL.replace("smartling-auth:", "other:"))
+        .query(&mut admin)
+        .unwrap();
+    let url = server
+        .url()
+        .replace("redis://", "redis://elsewhere:pw-acl-Q7@");
+    let store = RedisStore::open(&url).unwrap();
+    let e = store.read(&name()).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    assert!(!e.to_string().contains("pw-acl-Q7"), "{e}");
+}
+
+/// A server that accepts connections and never answers.
+fn hung_server() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[test]
+fn a_hung_server_is_a_timeout_not_a_hang() {
+    let (_listener, port) = hung_server();
+    for url in [
+        format!("redis://127.0.0.1:{port}/"),
+        // The TLS handshake is bounded too.
+        format!("rediss://127.0.0.1:{port}/"),
+    ] {
+        let store = RedisStore::open(&url)
+            .unwrap()
+            .with_timeout(Duration::from_millis(200));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(store.read(&name())));
+        let read = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the read returns");
+        let e = read.unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Timeout, "{url}: {e}");
     }
-    assert!(read.unwrap().record.is_none(), "restarted empty");
 }
 
 #[test]
@@ -196,8 +290,11 @@ fn rediss_works_with_the_tests_ca_and_fails_without_it() {
     assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
     assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 1);
     let untrusted = RedisStore::open(&server.url()).unwrap();
-    assert!(
-        untrusted.read(&name()).is_err(),
-        "an unknown CA is not trusted"
+    let e = untrusted.read(&name()).unwrap_err();
+    assert_eq!(
+        e.kind,
+        StoreErrorKind::Refused,
+        "an unknown CA is not trusted: {e}"
     );
+    assert!(e.message.contains("certificate"), "{e}");
 }
