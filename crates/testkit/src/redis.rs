@@ -27,11 +27,15 @@ pub struct Tls {
     pub ca_pem: String,
 }
 
-/// A `redis-server` of this test's own, with no persistence.
+/// A `redis-server` of this test's own, with no persistence. Tests that use it are
+/// `#[ignore = "needs redis-server"]`; `cargo xtask ci` runs them.
 ///
-/// ```no_run
-/// let redis = smartling_auth_testkit::redis::RedisServer::start();
-/// assert!(redis.url().starts_with("redis://127.0.0.1:"));
+/// ```
+/// use smartling_auth_testkit::redis::{RedisServer, redis_available};
+/// if redis_available() {
+///     let redis = RedisServer::start();
+///     assert_eq!(redis.url(), format!("redis://127.0.0.1:{}/", redis.port()));
+/// }
 /// ```
 #[derive(Debug)]
 pub struct RedisServer {
@@ -51,17 +55,36 @@ fn free_port() -> u16 {
 
 impl RedisServer {
     /// Starts a server; panics with a clear message when `redis-server` is missing.
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start();
+    /// assert!(redis.url().starts_with("redis://127.0.0.1:"));
+    /// ```
     pub fn start() -> Self {
         Self::launch(None, None)
     }
 
     /// Starts a server that requires `password` (the default user's).
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start_with_password("pw");
+    /// assert!(redis.url().starts_with("redis://:pw@127.0.0.1:"));
+    /// ```
     pub fn start_with_password(password: &str) -> Self {
         Self::launch(Some(password.to_owned()), None)
     }
 
     /// Starts a TLS-only server with a certificate for `127.0.0.1` signed by a CA made
     /// for this test.
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start_tls();
+    /// assert!(redis.url().starts_with("rediss://127.0.0.1:"));
+    /// assert!(redis.tls().unwrap().ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    /// ```
     pub fn start_tls() -> Self {
         let ca_key = rcgen::KeyPair::generate().expect("a CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
@@ -110,6 +133,9 @@ impl RedisServer {
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            // Its log, for the panic message when it does not come up.
+            .arg("--logfile")
+            .arg(self.dir.join("redis.log"))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if self.tls.is_some() {
@@ -127,17 +153,30 @@ impl RedisServer {
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
         }
-        self.child = Some(cmd.spawn().expect("redis-server starts"));
+        let mut child = cmd.spawn().expect("redis-server starts");
+        // Bounded in time and, through the sleep, in count (at most 500 tries).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
+        let failure = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break format!("exited ({status})");
+            }
             if self.answers() {
+                self.child = Some(child);
                 return;
             }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break "did not answer within 10 s".to_owned();
+            }
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
         panic!(
-            "redis-server did not answer on port {} within 10 s",
-            self.port
+            "redis-server on port {} {failure}; the end of its log:\n{}",
+            self.port,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
 
@@ -158,7 +197,7 @@ impl RedisServer {
         matches!(s.read(&mut buf), Ok(n) if n > 0)
     }
 
-    /// The server's URL, with its password if it has one.
+    /// The server's URL, with its password if it has one: see [`start`](Self::start).
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() {
             "rediss"
@@ -171,17 +210,27 @@ impl RedisServer {
         }
     }
 
-    /// The TLS material, for a server started with [`start_tls`](Self::start_tls).
+    /// The TLS material, for a server started with [`start_tls`](Self::start_tls) (see
+    /// there).
     pub fn tls(&self) -> Option<&Tls> {
         self.tls.as_ref()
     }
 
-    /// The port it listens on.
+    /// The port it listens on: see [`RedisServer`].
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// Stops the server (SIGKILL); its data is gone.
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let mut redis = smartling_auth_testkit::redis::RedisServer::start();
+    /// redis.stop();
+    /// assert!(std::net::TcpStream::connect(("127.0.0.1", redis.port())).is_err());
+    /// redis.restart();
+    /// assert!(std::net::TcpStream::connect(("127.0.0.1", redis.port())).is_ok());
+    /// ```
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -189,7 +238,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port, empty.
+    /// Starts it again on the same port, empty: see [`stop`](Self::stop).
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
