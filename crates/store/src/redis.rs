@@ -1,46 +1,5 @@
-//! [`RedisStore`]: token records in Redis, shared by a fleet of machines.
-//!
-//! # Why the sync client
-//! The store is built on the `redis` crate's synchronous connection. The blocking
-//! provider calls it directly; the async provider runs it on smol's `blocking` thread
-//! pool (`Transport::offload`). The crate's async support on the smol stack
-//! (`smol-comp`) still pulls in tokio and tokio-util, which the async transport avoids;
-//! and a store operation happens once per renewal, not per call, so a pool thread costs
-//! nothing that matters.
-//!
-//! # Keys
-//! Under a prefix (default `smartling-auth:`), per record name (a hash of the base URL
-//! and user, then the seal key's fingerprint; no user identifier in clear):
-//! - `<prefix><name>`: the record, `SA1 <version> <sealed payload>`, expiring with the
-//!   refresh token's lifetime;
-//! - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
-//!   holder's random id.
-//!
-//! # Commands (ACL)
-//! The store runs `TIME`, `GET`, `SET` (with `NX PX`), and two Lua scripts through
-//! `EVALSHA`, falling back to `EVAL` when the server's script cache is empty (after a
-//! restart): the compare-and-set write, which calls `GET` and `SET`, and the
-//! compare-and-delete release, which calls `GET` and `DEL` (Redis checks the commands a
-//! script calls against the user's ACL too). A minimal ACL user:
-//!
-//! ```text
-//! ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +evalsha +eval
-//! ```
-//!
-//! # Connections
-//! `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
-//! webpki roots, or a root certificate of your own with
-//! [`RedisStore::with_root_certificate`]). The password or ACL user comes from the URL;
-//! prefer an environment variable to a command-line argument, which `ps` shows.
-//!
-//! Each operation has a time limit (default 1 s) for connecting (with the TLS handshake
-//! and `AUTH`) and for each read and write, so a hung Redis delays a caller by about that
-//! much (twice, at worst, when it also has to connect), never indefinitely.
-//!
-//! A few connections are kept for reuse; one that fails is dropped. A kept connection
-//! the server has closed meanwhile (a restart, or an idle-client `timeout` in the
-//! server's configuration) is found closed on its next use; the operation then runs
-//! once more on a new connection, as nothing reached the server the first time.
+//! [`RedisStore`]: token records in Redis, shared by a fleet of machines (its docs
+//! give the keys, the ACL, TLS and why the client is sync).
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
@@ -52,9 +11,9 @@ use smartling_auth_core::store::{
 };
 
 /// The default time limit of one operation.
-pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// The default key prefix.
-pub const DEFAULT_PREFIX: &str = "smartling-auth:";
+const DEFAULT_PREFIX: &str = "smartling-auth:";
 /// Versions with more digits are not ours: Lua numbers are doubles, exact below 2^53.
 const MAX_VERSION_DIGITS: usize = 15;
 /// Idle connections kept for reuse.
@@ -84,12 +43,55 @@ end
 return 0
 ";
 
-/// A token store in Redis, for a fleet: see the [module docs](self) for the keys, the
-/// commands it needs and the connection options.
+/// A token store in Redis, for a fleet.
 ///
 /// [`open`](Self::open) only parses the URL; the first operation connects. Records are
 /// sealed before they reach Redis (the store says it needs sealing, and the providers
 /// derive the key from the user secret), so Redis never holds a token in clear.
+///
+/// # Why the sync client
+/// The store is built on the `redis` crate's synchronous connection. The blocking
+/// provider calls it directly; the async provider runs it on smol's `blocking` thread
+/// pool (`Transport::offload`). The crate's async support on the smol stack
+/// (`smol-comp`) still pulls in tokio and tokio-util, which the async transport avoids;
+/// and a store operation happens once per renewal, not per call, so a pool thread costs
+/// nothing that matters.
+///
+/// # Keys
+/// Under a prefix (default `smartling-auth:`), per record name (a hash of the base URL
+/// and user, then the seal key's fingerprint; no user identifier in clear):
+/// - `<prefix><name>`: the record, `SA1 <version> <sealed payload>`, expiring with the
+///   refresh token's lifetime;
+/// - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
+///   holder's random id.
+///
+/// # Commands (ACL)
+/// The store runs `TIME`, `GET`, `SET` (with `NX PX`), and two Lua scripts through
+/// `EVALSHA`, falling back to `EVAL` when the server's script cache is empty (after a
+/// restart): the compare-and-set write, which calls `GET` and `SET`, and the
+/// compare-and-delete release, which calls `GET` and `DEL` (Redis checks the commands a
+/// script calls against the user's ACL too). A minimal ACL user:
+///
+/// ```text
+/// ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +evalsha +eval
+/// ```
+///
+/// # Connections
+/// `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
+/// webpki roots, or a root certificate of your own with
+/// [`RedisStore::with_root_certificate`]). The password or ACL user comes from the URL;
+/// prefer an environment variable to a command-line argument, which `ps` shows.
+///
+/// Each operation has a time limit (default 1 s) for connecting (with the TLS handshake
+/// and `AUTH`) and for each read and write, so a hung Redis delays a caller by about that
+/// much (twice, at worst, when it also has to connect), never indefinitely.
+///
+/// A few connections are kept for reuse; one that fails is dropped. A kept connection
+/// the server has closed meanwhile (a restart, or an idle-client `timeout` in the
+/// server's configuration) is found closed on its next use; the operation then runs
+/// once more on a new connection, as nothing reached the server the first time.
+///
+/// # Example
 ///
 /// ```
 /// use smartling_auth_store::RedisStore;
