@@ -566,9 +566,9 @@ fn run(case: &Case) -> Result<Tally, String> {
     store.lock().up = true;
     let mut done = vec![false; case.procs];
     for _ in 0..400 {
-        for i in 0..case.procs {
-            if !done[i] && turn(i)? {
-                done[i] = true;
+        for (i, served) in done.iter_mut().enumerate() {
+            if !*served && turn(i)? {
+                *served = true;
             }
         }
         settle(&world)?;
