@@ -231,7 +231,7 @@ fn herd(store: &str, processes: usize, threads: usize, expiries: u64) -> (Emulat
     }
     let logs: Vec<String> = workers.into_iter().map(Worker::finish).collect();
     let (logins, refreshes) = renewals(&emu);
-    eprintln!(
+    println!(
         "herd of {processes} x {threads}: {logins} login, {refreshes} refreshes for {expiries} expiries"
     );
     (emu, logs.join("\n"))

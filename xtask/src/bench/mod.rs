@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 use crate::cmd::{Failure, Result, cargo, output_of, run_cmd, secs, target_dir};
 use criterion::read_criterion;
 use machine::Machine;
-use report::Report;
+use report::{Herd, Report};
 
 /// How long criterion runs each benchmark, and the CLI timing's runs per case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +169,27 @@ fn run_cli_timing(root: &Path, length: Length, failed: &mut Vec<String>) -> Opti
     }
 }
 
+/// One herd of processes sharing a file store (the isahc herd test), for its requests
+/// per renewal: the test prints its counts and asserts them.
+fn run_herd(root: &Path, failed: &mut Vec<String>) -> Option<Herd> {
+    const TEST: &str = "twenty_processes_of_fifty_threads_share_a_file_store";
+    println!("\n==> herd: {TEST}");
+    let out = output_of(
+        cargo(root)
+            .args(["test", "-q", "-p", "smartling-auth-isahc", "--test", "herd"])
+            .args(["--", "--exact", TEST, "--nocapture"]),
+    );
+    let herd = out.ok().as_deref().and_then(Herd::parse);
+    match &herd {
+        Some(h) => println!("<== herd: {:.2} requests per renewal", h.per_renewal()),
+        None => {
+            println!("<== herd: FAILED");
+            failed.push("smartling-auth-isahc/herd".into());
+        }
+    }
+    herd
+}
+
 pub fn bench(root: &Path, length: Length) -> Result {
     let since = SystemTime::now();
     let machine = Machine::detect(root);
@@ -176,12 +197,14 @@ pub fn bench(root: &Path, length: Length) -> Result {
     run_benches(root, length, &mut failed);
     let measured = read_criterion(&target_dir(root).join("criterion"), since);
     let cli = run_cli_timing(root, length, &mut failed);
+    let herd = run_herd(root, &mut failed);
     let report = Report {
         when: machine::utc(since),
         machine: machine.with_load_after(),
         settings: length.describe(),
         measured,
         cli,
+        herd,
     };
     let text = report.render();
     println!("\n{text}");

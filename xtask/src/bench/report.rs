@@ -19,6 +19,8 @@ struct Row {
     reading: &'static str,
     /// Whether the README quotes it.
     headline: bool,
+    /// Whether a run may leave it out (it needs a server the machine may not have).
+    optional: bool,
 }
 
 const ROWS: &[Row] = &[
@@ -28,6 +30,7 @@ const ROWS: &[Row] = &[
         b: ("parse_seed", "serde_floor_borrowed"),
         reading: "time, x the floor",
         headline: true,
+        optional: false,
     },
     Row {
         label: "core: `parse_token_response` vs `serde_json::Value`",
@@ -35,6 +38,7 @@ const ROWS: &[Row] = &[
         b: ("parse_seed", "serde_json_value"),
         reading: "time, x Value",
         headline: false,
+        optional: false,
     },
     Row {
         label: "isahc: provider vs `Mutex` baseline, 1 thread",
@@ -42,6 +46,7 @@ const ROWS: &[Row] = &[
         b: ("fresh_token", "mutex_baseline/1_thread"),
         reading: "time, x baseline",
         headline: true,
+        optional: false,
     },
     Row {
         label: "isahc: provider, 2 threads vs 1",
@@ -49,6 +54,7 @@ const ROWS: &[Row] = &[
         b: ("fresh_token", "provider/2_threads"),
         reading: "throughput, x 1 thread",
         headline: true,
+        optional: false,
     },
     Row {
         label: "isahc: `Mutex` baseline, 2 threads vs 1",
@@ -56,6 +62,7 @@ const ROWS: &[Row] = &[
         b: ("fresh_token", "mutex_baseline/2_threads"),
         reading: "throughput, x 1 thread",
         headline: false,
+        optional: false,
     },
     Row {
         label: "async-std: provider (one poll) vs `Mutex` baseline, 1 thread",
@@ -63,6 +70,7 @@ const ROWS: &[Row] = &[
         b: ("access_token/single", "baseline_mutex"),
         reading: "time, x baseline",
         headline: false,
+        optional: false,
     },
     Row {
         label: "async-std: provider, 2 threads vs 1",
@@ -70,6 +78,7 @@ const ROWS: &[Row] = &[
         b: ("access_token/2_threads", "provider_poll_once"),
         reading: "throughput, x 1 thread",
         headline: false,
+        optional: false,
     },
     Row {
         label: "async-std: `Mutex` baseline, 2 threads vs 1",
@@ -77,8 +86,64 @@ const ROWS: &[Row] = &[
         b: ("access_token/2_threads", "baseline_mutex"),
         reading: "throughput, x 1 thread",
         headline: false,
+        optional: false,
+    },
+    Row {
+        label: "isahc: `access_token()` on a fresh token, with a token store vs without",
+        a: ("store_l1", "with_store"),
+        b: ("store_l1", "without_store"),
+        reading: "time, x without a store",
+        headline: true,
+        optional: false,
+    },
+    Row {
+        label: "isahc: adopting the record in Redis (read, unseal, install) vs a plain `GET` of its size",
+        a: ("store_l2", "adopt_from_redis"),
+        b: ("store_l2", "plain_get"),
+        reading: "time, x the `GET` (needs redis-server)",
+        headline: false,
+        optional: true,
     },
 ];
+
+/// The waiter benchmark: from a record's write to a waiting provider handing it out.
+const WAITER: Id = ("store_waiter", "write_to_seen/file");
+/// The most the waiter latency may be (the store is polled every 50 ms).
+const WAITER_BOUND_MS: f64 = 250.0;
+
+/// The herd run's line: `herd of 20 x 50: 1 login, 2 refreshes for 2 expiries`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Herd {
+    pub processes: u64,
+    pub threads: u64,
+    pub requests: u64,
+    pub renewals: u64,
+}
+
+impl Herd {
+    /// The herd test's summary line, wherever it is in `out`.
+    pub fn parse(out: &str) -> Option<Herd> {
+        let line = out.lines().find_map(|l| Some(&l[l.find("herd of ")?..]))?;
+        let nums: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [processes, threads, logins, refreshes, expiries] = nums[..] else {
+            return None;
+        };
+        Some(Herd {
+            processes,
+            threads,
+            requests: logins + refreshes,
+            renewals: 1 + expiries,
+        })
+    }
+
+    /// Requests to the auth API per renewal the herd needed.
+    pub fn per_renewal(&self) -> f64 {
+        self.requests as f64 / self.renewals as f64
+    }
+}
 
 /// The CLI timing's ratio lines the README quotes: the example's wording, and ours.
 const CLI_HEADLINES: &[(&str, &str)] = &[
@@ -133,6 +198,8 @@ pub struct Report {
     pub measured: Vec<Measured>,
     /// The CLI timing's output, as printed.
     pub cli: Option<String>,
+    /// The herd run's counts.
+    pub herd: Option<Herd>,
 }
 
 impl Report {
@@ -146,11 +213,16 @@ impl Report {
     pub fn missing_rows(&self) -> Vec<String> {
         let mut missing: Vec<String> = ROWS
             .iter()
+            .filter(|r| !r.optional)
             .flat_map(|r| [r.a, r.b])
+            .chain([WAITER])
             .filter(|id| self.find(*id).is_none())
             .map(|(g, f)| format!("{g}/{f}"))
             .collect();
         missing.dedup();
+        if self.herd.is_none() {
+            missing.push("the herd run".into());
+        }
         let cli = self.cli.as_deref().unwrap_or("");
         for (what, _) in CLI_HEADLINES {
             if !cli.lines().filter_map(cli_ratio).any(|(w, _)| w == *what) {
@@ -172,6 +244,14 @@ impl Report {
                     row.reading
                 ));
             }
+        }
+        if let Some(h) = &self.herd {
+            out.push(format!(
+                "- Token store: {:.2} requests to the auth API per renewal for {} processes x {} threads sharing a file store (1.00 is one per renewal)",
+                h.per_renewal(),
+                h.processes,
+                h.threads
+            ));
         }
         let cli = self.cli.as_deref().unwrap_or("");
         for (what, label) in CLI_HEADLINES {
@@ -251,6 +331,7 @@ impl Report {
                 fmt_ns(b.median)
             );
         }
+        s.push_str(&self.store_section());
         s.push_str("\n## Command line\n\n");
         match &self.cli {
             Some(out) => {
@@ -261,6 +342,46 @@ impl Report {
                 s.push_str("\n```\n");
             }
             None => s.push_str("Not measured in this run.\n"),
+        }
+        s
+    }
+}
+
+impl Report {
+    /// The token store's figures that are not ratios: the waiter's latency and the
+    /// herd's requests per renewal.
+    fn store_section(&self) -> String {
+        let mut s = String::from("\n## Token store\n\n");
+        match self.find(WAITER) {
+            Some(w) => {
+                let ms = w.mean / 1e6;
+                let verdict = if ms < WAITER_BOUND_MS {
+                    "ok"
+                } else {
+                    "EXCEEDED"
+                };
+                let _ = writeln!(
+                    s,
+                    "- A waiting provider hands out a record {} (mean; median {}) after it was written; bound {WAITER_BOUND_MS} ms with the store polled every 50 ms: {verdict}",
+                    fmt_ns(w.mean),
+                    fmt_ns(w.median)
+                );
+            }
+            None => s.push_str("- Waiter latency: not measured in this run.\n"),
+        }
+        match &self.herd {
+            Some(h) => {
+                let _ = writeln!(
+                    s,
+                    "- Herd: {} processes x {} threads over one file store made {} requests for {} renewals (a login, then one per expiry): {:.2} per renewal",
+                    h.processes,
+                    h.threads,
+                    h.requests,
+                    h.renewals,
+                    h.per_renewal()
+                );
+            }
+            None => s.push_str("- Herd: not measured in this run.\n"),
         }
         s
     }
@@ -299,6 +420,7 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
             settings: "Criterion: 1 s".into(),
             measured: read_criterion(dir, SystemTime::UNIX_EPOCH),
             cli: cli.map(str::to_owned),
+            herd: Herd::parse("test x ... herd of 20 x 50: 1 login, 2 refreshes for 2 expiries"),
         }
     }
 
@@ -306,7 +428,7 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
     /// and half of that (median).
     fn every_row(dir: &Path) {
         let mut ids: Vec<String> = Vec::new();
-        for (g, f) in ROWS.iter().flat_map(|r| [r.a, r.b]) {
+        for (g, f) in ROWS.iter().flat_map(|r| [r.a, r.b]).chain([WAITER]) {
             let id = format!("{g}/{f}");
             if !ids.contains(&id) {
                 ids.push(id);
@@ -344,13 +466,18 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         let heads = r.headlines();
-        assert_eq!(heads.len(), 5, "{heads:?}");
+        assert_eq!(heads.len(), 7, "{heads:?}");
         assert_eq!(
             heads[0],
             "- core: `parse_token_response` vs serde floor (borrowed struct): 0.50x (time, x the floor)"
         );
+        assert!(text.contains("- Herd: 20 processes x 50 threads over one file store made 3 requests for 3 renewals (a login, then one per expiry): 1.00 per renewal"), "{text}");
+        assert!(
+            text.contains(": ok\n"),
+            "the waiter is within its bound: {text}"
+        );
         assert_eq!(
-            heads[4],
+            heads[6],
             "- CLI: `smartling-auth token` on a warm cache vs `smartling-auth --version`, wall time (median): 1.11x (time, x the baseline)"
         );
         for h in &heads {
@@ -365,14 +492,23 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
             dir.path(),
             &[("x", "parse_seed/parse_token_response", 1.0, 1.0)],
         );
-        let r = report_from(dir.path(), None);
+        let mut r = report_from(dir.path(), None);
+        r.herd = None;
         let missing = r.missing_rows();
+        assert!(missing.contains(&"the herd run".to_owned()));
         assert!(missing.contains(&"parse_seed/serde_floor_borrowed".to_owned()));
         assert!(!missing.contains(&"parse_seed/parse_token_response".to_owned()));
+        // Redis rows may be absent; the waiter may not.
+        assert!(
+            !missing.iter().any(|m| m.starts_with("store_l2")),
+            "{missing:?}"
+        );
+        assert!(missing.contains(&"store_waiter/write_to_seen/file".to_owned()));
         assert!(missing.iter().any(|m| m.starts_with("CLI ")));
         let text = r.render();
         assert!(text.contains("| n/a | n/a | n/a | n/a | not measured |"));
         assert!(text.contains("Not measured in this run."));
+        assert!(text.contains("- Herd: not measured in this run."));
         assert!(r.headlines().is_empty());
     }
 
@@ -406,6 +542,21 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
                 "bench_cli prints no {what:?}"
             );
         }
+    }
+
+    #[test]
+    fn reads_the_herd_line() {
+        let h = Herd::parse(
+            "noise\ntest t ... herd of 20 x 50: 1 login, 4 refreshes for 2 expiries\nok",
+        )
+        .unwrap();
+        assert_eq!(
+            (h.processes, h.threads, h.requests, h.renewals),
+            (20, 50, 5, 3)
+        );
+        assert!((h.per_renewal() - 5.0 / 3.0).abs() < 1e-9);
+        assert_eq!(Herd::parse("herd of 20 x 50"), None);
+        assert_eq!(Herd::parse("nothing"), None);
     }
 
     #[test]
