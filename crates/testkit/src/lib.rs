@@ -46,6 +46,7 @@ pub mod policy;
 pub mod poll;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod store_model;
 
 use std::time::Duration;
 

@@ -1,0 +1,738 @@
+//! A model of the token-store protocol across processes: 2 to 6 processes, each a
+//! [`Session`](smartling_auth_core::Session) and, while it renews, a
+//! [`Flight`](smartling_auth_core::store::Flight) stepped exactly as
+//! `TokenCache::drive` steps it (the same calls to `judge`, `Record::encode` and the
+//! `*_done` inputs, a mirror of `SharedStore`'s health backoff), share one simulated
+//! store and one simulated auth server. Each process has its own monotonic clock; the
+//! store has a clock of its own, off from the machine's wall clock by up to ±10 s (or
+//! a day), so a core that read a wall clock anywhere would be caught.
+//!
+//! The store acts on each operation once, at a moment of the model's choosing between
+//! the process's request and its answer (or later, for a caller that gave up after one
+//! second); the server issues when a renewal request arrives. Faults: the store goes
+//! down and comes back, restarts empty, loses a lease or an acknowledged write, evicts
+//! the record, holds garbage, another user's record, a record sealed under another key,
+//! an expired one or one from the future, a replayed payload; a process crashes
+//! holding the lease; a caller goes away mid-renewal; an API call refuses a token.
+//!
+//! After every step ([`Fleet::apply`]):
+//! - **(a)** while the store is up and no fault happened within the last
+//!   [`SHADOW_MS`] (a failed store is skipped for up to 30 s, a request lasts up to
+//!   its 10 s timeout), the server issues nothing between the landing of the fleet's
+//!   record and that record's refresh point (the instant `judge` first finds it stale,
+//!   measured on the store's clock): one renewal per generation;
+//! - **(b)** every token a process hands out was issued by the server, is alive by the
+//!   server's clock, and keeps the grant's promise (`valid_until` plus the hard margin
+//!   is no later than its death); no process hands out the token it last invalidated
+//!   (the session remembers one refused token); every
+//!   record the fleet writes dates its token no later than the server issued it (what
+//!   makes every reader's reckoning safe); refreshes carry live refresh tokens;
+//! - **(c)** a flight writes only after its renewal succeeded, as version `expected +
+//!   1` over the version its last read found; a landed version is above every version
+//!   the store held since it was last empty; a landed record decodes, holds a token of
+//!   the server's, and is never older than the fleet's record it replaces;
+//! - **(d)** no call fails (the server always answers), a turn settles within a
+//!   bounded number of steps, and after the operations (the store left as it is, down
+//!   or up) every process gets a token within [`DRAIN_MS`] of simulated time.
+//!
+//! The operations come from bytes ([`Case::from_bytes`]), so that proptest (over a
+//! byte vector) and a fuzz target share one decoder, and [`Case::generate`] draws one
+//! from a seed.
+//!
+//! ```
+//! use smartling_auth_testkit::store_model::{Case, Op, Pace};
+//!
+//! let mut case = Case::quiet(3, 60);
+//! case.ops = (0..40).map(|i| Op::Step { proc: i % 3, pace: Pace::Now }).collect();
+//! let tally = case.run().unwrap();
+//! assert_eq!(tally.issues, 1, "three processes, one login: {tally:?}");
+//! assert!(tally.grants >= 3);
+//! ```
+
+mod fleet;
+mod sim;
+
+pub use fleet::Fleet;
+
+/// The fault shadow: how long after a fault an extra renewal is excused (the store's
+/// longest backoff, 30 s, plus a request's 10 s timeout and the store's 1 s limit).
+pub const SHADOW_MS: u64 = 42_000;
+/// How long (simulated) the final drain may take for every process to get a token.
+pub const DRAIN_MS: u64 = 60_000;
+/// The renewal request's timeout, and so the lease's time to live.
+pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// The time limit of one store operation, after which its caller gives up.
+pub const OP_LIMIT_MS: u64 = 1_000;
+
+/// Known faults of the core that the model tolerates, each of which it catches when
+/// not tolerated (see the ignored tests that reproduce them). [`Known::TOLERATED`]
+/// is what [`Case::run`] uses; [`Known::NONE`] holds the core to every property.
+///
+/// ```
+/// use smartling_auth_testkit::store_model::Known;
+/// assert!(Known::TOLERATED.read_lag && !Known::NONE.read_lag);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    /// BUG: `Flight` dates a new record from the pair (`Judgement::read_at`,
+    /// `Judgement::store_now`), but `read_at` is when the read *started* and the store
+    /// reads its clock later, so the record claims its token was issued later than it
+    /// was, by the read's lag (up to the store's one-second limit). Every reader then
+    /// believes the token lives that much longer; with a lifetime of a few seconds (a
+    /// hard margin under a second) a reader hands out a dead token. Tolerated: the
+    /// record may be dated late by its writer's read lag, and grants of its token get
+    /// the same slack. Fixed when `Flight::read_done` pairs the store's clock with the
+    /// read's end (its `now`).
+    pub read_lag: bool,
+    /// BUG: `TokenCache::drive` takes the refused token (`Session::invalidate`) once,
+    /// when a flight starts, and judges every read of that flight with it. A token
+    /// refused while the flight is under way (another caller's API call got a 401) is
+    /// adopted back from the store when its record is fresh, and handed out again.
+    /// Tolerated: a token invalidated mid-flight may come back. Fixed when each read
+    /// is judged with the refused token of that moment.
+    pub invalidate_race: bool,
+    /// BUG: a caller dropped while its flight's write is in flight (the store job still
+    /// running) releases the lease at once (`Held`'s drop), so the release can overtake
+    /// the write: another process takes the lease, reads the old record and renews
+    /// again, and one generation gets two renewals. Tolerated: such a cancellation
+    /// counts as a fault for (a). Fixed when a dropped caller leaves a lease whose
+    /// write is in flight to that write (waiters adopt it on their next poll).
+    pub release_before_write: bool,
+    /// BUG: a waiter gives up on the lease holder `lease_ttl + poll` after its first
+    /// refused lease, and `lease_ttl` is the request timeout, so by then the session
+    /// has timed its own renewal out (`request_timeout` after the poll that asked for
+    /// it): the waiter counts a transport timeout (backoff, one attempt spent), sends
+    /// a request whose answer is dropped (`Handled::Stale`, a token issued for
+    /// nothing), or drops the record it adopts, and starts another flight. Tolerated:
+    /// counted in [`Tally::expired_renewals`]; otherwise a violation of (d).
+    pub expired_wait: bool,
+}
+
+impl Known {
+    /// Every known fault tolerated: what [`Case::run`] checks.
+    pub const TOLERATED: Known = Known {
+        read_lag: true,
+        invalidate_race: true,
+        release_before_write: true,
+        expired_wait: true,
+    };
+    /// Nothing tolerated.
+    pub const NONE: Known = Known {
+        read_lag: false,
+        invalidate_race: false,
+        release_before_write: false,
+        expired_wait: false,
+    };
+}
+
+/// A record planted in the store by someone outside the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plant {
+    /// Bytes that are no record.
+    Garbage(Vec<u8>),
+    /// A well-formed record of another user.
+    OtherUser,
+    /// A record sealed under another key (sealed under a key, for an unsealed store).
+    WrongKey,
+    /// A record both of whose tokens died long ago.
+    Expired,
+    /// A record issued a year ahead of the store's clock.
+    FromTheFuture,
+    /// The last record the fleet wrote, again under a new version.
+    Replayed,
+}
+
+/// When the store (or the server) acts on an operation a process issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// At once; the process takes the answer on its next turn, however late.
+    Now,
+    /// On the process's next turn, if that comes within the operation's time limit
+    /// (one second for the store, the request timeout for the server); else the
+    /// caller gives up and the operation is left to [`Op::StoreAct`] (a late write).
+    NextTurn,
+    /// Never by itself: its caller gives up after the time limit (a fault), and the
+    /// store may still act on it later through [`Op::StoreAct`].
+    Hang,
+}
+
+/// One step of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// One scheduling turn of process `proc` (modulo the process count): it takes the
+    /// answer of its pending operation if any (the store or server acting now if it
+    /// has not yet and the operation is not hung), then runs until it issues its next
+    /// operation, waits, or is served; `pace` says when that next operation is acted on.
+    Step {
+        /// Which process.
+        proc: u8,
+        /// When the store (or server) acts on the operation this turn issues.
+        pace: Pace,
+    },
+    /// Time passes (milliseconds).
+    Advance(u16),
+    /// Time passes: `eighths` eighths of a token's lifetime (modulo 25).
+    Jump(u8),
+    /// The store acts on the `nth` pending operation (modulo their count) now,
+    /// whoever awaits it: concurrent writers, late writes of callers that gave up.
+    StoreAct(u8),
+    /// The store goes down: every operation fails.
+    Down,
+    /// The store answers again, its record intact.
+    Up,
+    /// The store restarts empty (and up).
+    RestartEmpty,
+    /// The lease vanishes before its time.
+    ExpireLease,
+    /// The next write that would land is acknowledged and lost.
+    LoseNextWrite,
+    /// The record is evicted.
+    Evict,
+    /// Someone else writes a record.
+    Plant(Plant),
+    /// A process dies and starts again empty; its lease, if any, runs out its time.
+    Crash(u8),
+    /// A process's caller goes away mid-call (a dropped future): the renewal is
+    /// abandoned and a held lease released, as `TokenCache::drive` does.
+    Cancel(u8),
+    /// An API call refuses a process's current token (`Session::invalidate`).
+    Invalidate(u8),
+}
+
+/// One case: the fleet's shape and what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    /// Processes, 2 to 6.
+    pub procs: u8,
+    /// The access token's lifetime, seconds (3 or more).
+    pub lifetime_s: u16,
+    /// Whether records are sealed (a shared store) or plain (a private file).
+    pub sealed: bool,
+    /// Each process's monotonic clock offset, seconds.
+    pub offsets_s: [u32; 6],
+    /// The store's clock, off from this machine's wall clock by this many seconds.
+    pub store_skew_s: i32,
+    /// Per-process seeds of the sessions' jitter.
+    pub seed: u64,
+    /// What happens.
+    pub ops: Vec<Op>,
+}
+
+/// What a case did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Tokens handed out.
+    pub grants: u32,
+    /// Tokens the server issued.
+    pub issues: u32,
+    /// Renewals answered from the store.
+    pub adoptions: u32,
+    /// Fleet records that landed in the store.
+    pub landed: u32,
+    /// Writes the store refused (a newer version existed).
+    pub refused: u32,
+    /// Untrusted records read (and ignored).
+    pub untrusted: u32,
+    /// Store operations that failed or timed out, as their callers saw them.
+    pub store_errors: u32,
+    /// Flights run.
+    pub flights: u32,
+    /// Renewals the session timed out (its `request_timeout`) while their flight
+    /// waited or sent: an adoption or answer that came too late and was dropped.
+    pub expired_renewals: u32,
+    /// The most steps one flight took.
+    pub longest_flight: u32,
+    /// The true time the case ran to, milliseconds.
+    pub end_ms: u64,
+}
+
+/// A property that did not hold, and how.
+///
+/// ```
+/// let v = smartling_auth_testkit::store_model::Violation("(b) example".into());
+/// assert_eq!(v.to_string(), "(b) example");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Violation(pub String);
+
+/// Reads bytes for [`Case::from_bytes`]; zeros once they run out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+}
+
+/// Lifetimes the long-lived cases pick from: minutes, Smartling's 480 s, an hour.
+const LONG_LIFETIMES: [u16; 6] = [20, 60, 120, 300, 480, 3600];
+
+impl Case {
+    /// A case with no operations, no faults' setting to speak of: `procs` processes,
+    /// tokens of `lifetime_s`, sealed records, clocks a few seconds apart.
+    ///
+    /// ```
+    /// let case = smartling_auth_testkit::store_model::Case::quiet(2, 480);
+    /// assert!(case.run().is_ok()); // nothing happens, nothing breaks
+    /// ```
+    pub fn quiet(procs: u8, lifetime_s: u16) -> Self {
+        Self {
+            procs,
+            lifetime_s,
+            sealed: true,
+            offsets_s: [0, 7, 90_000, 13, 5, 1],
+            store_skew_s: 9,
+            seed: 1,
+            ops: Vec::new(),
+        }
+    }
+
+    /// Decodes a case. The first bytes set the shape (processes, lifetime: half the
+    /// cases live 3 to 12 s; sealing; whether faults happen; clock offsets); then each
+    /// operation takes one to three bytes. Without faults, fault bytes become turns.
+    ///
+    /// ```
+    /// use smartling_auth_testkit::store_model::Case;
+    /// let case = Case::from_bytes(&[0, 0, 0]);
+    /// assert_eq!((case.procs, case.lifetime_s), (2, 3));
+    /// assert!(case.ops.is_empty());
+    /// ```
+    pub fn from_bytes(data: &[u8]) -> Self {
+        let mut b = Bytes(data);
+        let procs = 2 + b.u8() % 5;
+        let life = b.u8();
+        let lifetime_s = if life < 128 {
+            3 + u16::from(life % 10)
+        } else {
+            LONG_LIFETIMES[usize::from(life) % LONG_LIFETIMES.len()]
+        };
+        let flags = b.u8();
+        let sealed = flags & 1 == 0;
+        let faults = flags & 2 != 0;
+        let skew = b.u8();
+        let store_skew_s = if skew & 0x80 == 0 {
+            i32::from(skew % 21) - 10
+        } else {
+            (i32::from(skew % 3) - 1) * 86_400
+        };
+        let mut offsets_s = [0; 6];
+        for o in &mut offsets_s {
+            *o = u32::from(b.u16()) * 3;
+        }
+        let seed = u64::from(b.u32());
+        let mut ops = Vec::new();
+        while !b.0.is_empty() && ops.len() < 2_000 {
+            ops.push(Self::op(&mut b, faults));
+        }
+        Self {
+            procs,
+            lifetime_s,
+            sealed,
+            offsets_s,
+            store_skew_s,
+            seed,
+            ops,
+        }
+    }
+
+    fn op(b: &mut Bytes<'_>, faults: bool) -> Op {
+        let code = b.u8() % 32;
+        let code = if faults || code < 22 { code } else { code % 22 };
+        match code {
+            0..=11 => {
+                let p = b.u8();
+                let pace = match p & 3 {
+                    0 | 2 => Pace::Now,
+                    1 => Pace::NextTurn,
+                    _ if faults => Pace::Hang,
+                    _ => Pace::NextTurn,
+                };
+                Op::Step { proc: p >> 2, pace }
+            }
+            12..=15 => Op::Advance(u16::from(b.u8()) * 12),
+            16 => Op::Advance(b.u16() % 4_000),
+            17..=18 => Op::Jump(b.u8()),
+            19..=20 => Op::StoreAct(b.u8()),
+            21 => Op::Cancel(b.u8()),
+            22 => Op::Down,
+            23 => Op::Up,
+            24 => Op::RestartEmpty,
+            25 => Op::ExpireLease,
+            26 => Op::LoseNextWrite,
+            27 => Op::Evict,
+            28 => Op::Plant(match b.u8() % 6 {
+                0 => {
+                    let n = usize::from(b.u8() % 48);
+                    Plant::Garbage((0..n).map(|_| b.u8()).collect())
+                }
+                1 => Plant::OtherUser,
+                2 => Plant::WrongKey,
+                3 => Plant::Expired,
+                4 => Plant::FromTheFuture,
+                _ => Plant::Replayed,
+            }),
+            29 => Op::Crash(b.u8()),
+            30 => Op::Invalidate(b.u8()),
+            _ => Op::StoreAct(b.u8()),
+        }
+    }
+
+    /// A case drawn from `seed` (deterministic): `len` bytes of splitmix64 decoded by
+    /// [`from_bytes`](Self::from_bytes).
+    ///
+    /// ```
+    /// use smartling_auth_testkit::store_model::Case;
+    /// assert_eq!(Case::generate(5, 300), Case::generate(5, 300));
+    /// assert!(!Case::generate(5, 300).ops.is_empty());
+    /// ```
+    pub fn generate(seed: u64, len: usize) -> Self {
+        let mut x = seed;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                (z ^ (z >> 31)) as u8
+            })
+            .collect();
+        Self::from_bytes(&bytes)
+    }
+
+    /// Whether any operation is a fault (a case without one must keep (a) throughout).
+    ///
+    /// ```
+    /// use smartling_auth_testkit::store_model::{Case, Op};
+    /// let mut case = Case::quiet(2, 60);
+    /// assert!(!case.has_faults());
+    /// case.ops.push(Op::Down);
+    /// assert!(case.has_faults());
+    /// ```
+    pub fn has_faults(&self) -> bool {
+        self.ops.iter().any(|op| {
+            !matches!(
+                op,
+                Op::Step {
+                    pace: Pace::Now | Pace::NextTurn,
+                    ..
+                } | Op::Advance(_)
+                    | Op::Jump(_)
+                    | Op::StoreAct(_)
+                    | Op::Cancel(_)
+            )
+        })
+    }
+
+    /// Runs the case: every operation, each followed by the checks, then the drain.
+    ///
+    /// ```
+    /// use smartling_auth_testkit::store_model::Case;
+    /// for seed in 0..4 {
+    ///     Case::generate(seed, 400).run().unwrap();
+    /// }
+    /// ```
+    pub fn run(&self) -> Result<Tally, Violation> {
+        self.run_with(Known::TOLERATED)
+    }
+
+    /// Runs the case tolerating only the `known` faults of the core.
+    ///
+    /// ```
+    /// use smartling_auth_testkit::store_model::{Case, Known};
+    /// Case::quiet(2, 480).run_with(Known::NONE).unwrap();
+    /// ```
+    pub fn run_with(&self, known: Known) -> Result<Tally, Violation> {
+        let mut fleet = Fleet::new(self);
+        fleet.tolerate(known);
+        for op in &self.ops {
+            fleet.apply(op)?;
+        }
+        fleet.drain()?;
+        Ok(fleet.tally())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded cases, faults or not: every property holds (no proptest here; the core's
+    /// `store_model` test shrinks over the same decoder).
+    #[test]
+    fn seeded_cases_keep_every_property() {
+        let mut total = Tally::default();
+        let mut quiet = 0;
+        for seed in 0..300 {
+            let case = Case::generate(seed, 64 + (seed as usize % 7) * 120);
+            let tally = case
+                .run()
+                .unwrap_or_else(|v| panic!("seed {seed}: {v}\n{case:?}"));
+            quiet += u32::from(!case.has_faults());
+            total.grants += tally.grants;
+            total.issues += tally.issues;
+            total.adoptions += tally.adoptions;
+            total.landed += tally.landed;
+            total.refused += tally.refused;
+            total.untrusted += tally.untrusted;
+            total.store_errors += tally.store_errors;
+        }
+        // The generator reaches every kind of outcome.
+        assert!(quiet > 50, "{quiet} fault-free cases");
+        for (what, n) in [
+            ("grants", total.grants),
+            ("adoptions", total.adoptions),
+            ("landed", total.landed),
+            ("refused", total.refused),
+            ("untrusted", total.untrusted),
+            ("store errors", total.store_errors),
+        ] {
+            assert!(n > 0, "no {what}: {total:?}");
+        }
+    }
+
+    /// Which known faults `SMARTLING_STORE_MODEL_STRICT` (a comma-separated list of
+    /// `Known`'s field names) holds the core to.
+    fn known_from_env() -> Known {
+        let mut known = Known::TOLERATED;
+        for name in std::env::var("SMARTLING_STORE_MODEL_STRICT")
+            .unwrap_or_default()
+            .split(',')
+        {
+            match name.trim() {
+                "read_lag" => known.read_lag = false,
+                "invalidate_race" => known.invalidate_race = false,
+                "release_before_write" => known.release_before_write = false,
+                "expired_wait" => known.expired_wait = false,
+                "all" => known = Known::NONE,
+                _ => {}
+            }
+        }
+        known
+    }
+
+    /// Removes operations (halves, then single ones) while the case still fails with
+    /// the same property, and lowers the process count: a small case to read.
+    fn shrink(mut case: Case, known: Known, tag: &str) -> Case {
+        let fails = |c: &Case| c.run_with(known).is_err_and(|v| v.0.starts_with(tag));
+        for _ in 0..8 {
+            let before = case.ops.len();
+            let mut chunk = case.ops.len() / 2;
+            while chunk >= 1 {
+                let mut i = 0;
+                while i + chunk <= case.ops.len() {
+                    let mut c = case.clone();
+                    c.ops.drain(i..i + chunk);
+                    if fails(&c) {
+                        case = c;
+                    } else {
+                        i += chunk;
+                    }
+                }
+                chunk /= 2;
+            }
+            while case.procs > 2 {
+                let mut c = case.clone();
+                c.procs -= 1;
+                if !fails(&c) {
+                    break;
+                }
+                case = c;
+            }
+            if case.ops.len() == before {
+                break;
+            }
+        }
+        case
+    }
+
+    /// `SMARTLING_STORE_MODEL_SEED=n` replays one seeded case (with
+    /// `SMARTLING_STORE_MODEL_TRACE=1`, step by step); `=a..b` runs seeds `a` to `b`
+    /// (a longer search than the test above, e.g. in a release build), with the
+    /// known faults `SMARTLING_STORE_MODEL_STRICT` names held against the core; the
+    /// first failure is shrunk and printed.
+    #[test]
+    fn replay_seeds() {
+        let Some(range) = std::env::var("SMARTLING_STORE_MODEL_SEED").ok() else {
+            return;
+        };
+        let (a, b) = match range.split_once("..") {
+            Some((a, b)) => (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()),
+            None => {
+                let n = range.parse::<u64>().unwrap();
+                (n, n + 1)
+            }
+        };
+        let known = known_from_env();
+        let (mut total, mut quiet) = (Tally::default(), Tally::default());
+        for seed in a..b {
+            let case = Case::generate(seed, 64 + (seed as usize % 7) * 120);
+            if b - a == 1 {
+                eprintln!("{case:?}");
+            }
+            let tally = match case.run_with(known) {
+                Ok(tally) => tally,
+                Err(v) => {
+                    let tag: String = v.0.chars().take(14).collect();
+                    let small = shrink(case, known, &tag);
+                    let again = small.run_with(known).unwrap_err();
+                    panic!("seed {seed}: {v}\nshrunk: {again}\n{small:#?}");
+                }
+            };
+            total.grants += tally.grants;
+            total.issues += tally.issues;
+            total.expired_renewals += tally.expired_renewals;
+            if !case.has_faults() {
+                quiet.grants += tally.grants;
+                quiet.issues += tally.issues;
+                quiet.landed += tally.landed;
+                quiet.expired_renewals += tally.expired_renewals;
+                quiet.flights += 1;
+            }
+        }
+        eprintln!(
+            "all: {total:?}\nfault-free ({} cases): {quiet:?}",
+            quiet.flights
+        );
+    }
+
+    /// The known faults, each in the smallest case the shrinker found: held to the
+    /// property, each fails today (see [`Known`]).
+    fn strict(known: impl FnOnce(&mut Known)) -> Known {
+        let mut k = Known::TOLERATED;
+        known(&mut k);
+        k
+    }
+
+    #[test]
+    #[ignore = "BUG: a record is dated late by its writer's read lag (Known::read_lag)"]
+    fn a_record_never_dates_its_token_after_the_server_issued_it() {
+        let mut case = Case::quiet(2, 3_600);
+        case.ops = vec![
+            Op::Step {
+                proc: 0,
+                pace: Pace::NextTurn,
+            },
+            Op::Step {
+                proc: 0,
+                pace: Pace::NextTurn,
+            },
+            Op::Advance(900),
+        ];
+        // One process: its read (and lease, and read under the lease) each reach the
+        // store 500 ms after they start; its record claims a token issued 400 ms late.
+        case.run_with(strict(|k| k.read_lag = false)).unwrap();
+    }
+
+    #[test]
+    #[ignore = "BUG: a token invalidated mid-flight is adopted back (Known::invalidate_race)"]
+    fn a_token_invalidated_during_a_flight_is_not_adopted_back() {
+        let mut case = Case::quiet(2, 3);
+        case.offsets_s = [129_744, 4_590, 121_392, 55_326, 27_063, 41_661];
+        case.store_skew_s = -10;
+        case.seed = 1_260_773_114;
+        case.ops = vec![
+            Op::Step {
+                proc: 1,
+                pace: Pace::NextTurn,
+            },
+            Op::Advance(2_940),
+            Op::Advance(2_436),
+            Op::Jump(67),
+            Op::Advance(2_046),
+            Op::Invalidate(1),
+        ];
+        case.run_with(strict(|k| k.invalidate_race = false))
+            .unwrap();
+    }
+
+    #[test]
+    #[ignore = "BUG: a dropped caller's release overtakes its write (Known::release_before_write)"]
+    fn a_dropped_holder_does_not_release_before_its_write_lands() {
+        let mut case = Case::quiet(5, 300);
+        case.sealed = false;
+        case.offsets_s = [141_564, 13_680, 146_187, 55_656, 27_858, 48_630];
+        case.store_skew_s = -7;
+        case.seed = 2_669_759_512;
+        case.ops = vec![
+            // Process 4 takes the lease, renews and writes; its write is still with
+            // the store when its caller goes away and the lease is released. Process 2
+            // takes the lease, reads the old record (none), and renews again when the
+            // write lands.
+            Op::Step {
+                proc: 2,
+                pace: Pace::NextTurn,
+            },
+            Op::Step {
+                proc: 4,
+                pace: Pace::Now,
+            },
+            Op::Advance(1_596),
+            Op::Cancel(4),
+            Op::Step {
+                proc: 2,
+                pace: Pace::Now,
+            },
+            Op::StoreAct(163),
+        ];
+        case.run_with(strict(|k| k.release_before_write = false))
+            .unwrap();
+    }
+
+    #[test]
+    #[ignore = "BUG: a waiter's own renewal times out while it waits out the lease (Known::expired_wait)"]
+    fn a_waiter_that_outlasts_a_dead_holder_keeps_its_renewal() {
+        let mut case = Case::quiet(3, 9);
+        case.ops = vec![
+            // Process 0 takes the lease, and its caller goes away before the answer:
+            // the lease runs out its 10 s. Its next call waits for it and gives up
+            // after 10.05 s, past the session's 10 s request timeout.
+            Op::Step {
+                proc: 0,
+                pace: Pace::Now,
+            },
+            Op::Advance(84),
+            Op::StoreAct(0),
+            Op::Cancel(0),
+        ];
+        case.run_with(strict(|k| k.expired_wait = false)).unwrap();
+    }
+
+    #[test]
+    fn a_quiet_fleet_logs_in_once_and_renews_once_per_generation() {
+        let mut case = Case::quiet(4, 60);
+        let mut ops = Vec::new();
+        for round in 0..12u8 {
+            for p in 0..4 {
+                let pace = if (round + p) % 2 == 0 {
+                    Pace::Now
+                } else {
+                    Pace::NextTurn
+                };
+                ops.push(Op::Step { proc: p, pace });
+                ops.push(Op::Step {
+                    proc: p,
+                    pace: Pace::Now,
+                });
+            }
+            ops.push(Op::Advance(3_000));
+        }
+        case.ops = ops;
+        let tally = case.run().unwrap();
+        // 36 s plus the drain: the 60 s token is renewed at most once.
+        assert!(tally.issues <= 2, "{tally:?}");
+        assert!(tally.adoptions >= 3, "{tally:?}");
+    }
+}
