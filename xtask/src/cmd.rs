@@ -51,9 +51,10 @@ fn path_with_cargo_bin() -> OsString {
     let current = env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = env::split_paths(&current).collect();
     if let Some(bin) = cargo_bin_dir()
-        && !dirs.contains(&bin) {
-            dirs.push(bin);
-        }
+        && !dirs.contains(&bin)
+    {
+        dirs.push(bin);
+    }
     env::join_paths(dirs).unwrap_or(current)
 }
 

@@ -96,14 +96,16 @@ fn scan(text: &str, first_line: usize, out: &mut Vec<Token>) {
         let t = l.trim_start();
         if let Some(rest) = t.strip_prefix('[')
             && let Some((label, dest)) = rest.split_once("]:")
-                && !label.is_empty() && !label.contains('[')
-                    && let Some(d) = dest.split_whitespace().next() {
-                        out.push(Token {
-                            text: d.to_owned(),
-                            line: first_line + k,
-                            kind: Kind::Link,
-                        });
-                    }
+            && !label.is_empty()
+            && !label.contains('[')
+            && let Some(d) = dest.split_whitespace().next()
+        {
+            out.push(Token {
+                text: d.to_owned(),
+                line: first_line + k,
+                kind: Kind::Link,
+            });
+        }
     }
     let mut i = 0;
     while i < b.len() {
