@@ -9,9 +9,7 @@
 //! server counts), compare-and-set writes of growing versions, no failed call, and every
 //! process served within 60 s (simulated) after the input ends, the store up or down.
 //!
-//! The core faults the model knows (`store_model::Known`) are tolerated, so that runs go
-//! on to new findings. Reproduce a crash with the test kit:
-//! `Case::from_bytes(&std::fs::read(path)?).run()`.
+//! Reproduce a crash with the test kit: `Case::from_bytes(&std::fs::read(path)?).run()`.
 
 #![no_main]
 #![forbid(unsafe_code)]

@@ -107,8 +107,9 @@ impl TokenCache {
     /// that would renew runs the store protocol first: it may adopt another process's
     /// record ([`Handled::Adopted`]) instead of sending anything.
     ///
-    /// Dropping the future while it sends hands the renewal to the next caller (a
-    /// store lease it held ends with its time to live).
+    /// Dropping the future while it sends hands the renewal to the next caller; a
+    /// store lease it holds is released (or, while its write is out, left to that
+    /// write and its time to live).
     /// Callers normally try [`cached`](Self::cached) first, which costs no lock; see
     /// [`Transport`] for an example.
     pub async fn drive<T: Transport>(
@@ -146,9 +147,10 @@ impl TokenCache {
             // (Written inline: a nested async fn here loses the future's `Send`.)
             let mut renewal = Some(renewal);
             let mut flight = shared.flight(now, call.deadline());
-            let rejected = self.rejected_token();
             // The pair this process obtained, for the write.
             let mut renewed = None;
+            // Said once per flight, not at every poll.
+            let mut waiting = false;
             // Waits between polls are plain sleeps: nothing local can end them early.
             let never = Event::new();
             // A caller that goes away while it holds the lease (a dropped future)
@@ -160,11 +162,19 @@ impl TokenCache {
             };
             loop {
                 let now = transport.now();
+                // Time spent on the store is part of renewing: the session must not
+                // time the renewal out while the flight waits for another process.
+                if let Some(renewal) = &renewal {
+                    renewal.restart(now);
+                }
                 match flight.step(now) {
                     FlightStep::Read => {
                         let outcome = transport.offload(jobs::read(shared)).await.read();
                         let done = transport.now();
                         shared.note(done, &outcome, "read");
+                        // The token refused by an API call as of now: one refused
+                        // while this flight waited is never adopted back.
+                        let rejected = self.rejected_token();
                         flight.read_done(
                             done,
                             outcome.map(|f| shared.judge(&f, now, rejected.as_ref())),
@@ -177,7 +187,10 @@ impl TokenCache {
                             .flag();
                         let done = transport.now();
                         shared.note(done, &outcome, "lease");
-                        if let Ok(false) = outcome {
+                        if let Ok(false) = outcome
+                            && !waiting
+                        {
+                            waiting = true;
                             debug!(record = %shared.name(), "another process is renewing; waiting for its record");
                         }
                         flight.lease_done(done, outcome);
@@ -219,10 +232,17 @@ impl TokenCache {
                         let record = Record::new(pair, issued_at);
                         let ttl = SharedStore::record_ttl(&record);
                         let stored = shared.encode(&record, version);
+                        // While the write is out, a caller that goes away leaves the
+                        // lease to it: a release could overtake the write, and let
+                        // another process renew over a record about to land. The
+                        // others adopt the record on their next poll (or, should the
+                        // write fail, take the lease when its time to live ends).
+                        let holder = held.holder.take();
                         let outcome = transport
                             .offload(jobs::write(shared, expected, stored, ttl))
                             .await
                             .flag();
+                        held.holder = holder;
                         let done = transport.now();
                         shared.note(done, &outcome, "write");
                         match outcome {

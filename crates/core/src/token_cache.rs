@@ -429,6 +429,23 @@ impl Renewal<'_> {
         self.cache
             .finish(|session| session.adopt(now, id, pair, issued))
     }
+
+    /// Restarts the renewal's clock (see [`Session::restart`]): a driver that waits
+    /// before sending (for another process's record) calls it between its waits, so
+    /// the renewal never times out while it is being worked on. Returns whether the
+    /// renewal is still outstanding.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default())
+    ///     .with_credentials(Credentials::new("id", "secret")));
+    /// let now = std::time::Instant::now();
+    /// let Step::Send(r) = cache.call().step(now) else { panic!() };
+    /// assert!(r.restart(now + std::time::Duration::from_secs(60)));
+    /// ```
+    pub fn restart(&self, now: Instant) -> bool {
+        self.cache.lock().restart(now, self.transmit.id)
+    }
 }
 
 impl Drop for Renewal<'_> {

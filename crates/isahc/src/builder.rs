@@ -311,7 +311,8 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     }
 
     /// The store protocol's timings (how often waiters poll, how long a lease lasts);
-    /// by default derived from the request timeout.
+    /// by default [`Timings::for_transport`] with the total timeout (see
+    /// [`timeouts`](Self::timeouts)): a lease lasts one request plus 2 s.
     ///
     /// ```
     /// use smartling_auth_isahc::{TokenProvider, store::Timings};
@@ -376,10 +377,12 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
                 });
                 let shared = SharedStore::for_user(store, &self.base, user, key, &policy)
                     .map_err(Error::Store)?;
-                Some(match self.store_timings {
-                    Some(t) => shared.with_timings(t),
-                    None => shared,
-                })
+                // The lease outlives a live holder's request (the client's own
+                // timeout), not the session's far longer notion of a lost one.
+                let timings = self
+                    .store_timings
+                    .unwrap_or_else(|| Timings::for_transport(&policy, self.timeout));
+                Some(shared.with_timings(timings))
             }
         };
         if let Some(c) = self.credentials {

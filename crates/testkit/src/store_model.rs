@@ -64,67 +64,6 @@ pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// The time limit of one store operation, after which its caller gives up.
 pub const OP_LIMIT_MS: u64 = 1_000;
 
-/// Known faults of the core that the model tolerates, each of which it catches when
-/// not tolerated (see the ignored tests that reproduce them). [`Known::TOLERATED`]
-/// is what [`Case::run`] uses; [`Known::NONE`] holds the core to every property.
-///
-/// ```
-/// use smartling_auth_testkit::store_model::Known;
-/// assert!(Known::TOLERATED.read_lag && !Known::NONE.read_lag);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Known {
-    /// BUG: `Flight` dates a new record from the pair (`Judgement::read_at`,
-    /// `Judgement::store_now`), but `read_at` is when the read *started* and the store
-    /// reads its clock later, so the record claims its token was issued later than it
-    /// was, by the read's lag (up to the store's one-second limit). Every reader then
-    /// believes the token lives that much longer; with a lifetime of a few seconds (a
-    /// hard margin under a second) a reader hands out a dead token. Tolerated: the
-    /// record may be dated late by its writer's read lag, and grants of its token get
-    /// the same slack. Fixed when `Flight::read_done` pairs the store's clock with the
-    /// read's end (its `now`).
-    pub read_lag: bool,
-    /// BUG: `TokenCache::drive` takes the refused token (`Session::invalidate`) once,
-    /// when a flight starts, and judges every read of that flight with it. A token
-    /// refused while the flight is under way (another caller's API call got a 401) is
-    /// adopted back from the store when its record is fresh, and handed out again.
-    /// Tolerated: a token invalidated mid-flight may come back. Fixed when each read
-    /// is judged with the refused token of that moment.
-    pub invalidate_race: bool,
-    /// BUG: a caller dropped while its flight's write is in flight (the store job still
-    /// running) releases the lease at once (`Held`'s drop), so the release can overtake
-    /// the write: another process takes the lease, reads the old record and renews
-    /// again, and one generation gets two renewals. Tolerated: such a cancellation
-    /// counts as a fault for (a). Fixed when a dropped caller leaves a lease whose
-    /// write is in flight to that write (waiters adopt it on their next poll).
-    pub release_before_write: bool,
-    /// BUG: a waiter gives up on the lease holder `lease_ttl + poll` after its first
-    /// refused lease, and `lease_ttl` is the request timeout, so by then the session
-    /// has timed its own renewal out (`request_timeout` after the poll that asked for
-    /// it): the waiter counts a transport timeout (backoff, one attempt spent), sends
-    /// a request whose answer is dropped (`Handled::Stale`, a token issued for
-    /// nothing), or drops the record it adopts, and starts another flight. Tolerated:
-    /// counted in [`Tally::expired_renewals`]; otherwise a violation of (d).
-    pub expired_wait: bool,
-}
-
-impl Known {
-    /// Every known fault tolerated: what [`Case::run`] checks.
-    pub const TOLERATED: Known = Known {
-        read_lag: true,
-        invalidate_race: true,
-        release_before_write: true,
-        expired_wait: true,
-    };
-    /// Nothing tolerated.
-    pub const NONE: Known = Known {
-        read_lag: false,
-        invalidate_race: false,
-        release_before_write: false,
-        expired_wait: false,
-    };
-}
-
 /// A record planted in the store by someone outside the fleet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plant {
@@ -237,9 +176,6 @@ pub struct Tally {
     pub store_errors: u32,
     /// Flights run.
     pub flights: u32,
-    /// Renewals the session timed out (its `request_timeout`) while their flight
-    /// waited or sent: an adoption or answer that came too late and was dropped.
-    pub expired_renewals: u32,
     /// The most steps one flight took.
     pub longest_flight: u32,
     /// The true time the case ran to, milliseconds.
@@ -445,18 +381,7 @@ impl Case {
     /// }
     /// ```
     pub fn run(&self) -> Result<Tally, Violation> {
-        self.run_with(Known::TOLERATED)
-    }
-
-    /// Runs the case tolerating only the `known` faults of the core.
-    ///
-    /// ```
-    /// use smartling_auth_testkit::store_model::{Case, Known};
-    /// Case::quiet(2, 480).run_with(Known::NONE).unwrap();
-    /// ```
-    pub fn run_with(&self, known: Known) -> Result<Tally, Violation> {
         let mut fleet = Fleet::new(self);
-        fleet.tolerate(known);
         for op in &self.ops {
             fleet.apply(op)?;
         }
@@ -503,30 +428,10 @@ mod tests {
         }
     }
 
-    /// Which known faults `SMARTLING_STORE_MODEL_STRICT` (a comma-separated list of
-    /// `Known`'s field names) holds the core to.
-    fn known_from_env() -> Known {
-        let mut known = Known::TOLERATED;
-        for name in std::env::var("SMARTLING_STORE_MODEL_STRICT")
-            .unwrap_or_default()
-            .split(',')
-        {
-            match name.trim() {
-                "read_lag" => known.read_lag = false,
-                "invalidate_race" => known.invalidate_race = false,
-                "release_before_write" => known.release_before_write = false,
-                "expired_wait" => known.expired_wait = false,
-                "all" => known = Known::NONE,
-                _ => {}
-            }
-        }
-        known
-    }
-
     /// Removes operations (halves, then single ones) while the case still fails with
     /// the same property, and lowers the process count: a small case to read.
-    fn shrink(mut case: Case, known: Known, tag: &str) -> Case {
-        let fails = |c: &Case| c.run_with(known).is_err_and(|v| v.0.starts_with(tag));
+    fn shrink(mut case: Case, tag: &str) -> Case {
+        let fails = |c: &Case| c.run().is_err_and(|v| v.0.starts_with(tag));
         for _ in 0..8 {
             let before = case.ops.len();
             let mut chunk = case.ops.len() / 2;
@@ -560,9 +465,8 @@ mod tests {
 
     /// `SMARTLING_STORE_MODEL_SEED=n` replays one seeded case (with
     /// `SMARTLING_STORE_MODEL_TRACE=1`, step by step); `=a..b` runs seeds `a` to `b`
-    /// (a longer search than the test above, e.g. in a release build), with the
-    /// known faults `SMARTLING_STORE_MODEL_STRICT` names held against the core; the
-    /// first failure is shrunk and printed.
+    /// (a longer search than the test above, e.g. in a release build); the first
+    /// failure is shrunk and printed.
     #[test]
     fn replay_seeds() {
         let Some(range) = std::env::var("SMARTLING_STORE_MODEL_SEED").ok() else {
@@ -575,30 +479,27 @@ mod tests {
                 (n, n + 1)
             }
         };
-        let known = known_from_env();
         let (mut total, mut quiet) = (Tally::default(), Tally::default());
         for seed in a..b {
             let case = Case::generate(seed, 64 + (seed as usize % 7) * 120);
             if b - a == 1 {
                 eprintln!("{case:?}");
             }
-            let tally = match case.run_with(known) {
+            let tally = match case.run() {
                 Ok(tally) => tally,
                 Err(v) => {
                     let tag: String = v.0.chars().take(14).collect();
-                    let small = shrink(case, known, &tag);
-                    let again = small.run_with(known).unwrap_err();
+                    let small = shrink(case, &tag);
+                    let again = small.run().unwrap_err();
                     panic!("seed {seed}: {v}\nshrunk: {again}\n{small:#?}");
                 }
             };
             total.grants += tally.grants;
             total.issues += tally.issues;
-            total.expired_renewals += tally.expired_renewals;
             if !case.has_faults() {
                 quiet.grants += tally.grants;
                 quiet.issues += tally.issues;
                 quiet.landed += tally.landed;
-                quiet.expired_renewals += tally.expired_renewals;
                 quiet.flights += 1;
             }
         }
@@ -608,16 +509,10 @@ mod tests {
         );
     }
 
-    /// The known faults, each in the smallest case the shrinker found: held to the
-    /// property, each fails today (see [`Known`]).
-    fn strict(known: impl FnOnce(&mut Known)) -> Known {
-        let mut k = Known::TOLERATED;
-        known(&mut k);
-        k
-    }
+    // Four faults this model found in the core, each in the smallest case the
+    // shrinker found, kept as regressions.
 
     #[test]
-    #[ignore = "BUG: a record is dated late by its writer's read lag (Known::read_lag)"]
     fn a_record_never_dates_its_token_after_the_server_issued_it() {
         let mut case = Case::quiet(2, 3_600);
         case.ops = vec![
@@ -633,11 +528,10 @@ mod tests {
         ];
         // One process: its read (and lease, and read under the lease) each reach the
         // store 500 ms after they start; its record claims a token issued 400 ms late.
-        case.run_with(strict(|k| k.read_lag = false)).unwrap();
+        case.run().unwrap();
     }
 
     #[test]
-    #[ignore = "BUG: a token invalidated mid-flight is adopted back (Known::invalidate_race)"]
     fn a_token_invalidated_during_a_flight_is_not_adopted_back() {
         let mut case = Case::quiet(2, 3);
         case.offsets_s = [129_744, 4_590, 121_392, 55_326, 27_063, 41_661];
@@ -654,12 +548,10 @@ mod tests {
             Op::Advance(2_046),
             Op::Invalidate(1),
         ];
-        case.run_with(strict(|k| k.invalidate_race = false))
-            .unwrap();
+        case.run().unwrap();
     }
 
     #[test]
-    #[ignore = "BUG: a dropped caller's release overtakes its write (Known::release_before_write)"]
     fn a_dropped_holder_does_not_release_before_its_write_lands() {
         let mut case = Case::quiet(5, 300);
         case.sealed = false;
@@ -687,12 +579,10 @@ mod tests {
             },
             Op::StoreAct(163),
         ];
-        case.run_with(strict(|k| k.release_before_write = false))
-            .unwrap();
+        case.run().unwrap();
     }
 
     #[test]
-    #[ignore = "BUG: a waiter's own renewal times out while it waits out the lease (Known::expired_wait)"]
     fn a_waiter_that_outlasts_a_dead_holder_keeps_its_renewal() {
         let mut case = Case::quiet(3, 9);
         case.ops = vec![
@@ -707,7 +597,7 @@ mod tests {
             Op::StoreAct(0),
             Op::Cancel(0),
         ];
-        case.run_with(strict(|k| k.expired_wait = false)).unwrap();
+        case.run().unwrap();
     }
 
     #[test]

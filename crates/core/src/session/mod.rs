@@ -475,6 +475,39 @@ impl Session {
         }
     }
 
+    /// Restarts request `id`'s clock: it goes out only now, after a wait that is part
+    /// of renewing (a store flight waiting for another process's record). Its timeout,
+    /// and the issue time its answer is dated from, count from `now`. A driver calls
+    /// it between its waits, so the session never times out a renewal that is still
+    /// being worked on. Returns whether `id` is still outstanding.
+    ///
+    /// ```
+    /// use smartling_auth_core::*;
+    /// use std::time::{Duration, Instant};
+    /// let policy = Policy::default();
+    /// let mut s = Session::new(BaseUrl::default(), policy.clone())
+    ///     .with_credentials(Credentials::new("id", "secret"));
+    /// let now = Instant::now();
+    /// let Action::Send(tx) = s.poll(now) else { panic!() };
+    /// let later = now + policy.request_timeout - Duration::from_secs(1);
+    /// assert!(s.restart(later, tx.id));
+    /// // Past the first timeout, the request is still outstanding.
+    /// assert!(matches!(s.poll(now + policy.request_timeout), Action::Wait(_)));
+    /// assert!(!s.restart(later + policy.request_timeout, tx.id)); // timed out since
+    /// ```
+    pub fn restart(&mut self, now: Instant, id: RequestId) -> bool {
+        self.expire_lost_request(now);
+        let timeout = self.policy.request_timeout;
+        match &mut self.inflight {
+            Some(f) if f.id == id => {
+                f.sent_at = now;
+                f.deadline = now.checked_add(timeout).unwrap_or(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Forgets request `id` without counting a failure: its driver went away (a dropped
     /// future, a panicking thread). The next poll sends a new request at once.
     ///

@@ -6,8 +6,8 @@
 //!     │ none, stale or untrusted
 //!   lease ─ taken ─► read again ─ fresh ─► adopt ─► release
 //!     │                 └ still none ─► send ─► write (if renewed) ─► release ─► done
-//!     └ held by another ─► wait (poll) ─► read ─ …  (after the lease's TTL, or half the
-//!                                                    caller's time: send anyway)
+//!     └ held by another ─► wait (poll) ─► read ─ … ─► lease again ─ …  (refused past
+//!                       two TTLs, or half the caller's time: send without the lease)
 //!   any store error ─► send, write nothing (the store is retried after a backoff)
 //! ```
 //!
@@ -15,6 +15,8 @@
 //! whose lease expired while it worked never replaces the record of the holder after it.
 
 use std::time::{Duration, Instant, SystemTime};
+
+use tracing::debug;
 
 use super::{LeaseId, Record, RecordError, StoreError};
 use crate::{AccessToken, Policy};
@@ -63,6 +65,26 @@ impl Timings {
             retry_first: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
         }
+    }
+
+    /// The timings for a transport whose requests end within `request_limit` (its own
+    /// total timeout, usually far below the session's `request_timeout`, which only
+    /// says when a request is lost): the lease lasts that long plus two seconds for
+    /// the read before the request and the write after it, and no longer than the
+    /// policy's. A holder that dies then holds the fleet up no longer than a live one.
+    ///
+    /// ```
+    /// use smartling_auth_core::{Policy, store::Timings};
+    /// use std::time::Duration;
+    /// let t = Timings::for_transport(&Policy::default(), Duration::from_secs(30));
+    /// assert_eq!(t.lease_ttl, Duration::from_secs(32));
+    /// ```
+    pub fn for_transport(policy: &Policy, request_limit: Duration) -> Self {
+        let mut t = Self::for_policy(policy);
+        t.lease_ttl = request_limit
+            .saturating_add(Duration::from_secs(2))
+            .min(t.lease_ttl);
+        t
     }
 
     /// Sets how often waiters poll the store.
@@ -365,11 +387,12 @@ pub struct Flight {
     holder: LeaseId,
     state: State,
     expected: u64,
-    /// The last good read: this process's clock and the store's.
+    /// The last good read: this process's clock at its end, and the store's.
     clock: Option<(Instant, SystemTime)>,
     holding: bool,
-    /// When a waiter stops waiting for another holder and renews itself.
-    give_up_at: Option<Instant>,
+    /// When a waiter whose lease is still refused stops waiting and renews itself
+    /// without the lease; set at the first refused lease.
+    wait_cap: Option<Instant>,
     /// The store failed during this flight: renew locally and write nothing.
     offline: bool,
     adopt: Option<(Record, Instant)>,
@@ -398,7 +421,7 @@ impl Flight {
             expected: 0,
             clock: None,
             holding: false,
-            give_up_at: None,
+            wait_cap: None,
             offline: !available,
             adopt: None,
         }
@@ -477,7 +500,10 @@ impl Flight {
                 return;
             }
         };
-        self.clock = Some((judgement.read_at, judgement.store_now));
+        // Paired with the read's end, not its start: the store read its clock somewhere
+        // in between, so dating the renewal from the end never dates it late (a late
+        // date would make every reader think the token lives longer than it does).
+        self.clock = Some((now, judgement.store_now));
         match judgement.judged {
             Judged::Fresh { record, issued } => {
                 self.adopt = Some((record, issued));
@@ -485,7 +511,10 @@ impl Flight {
             }
             other => {
                 self.expected = other.version();
-                self.state = if self.holding || self.give_up_at.is_some_and(|at| now >= at) {
+                // Not holding: ask for the lease again, even past the wait's cap. The
+                // read may be old by now (a slow store, a descheduled process), and
+                // a holder that wrote since has released it.
+                self.state = if self.holding {
                     State::Send
                 } else {
                     State::Lease
@@ -511,16 +540,25 @@ impl Flight {
                 self.state = State::Read;
             }
             Ok(false) => {
-                let give_up = *self.give_up_at.get_or_insert_with(|| {
-                    // Wait out the holder's lease, but keep half the caller's time to
-                    // renew on our own if the holder never writes.
-                    let mut at = now + self.timings.lease_ttl + self.timings.poll;
+                // Wait out the holder's lease: each refusal means a holder whose lease
+                // is younger than its time to live, and the lease is tried again after
+                // every poll, so when a dead holder's lease ends one waiter takes it
+                // and the others wait for that one. The whole wait is capped: at two
+                // leases (a dead holder, then a full renewal by the next), and at half
+                // the caller's time, kept to renew on our own if no holder ever writes.
+                let cap = *self.wait_cap.get_or_insert_with(|| {
+                    let mut cap = now + (self.timings.lease_ttl + self.timings.poll) * 2;
                     if let Some(deadline) = self.deadline {
-                        at = at.min(now + deadline.saturating_duration_since(now) / 2);
+                        cap = cap.min(now + deadline.saturating_duration_since(now) / 2);
                     }
-                    at
+                    cap
                 });
-                self.state = State::Wait((now + self.timings.poll).min(give_up));
+                self.state = if now >= cap {
+                    debug!("the store's renewal lease stayed taken; renewing without it");
+                    State::Send
+                } else {
+                    State::Wait((now + self.timings.poll).min(cap))
+                };
             }
             Err(_) => {
                 self.offline = true;
@@ -542,11 +580,11 @@ impl Flight {
     /// ```
     pub fn sent(&mut self, _now: Instant, renewed: Option<Instant>) {
         self.state = match (renewed, self.clock) {
-            (Some(sent_at), Some((read_at, store_now)))
+            (Some(sent_at), Some((read_end, store_now)))
                 if !self.offline && self.expected < MAX_VERSION =>
             {
                 // The store's clock at the send, from the read's pair of clocks.
-                let issued_at = store_now + sent_at.saturating_duration_since(read_at);
+                let issued_at = store_now + sent_at.saturating_duration_since(read_end);
                 State::Write {
                     version: self.expected + 1,
                     issued_at,

@@ -1,7 +1,6 @@
 //! The fleet: processes that step their sessions and flights as `TokenCache::drive`
 //! does, the simulated store and server, and the checks.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smartling_auth_core::store::{
@@ -15,8 +14,7 @@ use smartling_auth_core::{
 
 use super::sim::{Generation, Server, SimStore, StoreOp, StoreResult, Transit};
 use super::{
-    Case, DRAIN_MS, Known, OP_LIMIT_MS, Op, Pace, Plant, REQUEST_TIMEOUT_MS, SHADOW_MS, Tally,
-    Violation,
+    Case, DRAIN_MS, OP_LIMIT_MS, Op, Pace, Plant, REQUEST_TIMEOUT_MS, SHADOW_MS, Tally, Violation,
 };
 use crate::answers;
 
@@ -119,10 +117,9 @@ struct FlightRun {
     steps: u32,
     /// The version the last good read found.
     last_read: Option<u64>,
-    /// The true time of the poll that asked for the renewal.
+    /// The true time the renewal's clock last (re)started: the poll that asked for it,
+    /// then every flight step (`Renewal::restart`).
     asked_t: u64,
-    /// How long after its start the last good read met the store's clock.
-    read_lag_ms: u64,
     /// `SimStore::empties` at the last good read.
     read_empties: u64,
 }
@@ -143,11 +140,9 @@ struct Proc {
     current: Option<AccessToken>,
     /// `Session::rejected_token`, mirrored.
     rejected: Option<AccessToken>,
-    /// Tokens this process invalidated.
-    /// The token it last invalidated, unless that happened while a flight was under
-    /// way (see `Known::invalidate_race`). Only the last: the session remembers one
-    /// refused token, so an older one can come back from a store that missed the
-    /// renewal after it (a store fault), which the model allows.
+    /// The token it last invalidated. Only the last: the session remembers one refused
+    /// token, so an older one can come back from a store that missed the renewal after
+    /// it (a store fault), which the model allows.
     refused: Option<String>,
     grants: u32,
     /// The instant it waits for (a flight's poll, the session's next decision).
@@ -190,9 +185,6 @@ pub struct Fleet {
     last_fault: Option<u64>,
     next_holder: u64,
     last_landed: Option<Stored>,
-    /// Tokens whose record dated them late (see `Known::read_lag`), by how much.
-    overdated: HashMap<String, u64>,
-    known: Known,
     tally: Tally,
 }
 
@@ -231,8 +223,6 @@ impl Fleet {
             last_fault: None,
             next_holder: 1,
             last_landed: None,
-            overdated: HashMap::new(),
-            known: Known::TOLERATED,
             tally: Tally::default(),
             policy,
         };
@@ -244,18 +234,6 @@ impl Fleet {
             })
             .collect();
         fleet
-    }
-
-    /// Tolerates only the `known` faults of the core from now on.
-    ///
-    /// ```
-    /// use smartling_auth_testkit::store_model::{Case, Fleet, Known};
-    /// let mut fleet = Fleet::new(&Case::quiet(2, 60));
-    /// fleet.tolerate(Known::NONE);
-    /// fleet.drain().unwrap();
-    /// ```
-    pub fn tolerate(&mut self, known: Known) {
-        self.known = known;
     }
 
     fn new_proc(&self, i: usize, base: Instant) -> Proc {
@@ -369,17 +347,7 @@ impl Fleet {
                 if let Some(token) = proc.current.clone()
                     && proc.session.invalidate(&token)
                 {
-                    // A flight under way judges reads with the refused token it
-                    // captured when it started (see `Known::invalidate_race`).
-                    let racing = proc
-                        .call
-                        .as_ref()
-                        .and_then(|c| c.flight.as_ref())
-                        .is_some_and(|r| {
-                            !r.rejected.as_ref().is_some_and(|t| t.same_secret(&token))
-                        });
-                    proc.refused = (!(racing && self.known.invalidate_race))
-                        .then(|| token.secret().to_owned());
+                    proc.refused = Some(token.secret().to_owned());
                     proc.rejected = Some(token);
                     self.fault();
                 }
@@ -571,7 +539,6 @@ impl Fleet {
                     steps: 0,
                     last_read: None,
                     asked_t: self.t,
-                    read_lag_ms: 0,
                     read_empties: 0,
                 });
                 self.tally.flights += 1;
@@ -605,6 +572,15 @@ impl Fleet {
             return self.complete(i, pending);
         }
         let now = self.now(i);
+        // `Renewal::restart` at the top of the driver's flight loop.
+        let t = self.t;
+        let proc = &mut self.procs[i];
+        if let Some(run) = proc.call.as_mut().and_then(|c| c.flight.as_mut())
+            && run.open
+        {
+            proc.session.restart(now, run.id);
+            run.asked_t = t;
+        }
         let bound = 2 * (self.timings.lease_ttl + self.timings.poll).as_millis() as u32
             / self.timings.poll.as_millis().max(1) as u32
             + 16;
@@ -660,13 +636,11 @@ impl Fleet {
                     // The session timed the renewal out (`request_timeout` after the
                     // poll that sent it) while the flight waited for the lease.
                     Handled::Stale if t >= asked_t + REQUEST_TIMEOUT_MS => {
-                        ensure!(
-                            self.known.expired_wait,
-                            "(d) process {i} adopts a record {} ms after asking for a renewal: \
-                             the session timed the renewal out meanwhile and drops it",
+                        return Err(Violation(format!(
+                            "(d) process {i} adopts a record {} ms after its renewal's clock \
+                             last started: the session timed the renewal out meanwhile",
                             t - asked_t
-                        );
-                        self.tally.expired_renewals += 1;
+                        )));
                     }
                     other => {
                         return Err(Violation(format!(
@@ -701,7 +675,7 @@ impl Fleet {
                 version,
                 issued_at,
             } => {
-                let (last, lag_ms, empties) = (run.last_read, run.read_lag_ms, run.read_empties);
+                let (last, empties) = (run.last_read, run.read_empties);
                 let Some(pair) = run.renewed.take() else {
                     return Err(Violation(format!(
                         "(c) process {i}'s flight writes version {version} without a renewal"
@@ -722,7 +696,6 @@ impl Fleet {
                     expected,
                     stored: Stored { version, payload },
                     ttl,
-                    lag_ms,
                     empties,
                 };
                 self.issue(i, op, now, pace)?;
@@ -807,7 +780,6 @@ impl Fleet {
                     expected,
                     stored,
                     ttl,
-                    lag_ms,
                     empties,
                 } => {
                     let landed = if self.store.version() != expected {
@@ -816,7 +788,7 @@ impl Fleet {
                     } else if std::mem::take(&mut self.store.lose_next_write) {
                         true
                     } else {
-                        self.land(&stored, ttl, lag_ms, empties)?;
+                        self.land(&stored, ttl, empties)?;
                         true
                     };
                     StoreResult::Flag(Ok(landed))
@@ -840,13 +812,7 @@ impl Fleet {
     }
 
     /// A fleet write lands: check it, and make it the generation.
-    fn land(
-        &mut self,
-        stored: &Stored,
-        ttl: Duration,
-        lag_ms: u64,
-        empties: u64,
-    ) -> Result<(), Violation> {
+    fn land(&mut self, stored: &Stored, ttl: Duration, empties: u64) -> Result<(), Violation> {
         let t = self.t;
         let version = stored.version;
         let high = self.store.high;
@@ -863,14 +829,8 @@ impl Fleet {
             ));
         };
         let dated = self.store.true_time(record.issued_at);
-        // KNOWN BUG (`Known::read_lag`): a record is dated late by as long as the
-        // store took to read its clock after the writer's read started.
-        let allowed = if self.known.read_lag { lag_ms } else { 0 };
-        if dated > issued.t {
-            self.overdated.insert(token.clone(), dated - issued.t);
-        }
         ensure!(
-            dated <= issued.t + allowed,
+            dated <= issued.t,
             "(b) a record dates its token at {dated} ms, but the server issued it at {} ms: \
              readers will think it lives {} ms longer than it does",
             issued.t,
@@ -1066,16 +1026,13 @@ impl Fleet {
                 };
                 run.open = false;
                 run.request = None;
-                if answered && let Handled::Stale = handled {
-                    ensure!(
-                        self.known.expired_wait,
-                        "(d) process {i} is answered {} ms after asking for a renewal (sent \
-                         after {} ms): the session timed it out meanwhile and drops the answer",
-                        t - run.asked_t,
-                        sent_t - run.asked_t
-                    );
-                    self.tally.expired_renewals += 1;
-                }
+                ensure!(
+                    !(answered && matches!(handled, Handled::Stale)),
+                    "(d) process {i} is answered {} ms after its renewal's clock last started \
+                     (sent after {} ms): the session timed it out meanwhile and drops the answer",
+                    t - run.asked_t,
+                    sent_t - run.asked_t
+                );
                 if let Handled::Renewed(pair) = &handled {
                     run.renewed = Some(pair.clone());
                     proc.current = Some(pair.access_token.clone());
@@ -1113,6 +1070,11 @@ impl Fleet {
             .expect("a flight is under way");
         match result {
             StoreResult::Read(outcome) => {
+                // The driver judges each read with the token refused as of that read;
+                // any refusal during the flight excuses its renewal for (a).
+                if proc.rejected.is_some() {
+                    run.rejected.clone_from(&proc.rejected);
+                }
                 let judged = outcome.map(|f| {
                     let stored = f.record.as_ref().map(|s| (s.version, s.payload.as_slice()));
                     judge(
@@ -1122,11 +1084,10 @@ impl Fleet {
                         name,
                         key,
                         policy,
-                        run.rejected.as_ref(),
+                        proc.rejected.as_ref(),
                     )
                 });
                 if let Ok(j) = &judged {
-                    run.read_lag_ms = lag_ms;
                     run.read_empties = empties;
                     if let Judged::Untrusted { .. } = j.judged {
                         self.tally.untrusted += 1;
@@ -1175,16 +1136,14 @@ impl Fleet {
             proc.session.abandon(run.id);
         }
         if run.held && self.store.up && self.store.lease.is_some_and(|(h, _)| h == run.holder) {
-            // KNOWN BUG (`Known::release_before_write`): the release may overtake
-            // the holder's write still in flight.
+            // `Held` leaves a lease whose write is out to that write (the driver takes
+            // it out of `Held` meanwhile); otherwise it releases at once.
             let writing = matches!(run.pending, Some(Pending::Store { ticket, .. })
                 if self.store.transit.iter().any(|tr| tr.ticket == ticket
-                    && tr.result.is_none()
                     && matches!(tr.op, StoreOp::Write { .. })));
-            if writing && self.known.release_before_write {
-                self.fault();
+            if !writing {
+                self.store.lease = None;
             }
-            self.store.lease = None;
         }
     }
 
@@ -1240,14 +1199,7 @@ impl Fleet {
                 "(b) process {i} hands out a token the server never issued"
             )));
         };
-        // `Known::read_lag`: a reader of a late-dated record believes it lives that
-        // much longer.
-        let slack = if self.known.read_lag {
-            self.overdated.get(token).copied().unwrap_or(0)
-        } else {
-            0
-        };
-        let dies_t = issued.dies_t + slack;
+        let dies_t = issued.dies_t;
         ensure!(
             t < dies_t,
             "(b) process {i} hands out {token} at {t} ms, dead since {} ms",

@@ -14,8 +14,6 @@ pub(super) enum StoreOp {
         expected: u64,
         stored: Stored,
         ttl: Duration,
-        /// How long after the writer's last read started the store read its clock.
-        lag_ms: u64,
         /// `SimStore::empties` at the writer's last read.
         empties: u64,
     },
