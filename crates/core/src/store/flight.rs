@@ -7,7 +7,7 @@
 //!   lease ─ taken ─► read again ─ fresh ─► adopt ─► release
 //!     │                 └ still none ─► send ─► write (if renewed) ─► release ─► done
 //!     └ held by another ─► wait (poll) ─► read ─ … ─► lease again ─ …  (refused past
-//!                       two TTLs, or half the caller's time: send without the lease)
+//!          two TTLs, or half the caller's time: read once more, then send without it)
 //!   any store error ─► send, write nothing (the store is retried after a backoff)
 //! ```
 //!
@@ -393,6 +393,8 @@ pub struct Flight {
     /// When a waiter whose lease is still refused stops waiting and renews itself
     /// without the lease; set at the first refused lease.
     wait_cap: Option<Instant>,
+    /// The wait is over: the next read is the last before renewing without the lease.
+    last_read: bool,
     /// The store failed during this flight: renew locally and write nothing.
     offline: bool,
     adopt: Option<(Record, Instant)>,
@@ -422,6 +424,7 @@ impl Flight {
             clock: None,
             holding: false,
             wait_cap: None,
+            last_read: false,
             offline: !available,
             adopt: None,
         }
@@ -511,10 +514,11 @@ impl Flight {
             }
             other => {
                 self.expected = other.version();
-                // Not holding: ask for the lease again, even past the wait's cap. The
-                // read may be old by now (a slow store, a descheduled process), and
-                // a holder that wrote since has released it.
-                self.state = if self.holding {
+                // Not holding: ask for the lease again, unless this was the last
+                // read before renewing without it. (The read may be old by now, a
+                // slow store or a descheduled process, and a holder that wrote
+                // since has released the lease.)
+                self.state = if self.holding || self.last_read {
                     State::Send
                 } else {
                     State::Lease
@@ -554,8 +558,10 @@ impl Flight {
                     cap
                 });
                 self.state = if now >= cap {
+                    // One more read first: the holder may have written just now.
                     debug!("the store's renewal lease stayed taken; renewing without it");
-                    State::Send
+                    self.last_read = true;
+                    State::Read
                 } else {
                     State::Wait((now + self.timings.poll).min(cap))
                 };
