@@ -649,3 +649,120 @@ impl Flight {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BaseUrl;
+
+    fn absent(at: Instant) -> Result<Judgement, StoreError> {
+        let name = super::super::RecordName::new(&BaseUrl::default(), "u", None);
+        Ok(judge(
+            None,
+            SystemTime::now(),
+            at,
+            &name,
+            None,
+            &Policy::default(),
+            None,
+        ))
+    }
+
+    fn timings() -> Timings {
+        Timings::default().with_lease_ttl(Duration::from_secs(5))
+    }
+
+    /// Refused, polled, refused again: the waiter keeps asking for the lease after
+    /// each poll, and takes it once the holder's lease is gone.
+    #[test]
+    fn a_waiter_takes_over_the_lease_when_it_frees() {
+        let t0 = Instant::now();
+        let mut f = Flight::new(timings(), None, LeaseId(1), true);
+        assert!(matches!(f.step(t0), FlightStep::Read));
+        f.read_done(t0, absent(t0));
+        let mut now = t0;
+        for _ in 0..50 {
+            assert!(matches!(f.step(now), FlightStep::Lease { .. }));
+            f.lease_done(now, Ok(false));
+            let FlightStep::Wait(until) = f.step(now) else {
+                panic!("a refused waiter waits");
+            };
+            assert_eq!(until, now + timings().poll);
+            now = until;
+            assert!(matches!(f.step(now), FlightStep::Read));
+            f.read_done(now, absent(now));
+        }
+        // Well past one lease lifetime of refusals: still waiting, never sending.
+        assert!(now > t0 + Duration::from_secs(2));
+        assert!(matches!(f.step(now), FlightStep::Lease { .. }));
+        f.lease_done(now, Ok(true));
+        assert!(f.holding());
+        assert!(matches!(f.step(now), FlightStep::Read));
+        f.read_done(now, absent(now));
+        assert!(matches!(f.step(now), FlightStep::Send));
+    }
+
+    /// A lease refused past two lifetimes: one more read, then a send without it.
+    #[test]
+    fn a_waiter_refused_past_its_cap_reads_once_more_then_sends() {
+        let t0 = Instant::now();
+        let mut f = Flight::new(timings(), None, LeaseId(1), true);
+        f.step(t0);
+        f.read_done(t0, absent(t0));
+        f.step(t0);
+        f.lease_done(t0, Ok(false));
+        let cap = t0 + (timings().lease_ttl + timings().poll) * 2;
+        // The next refusal lands past the cap (a slow store, a descheduled process).
+        assert!(matches!(f.step(cap), FlightStep::Read));
+        f.read_done(cap, absent(cap));
+        assert!(matches!(f.step(cap), FlightStep::Lease { .. }));
+        f.lease_done(cap, Ok(false));
+        assert!(matches!(f.step(cap), FlightStep::Read), "one more read");
+        f.read_done(cap, absent(cap));
+        assert!(matches!(f.step(cap), FlightStep::Send));
+        assert!(!f.holding());
+    }
+
+    /// Half the caller's time is kept to renew on its own.
+    #[test]
+    fn a_caller_deadline_caps_the_wait_at_half_its_time() {
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(4);
+        let mut f = Flight::new(timings(), Some(deadline), LeaseId(1), true);
+        f.step(t0);
+        f.read_done(t0, absent(t0));
+        f.step(t0);
+        f.lease_done(t0, Ok(false));
+        let half = t0 + Duration::from_secs(2);
+        f.step(half);
+        f.read_done(half, absent(half));
+        f.step(half);
+        f.lease_done(half, Ok(false));
+        assert!(matches!(f.step(half), FlightStep::Read));
+        f.read_done(half, absent(half));
+        assert!(matches!(f.step(half), FlightStep::Send));
+    }
+
+    /// The write is dated from the end of the last read: the store read its clock
+    /// no later than that, so the record never claims a later issue than the truth.
+    #[test]
+    fn a_write_is_dated_from_the_end_of_the_read() {
+        let t0 = Instant::now();
+        let store_now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut f = Flight::new(timings(), None, LeaseId(1), true);
+        f.step(t0);
+        f.lease_done(t0, Ok(true));
+        f.step(t0);
+        let read_end = t0 + Duration::from_millis(700);
+        let mut j = absent(t0).unwrap();
+        j.store_now = store_now;
+        f.read_done(read_end, Ok(j));
+        assert!(matches!(f.step(read_end), FlightStep::Send));
+        let sent_at = read_end + Duration::from_millis(100);
+        f.sent(sent_at, Some(sent_at));
+        let FlightStep::Write { issued_at, .. } = f.step(sent_at) else {
+            panic!("a renewal under the lease is written");
+        };
+        assert_eq!(issued_at, store_now + Duration::from_millis(100));
+    }
+}
