@@ -164,8 +164,12 @@ impl TokenCache {
                 let now = transport.now();
                 // Time spent on the store is part of renewing: the session must not
                 // time the renewal out while the flight waits for another process.
-                if let Some(renewal) = &renewal {
-                    renewal.restart(now);
+                // Should a store operation have outlasted the session's timeout, the
+                // renewal is gone (another caller may hold a new one): leave the
+                // flight (a held lease is released) rather than send a request whose
+                // answer would be dropped, and step the call again.
+                if renewal.as_ref().is_some_and(|r| !r.restart(now)) {
+                    break;
                 }
                 match flight.step(now) {
                     FlightStep::Read => {

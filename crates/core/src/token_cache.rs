@@ -432,8 +432,9 @@ impl Renewal<'_> {
 
     /// Restarts the renewal's clock (see [`Session::restart`]): a driver that waits
     /// before sending (for another process's record) calls it between its waits, so
-    /// the renewal never times out while it is being worked on. Returns whether the
-    /// renewal is still outstanding.
+    /// the renewal never times out while it is being worked on. Never call it once the
+    /// request is on the wire (see [`Session::restart`]). Returns whether the renewal
+    /// is still outstanding.
     ///
     /// ```
     /// use smartling_auth_core::*;

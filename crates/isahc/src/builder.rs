@@ -312,7 +312,7 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
 
     /// The store protocol's timings (how often waiters poll, how long a lease lasts);
     /// by default [`Timings::for_transport`] with the total timeout (see
-    /// [`timeouts`](Self::timeouts)): a lease lasts one request plus 2 s.
+    /// [`timeouts`](Self::timeouts)): a lease lasts one request plus 5 s.
     ///
     /// ```
     /// use smartling_auth_isahc::{TokenProvider, store::Timings};

@@ -479,7 +479,9 @@ impl Session {
     /// of renewing (a store flight waiting for another process's record). Its timeout,
     /// and the issue time its answer is dated from, count from `now`. A driver calls
     /// it between its waits, so the session never times out a renewal that is still
-    /// being worked on. Returns whether `id` is still outstanding.
+    /// being worked on. Never call it once the request is on the wire: its answer
+    /// would be dated later than the server issued it. Returns whether `id` is still
+    /// outstanding.
     ///
     /// ```
     /// use smartling_auth_core::*;

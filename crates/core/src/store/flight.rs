@@ -40,8 +40,10 @@ const MAX_FUTURE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timings {
-    /// How long a renewal lease lasts: the request timeout, so a holder that dies
-    /// mid-request blocks the others no longer than its request could have taken.
+    /// How long a renewal lease lasts: one holder's read, request and write, so a
+    /// holder that dies mid-request blocks the others no longer than a live one could
+    /// (see [`for_transport`](Self::for_transport); [`for_policy`](Self::for_policy)
+    /// takes the session's request timeout).
     pub lease_ttl: Duration,
     /// How often a waiter reads the store while another process renews.
     pub poll: Duration,
@@ -69,20 +71,21 @@ impl Timings {
 
     /// The timings for a transport whose requests end within `request_limit` (its own
     /// total timeout, usually far below the session's `request_timeout`, which only
-    /// says when a request is lost): the lease lasts that long plus two seconds for
-    /// the read before the request and the write after it, and no longer than the
+    /// says when a request is lost): the lease lasts that long plus five seconds (up
+    /// to two each for the read before the request and the write after it, a new
+    /// connection's connect and I/O, and one to spare), and no longer than the
     /// policy's. A holder that dies then holds the fleet up no longer than a live one.
     ///
     /// ```
     /// use smartling_auth_core::{Policy, store::Timings};
     /// use std::time::Duration;
     /// let t = Timings::for_transport(&Policy::default(), Duration::from_secs(30));
-    /// assert_eq!(t.lease_ttl, Duration::from_secs(32));
+    /// assert_eq!(t.lease_ttl, Duration::from_secs(35));
     /// ```
     pub fn for_transport(policy: &Policy, request_limit: Duration) -> Self {
         let mut t = Self::for_policy(policy);
         t.lease_ttl = request_limit
-            .saturating_add(Duration::from_secs(2))
+            .saturating_add(Duration::from_secs(5))
             .min(t.lease_ttl);
         t
     }

@@ -575,13 +575,24 @@ impl Fleet {
         // `Renewal::restart` at the top of the driver's flight loop.
         let t = self.t;
         let proc = &mut self.procs[i];
-        if let Some(run) = proc.call.as_mut().and_then(|c| c.flight.as_mut())
+        if let Some(call) = proc.call.as_mut()
+            && let Some(run) = call.flight.as_mut()
             && run.open
         {
-            proc.session.restart(now, run.id);
             run.asked_t = t;
+            if !proc.session.restart(now, run.id) {
+                // The session dropped the renewal: the driver leaves the flight and
+                // `Held` releases a held lease.
+                let (held, holder) = (run.held, run.holder);
+                call.flight = None;
+                if held && self.store.up && self.store.lease.is_some_and(|(h, _)| h == holder) {
+                    self.store.lease = None;
+                }
+                return Ok(Flow::Continue);
+            }
         }
-        let bound = 2 * (self.timings.lease_ttl + self.timings.poll).as_millis() as u32
+        // The wait's cap is two lease lifetimes, with a read and a lease per poll.
+        let bound = 4 * (self.timings.lease_ttl + self.timings.poll).as_millis() as u32
             / self.timings.poll.as_millis().max(1) as u32
             + 16;
         let step = self.run_mut(i).flight.step(now);
