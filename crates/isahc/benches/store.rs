@@ -6,9 +6,9 @@
 //!   wrote to Redis (read, unseal, install), against a plain Redis `GET` of a value of
 //!   the record's size. Needs `redis-server` on `PATH`; skipped with a message if not.
 //! - `store_waiter`: a provider waiting on another's lease (the store's poll is 50 ms)
-//!   sees the record this long after it was written, over a `FileStore`. Each
-//!   iteration's time is that latency alone; the largest seen is checked against
-//!   250 ms and printed.
+//!   sees the record this long after it was written, over a `FileStore` and over
+//!   Redis (skipped without `redis-server`). Each iteration's time is that latency
+//!   alone; the largest seen is checked against 250 ms and printed.
 //!
 //! `cargo xtask bench` collects these into BENCHMARKS.md.
 
@@ -128,10 +128,10 @@ fn l2(c: &mut Criterion, emu: &Emulator) {
 /// One waiter round on a record name of its own (user `n`): the round holds the
 /// lease, starts a provider with no token (it finds the lease held and polls), writes
 /// a record `offset` later and returns how long the provider took to hand it out.
-fn waiter_round(emu: &Emulator, dir: &std::path::Path, n: u64, offset: Duration) -> Duration {
+fn waiter_round(emu: &Emulator, store: impl Store + 'static, n: u64, offset: Duration) -> Duration {
     let p = TokenProvider::builder(BaseUrl::parse(&emu.base_url()).unwrap())
         .credentials(Credentials::new(format!("waiter-{n}"), "not-needed"))
-        .store(FileStore::new(dir))
+        .store(store)
         .store_key(SealKey::from_bytes([7; 32]))
         .build()
         .unwrap();
@@ -165,8 +165,13 @@ fn waiter_round(emu: &Emulator, dir: &std::path::Path, n: u64, offset: Duration)
     })
 }
 
-fn waiter(c: &mut Criterion, emu: &Emulator) {
-    let dir = tempfile::tempdir().unwrap();
+/// The waiter's latency over the store `make` gives for each round (`kind` names it).
+fn waiter_over<S: Store + 'static>(
+    c: &mut Criterion,
+    emu: &Emulator,
+    kind: &str,
+    make: impl Fn() -> S,
+) {
     let mut round = 0_u64;
     let mut worst = Duration::ZERO;
     let mut g = c.benchmark_group("store_waiter");
@@ -175,14 +180,14 @@ fn waiter(c: &mut Criterion, emu: &Emulator) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(1))
         .warm_up_time(Duration::from_millis(100));
-    g.bench_function("write_to_seen/file", |b| {
+    g.bench_function(format!("write_to_seen/{kind}"), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters.min(10_000) {
                 round += 1;
                 // The write lands at a different point of the poll cycle each round.
                 let offset = Duration::from_millis(60 + round * 7 % 50);
-                let latency = waiter_round(emu, dir.path(), round, offset);
+                let latency = waiter_round(emu, make(), round, offset);
                 worst = worst.max(latency);
                 total += latency;
             }
@@ -202,8 +207,20 @@ fn waiter(c: &mut Criterion, emu: &Emulator) {
         "EXCEEDED"
     };
     println!(
-        "store_waiter: worst write-to-seen latency {worst:?} over {round} rounds (bound {WAITER_BOUND:?}: {verdict})"
+        "store_waiter: worst write-to-seen latency over {kind} {worst:?} over {round} rounds (bound {WAITER_BOUND:?}: {verdict})"
     );
+}
+
+fn waiter(c: &mut Criterion, emu: &Emulator) {
+    let dir = tempfile::tempdir().unwrap();
+    waiter_over(c, emu, "file", || FileStore::new(dir.path()));
+    if !redis_available() {
+        println!("store_waiter/write_to_seen/redis: skipped: no redis-server on PATH");
+        return;
+    }
+    let redis = RedisServer::start();
+    let store = Arc::new(RedisStore::open(&redis.url()).unwrap());
+    waiter_over(c, emu, "redis", || store.clone());
 }
 
 fn bench(c: &mut Criterion) {

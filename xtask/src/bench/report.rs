@@ -108,6 +108,8 @@ const ROWS: &[Row] = &[
 
 /// The waiter benchmark: from a record's write to a waiting provider handing it out.
 const WAITER: Id = ("store_waiter", "write_to_seen/file");
+/// The same over Redis; only measured where `redis-server` is installed.
+const WAITER_REDIS: Id = ("store_waiter", "write_to_seen/redis");
 /// The most the waiter latency may be (the store is polled every 50 ms).
 const WAITER_BOUND_MS: f64 = 250.0;
 
@@ -352,22 +354,26 @@ impl Report {
     /// herd's requests per renewal.
     fn store_section(&self) -> String {
         let mut s = String::from("\n## Token store\n\n");
-        match self.find(WAITER) {
-            Some(w) => {
-                let ms = w.mean / 1e6;
-                let verdict = if ms < WAITER_BOUND_MS {
-                    "ok"
-                } else {
-                    "EXCEEDED"
-                };
-                let _ = writeln!(
-                    s,
-                    "- A waiting provider hands out a record {} (mean; median {}) after it was written; bound {WAITER_BOUND_MS} ms with the store polled every 50 ms: {verdict}",
-                    fmt_ns(w.mean),
-                    fmt_ns(w.median)
-                );
+        for (id, over) in [(WAITER, "a file store"), (WAITER_REDIS, "Redis")] {
+            match self.find(id) {
+                Some(w) => {
+                    let ms = w.mean / 1e6;
+                    let verdict = if ms < WAITER_BOUND_MS {
+                        "ok"
+                    } else {
+                        "EXCEEDED"
+                    };
+                    let _ = writeln!(
+                        s,
+                        "- Over {over}, a waiting provider hands out a record {} (mean; median {}) after it was written; bound {WAITER_BOUND_MS} ms with the store polled every 50 ms: {verdict}",
+                        fmt_ns(w.mean),
+                        fmt_ns(w.median)
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "- Waiter latency over {over}: not measured in this run.");
+                }
             }
-            None => s.push_str("- Waiter latency: not measured in this run.\n"),
         }
         match &self.herd {
             Some(h) => {
