@@ -434,7 +434,11 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
     /// and half of that (median).
     fn every_row(dir: &Path) {
         let mut ids: Vec<String> = Vec::new();
-        for (g, f) in ROWS.iter().flat_map(|r| [r.a, r.b]).chain([WAITER]) {
+        for (g, f) in ROWS
+            .iter()
+            .flat_map(|r| [r.a, r.b])
+            .chain([WAITER, WAITER_REDIS])
+        {
             let id = format!("{g}/{f}");
             if !ids.contains(&id) {
                 ids.push(id);
@@ -478,10 +482,15 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
             "- core: `parse_token_response` vs serde floor (borrowed struct): 0.50x (time, x the floor)"
         );
         assert!(text.contains("- Herd: 20 processes x 50 threads over one file store made 3 requests for 3 renewals (a login, then one per expiry): 1.00 per renewal"), "{text}");
-        assert!(
-            text.contains(": ok\n"),
-            "the waiter is within its bound: {text}"
-        );
+        for over in ["a file store", "Redis"] {
+            assert!(
+                text.lines().any(
+                    |l| l.starts_with(&format!("- Over {over}, a waiting provider"))
+                        && l.ends_with(": ok")
+                ),
+                "the waiter over {over} is within its bound: {text}"
+            );
+        }
         assert_eq!(
             heads[6],
             "- CLI: `smartling-auth token` on a warm cache vs `smartling-auth --version`, wall time (median): 1.11x (time, x the baseline)"
@@ -515,6 +524,13 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
         assert!(text.contains("| n/a | n/a | n/a | n/a | not measured |"));
         assert!(text.contains("Not measured in this run."));
         assert!(text.contains("- Herd: not measured in this run."));
+        assert!(text.contains("- Waiter latency over a file store: not measured in this run."));
+        // Without redis-server the Redis waiter is absent, and not a missing row.
+        assert!(text.contains("- Waiter latency over Redis: not measured in this run."));
+        assert!(
+            !missing.iter().any(|m| m.ends_with("/redis")),
+            "{missing:?}"
+        );
         assert!(r.headlines().is_empty());
     }
 

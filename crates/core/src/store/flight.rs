@@ -675,6 +675,16 @@ mod tests {
         Timings::default().with_lease_ttl(Duration::from_secs(5))
     }
 
+    /// A flight that read nothing and was refused the lease once, at `t0`.
+    fn refused_once(t0: Instant, deadline: Option<Instant>) -> Flight {
+        let mut f = Flight::new(timings(), deadline, LeaseId(1), true);
+        f.step(t0);
+        f.read_done(t0, absent(t0));
+        f.step(t0);
+        f.lease_done(t0, Ok(false));
+        f
+    }
+
     /// Refused, polled, refused again: the waiter keeps asking for the lease after
     /// each poll, and takes it once the holder's lease is gone.
     #[test]
@@ -709,11 +719,7 @@ mod tests {
     #[test]
     fn a_waiter_refused_past_its_cap_reads_once_more_then_sends() {
         let t0 = Instant::now();
-        let mut f = Flight::new(timings(), None, LeaseId(1), true);
-        f.step(t0);
-        f.read_done(t0, absent(t0));
-        f.step(t0);
-        f.lease_done(t0, Ok(false));
+        let mut f = refused_once(t0, None);
         let cap = t0 + (timings().lease_ttl + timings().poll) * 2;
         // The next refusal lands past the cap (a slow store, a descheduled process).
         assert!(matches!(f.step(cap), FlightStep::Read));
@@ -730,12 +736,7 @@ mod tests {
     #[test]
     fn a_caller_deadline_caps_the_wait_at_half_its_time() {
         let t0 = Instant::now();
-        let deadline = t0 + Duration::from_secs(4);
-        let mut f = Flight::new(timings(), Some(deadline), LeaseId(1), true);
-        f.step(t0);
-        f.read_done(t0, absent(t0));
-        f.step(t0);
-        f.lease_done(t0, Ok(false));
+        let mut f = refused_once(t0, Some(t0 + Duration::from_secs(4)));
         let half = t0 + Duration::from_secs(2);
         f.step(half);
         f.read_done(half, absent(half));
