@@ -2,7 +2,8 @@
 //! protocol's timings, and the store's health between calls.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
@@ -13,6 +14,33 @@ use super::{
     Fetched, Flight, LeaseId, Record, RecordName, SealKey, Store, StoreError, Stored, Timings,
 };
 use crate::{AccessToken, BaseUrl, Policy};
+
+/// A lease id unique to this renewal: a per-process random seed, spread by a
+/// counter through a bijection of `u64`, so ids never repeat within a process and
+/// two processes collide only if their 64-bit seeds land close together. One OS
+/// random call per process, not one per renewal: the seed is read where a store
+/// adoption is timed, and the syscall was a measurable part of it.
+fn next_lease_id() -> LeaseId {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut id = [0u8; 8];
+        // Uniqueness matters, not secrecy; a failing OS generator still gives a usable
+        // (if guessable) seed from the clock and the process.
+        if getrandom::fill(&mut id).is_err() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64;
+            id = (u64::from(std::process::id()) << 32 ^ nanos).to_le_bytes();
+        }
+        u64::from_le_bytes(id)
+    });
+    // Multiplying by an odd constant is a bijection mod 2^64: distinct counts give
+    // distinct ids.
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    LeaseId(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
 
 /// A store as one session uses it: which record, under which key, with which timings,
 /// and whether the store failed lately. Plug it into a
@@ -167,20 +195,8 @@ impl SharedStore {
     /// assert!(matches!(shared.flight(now, None).step(now), FlightStep::Read));
     /// ```
     pub fn flight(&self, now: Instant, deadline: Option<Instant>) -> Flight {
-        let mut id = [0u8; 8];
-        // Uniqueness matters, not secrecy; a failing OS generator still gives a usable
-        // (if guessable) id from the clock and the process.
-        if getrandom::fill(&mut id).is_err() {
-            id = (u64::from(std::process::id()) << 32 ^ now.elapsed().as_nanos() as u64)
-                .to_le_bytes();
-        }
         let available = self.lock_health().available(now);
-        Flight::new(
-            self.timings,
-            deadline,
-            LeaseId(u64::from_le_bytes(id)),
-            available,
-        )
+        Flight::new(self.timings, deadline, next_lease_id(), available)
     }
 
     /// Judges a read (see [`judge`](super::judge)), and warns about a record that
@@ -263,5 +279,30 @@ impl SharedStore {
 
     fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_ids_never_repeat_within_a_process() {
+        let ids: std::collections::HashSet<_> = (0..100_000).map(|_| next_lease_id()).collect();
+        assert_eq!(ids.len(), 100_000);
+    }
+
+    #[test]
+    fn lease_ids_are_unique_across_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| (0..10_000).map(|_| next_lease_id()).collect::<Vec<_>>())
+            })
+            .collect();
+        let ids: std::collections::HashSet<_> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 40_000);
     }
 }
