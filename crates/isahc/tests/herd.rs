@@ -348,6 +348,41 @@ mod redis_herds {
         }
     }
 
+    /// Someone left a value of another type (a list) under the record's key: it is
+    /// garbage like any other record that cannot be read, so the first provider warns,
+    /// logs in once and writes over it, and the next one adopts what it wrote.
+    #[test]
+    #[ignore = "needs redis-server"]
+    fn a_value_of_another_type_under_the_key_is_replaced_with_a_warning() {
+        let logs = smartling_auth_testkit::logs::LogCapture::new();
+        let _guard = tracing::subscriber::set_default(logs.subscriber(tracing::Level::WARN));
+        let redis = RedisServer::start();
+        let emu = emulator(Duration::from_secs(480));
+        let first = provider(&emu.base_url(), &redis.url(), Duration::from_secs(3));
+        let name = first.state().cache().store().unwrap().name().clone();
+        let key = smartling_auth_isahc::RedisStore::open(&redis.url())
+            .unwrap()
+            .key_of(&name);
+        let mut con = connect(&redis.url());
+        let _: () = redis::cmd("RPUSH")
+            .arg(&key)
+            .arg("not a record")
+            .query(&mut con)
+            .unwrap();
+        let token = first.access_token().unwrap();
+        assert_eq!(renewals(&emu), (1, 0));
+        assert!(
+            logs.text().contains("ignoring a stored token record"),
+            "{}",
+            logs.text()
+        );
+        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut con).unwrap();
+        assert_eq!(kind, "string", "written over the list");
+        let second = provider(&emu.base_url(), &redis.url(), Duration::from_secs(3));
+        assert_eq!(second.access_token().unwrap().secret(), token.secret());
+        assert_eq!(renewals(&emu), (1, 0), "the second provider adopted it");
+    }
+
     /// The lease holder is killed while its login is in flight: the others wait out
     /// the lease, one of them logs in, and everyone is served. Two requests in all.
     #[test]

@@ -20,11 +20,17 @@ const MAX_VERSION_DIGITS: usize = 15;
 const POOL: usize = 4;
 
 /// Writes `ARGV[2]` (expiring after `ARGV[3]` ms) if the record's version is `ARGV[1]`;
-/// anything that is not `SA1 <digits> ` counts as version 0.
+/// anything that is not `SA1 <digits> ` counts as version 0, a value of another type
+/// (a list, a hash) too. Any other error of `GET` (an ACL refusal) stops the script:
+/// reading it as version 0 would let a stale writer through.
 const WRITE: &str = r"
-local cur = redis.call('GET', KEYS[1])
+local cur = redis.pcall('GET', KEYS[1])
+if type(cur) == 'table' and cur.err then
+  if string.sub(cur.err, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply(cur.err) end
+  cur = false
+end
 local v = 0
-if cur then
+if type(cur) == 'string' then
   local m = string.match(cur, '^SA1 (%d+) ')
   if m and #m <= 15 then v = tonumber(m) end
 end
@@ -64,6 +70,9 @@ return 0
 ///   refresh token's lifetime;
 /// - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
 ///   holder's random id.
+///
+/// Whatever else is found under a record's key (another format, a list or a hash) is
+/// untrusted garbage: it reads as version 0, and the next renewal writes over it.
 ///
 /// # Commands (ACL)
 /// The store runs `TIME`, `GET`, `SET` (with `NX PX`), and two Lua scripts through
@@ -386,6 +395,14 @@ fn tls_error(e: &RedisError) -> Option<&rustls::Error> {
     io.get_ref()?.downcast_ref()
 }
 
+/// Whether `e` says a command met a value of another type (`WRONGTYPE`), alone or
+/// inside a pipeline's failures.
+fn wrong_type(e: &RedisError) -> bool {
+    e.clone()
+        .into_server_errors()
+        .is_some_and(|errs| errs.iter().any(|(_, s)| s.code() == "WRONGTYPE"))
+}
+
 /// Parses `SA1 <version> <payload>`; anything else is version 0 (replaced).
 fn parse(value: Vec<u8>) -> Stored {
     let parsed = value.strip_prefix(b"SA1 ").and_then(|rest| {
@@ -413,7 +430,13 @@ impl Store for RedisStore {
     fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
         let key = self.key_of(name);
         let ((secs, micros), value): ((u64, u64), Option<Vec<u8>>) = self.with("read", |con| {
-            redis::pipe().cmd("TIME").cmd("GET").arg(&key).query(con)
+            match redis::pipe().cmd("TIME").cmd("GET").arg(&key).query(con) {
+                // A value of another type under our key is garbage like any other: an
+                // empty version-0 record, which the next write replaces. (Every reply
+                // of the pipeline was read, so the connection is still in step.)
+                Err(e) if wrong_type(&e) => Ok((redis::cmd("TIME").query(con)?, Some(Vec::new()))),
+                other => other,
+            }
         })?;
         let now = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
         Ok(Fetched {

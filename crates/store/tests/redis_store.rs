@@ -121,15 +121,39 @@ fn garbage_truncated_and_foreign_values_read_as_version_0_and_are_replaced() {
         );
         assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 4);
     }
-    // A value of another type is an error, not a panic, and the store still works.
-    let _: () = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
-    let _: () = redis::cmd("LPUSH")
-        .arg(&key)
-        .arg("x")
-        .query(&mut con)
-        .unwrap();
-    let e = store.read(&name()).unwrap_err();
-    assert_eq!(e.kind, StoreErrorKind::Protocol, "{e}");
+    // A value of another type is garbage too: an empty version 0, replaced by a write
+    // that expects version 0 and by no other.
+    for other in ["LPUSH", "SADD"] {
+        let _: () = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
+        let _: () = redis::cmd(other)
+            .arg(&key)
+            .arg("x")
+            .query(&mut con)
+            .unwrap();
+        let got = store.read(&name()).unwrap();
+        assert_eq!(
+            got.record,
+            Some(Stored {
+                version: 0,
+                payload: Vec::new()
+            }),
+            "{other}"
+        );
+        let skew = got
+            .now
+            .duration_since(SystemTime::now())
+            .unwrap_or_else(|e| e.duration());
+        assert!(skew < Duration::from_secs(5), "still the server's clock");
+        assert!(
+            !store.write(&name(), 3, &record(4), TTL).unwrap(),
+            "only version 0 replaces it"
+        );
+        assert!(store.write(&name(), 0, &record(5), TTL).unwrap(), "{other}");
+        assert_eq!(store.read(&name()).unwrap().record.unwrap(), record(5));
+        // The connection is still in step: the next reads answer their own commands.
+        assert!(store.lease(&name(), LeaseId(9), TTL).unwrap());
+        store.release(&name(), LeaseId(9)).unwrap();
+    }
 }
 
 #[test]
@@ -222,6 +246,22 @@ fn the_documented_acl_is_enough_and_an_acl_user_comes_from_the_url() {
     let e = store.read(&name()).unwrap_err();
     assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
     assert!(!e.to_string().contains("pw-acl-Q7"), "{e}");
+
+    // A user who may not GET: the write script's GET is refused, and that stops the
+    // write; it is never read as "no record", which would let a stale writer through.
+    let _: () = setuser("blind", &ACL.replace(" +get", ""))
+        .query(&mut admin)
+        .unwrap();
+    let url = server.url().replace("redis://", "redis://blind:pw-acl-Q7@");
+    let store = RedisStore::open(&url).unwrap();
+    let e = store.write(&name(), 0, &record(3), TTL).unwrap_err();
+    assert!(!e.to_string().contains("pw-acl-Q7"), "{e}");
+    let admin_view = RedisStore::open(&server.url()).unwrap();
+    assert_eq!(
+        admin_view.read(&name()).unwrap().record.unwrap(),
+        record(2),
+        "nothing written: {e}"
+    );
 }
 
 /// A server that accepts connections and never answers.
