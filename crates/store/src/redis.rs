@@ -41,6 +41,16 @@ end
 return 0
 ";
 
+/// Takes the lease for `ARGV[1]` for `ARGV[2]` ms unless another holder has it. Every
+/// lease of ours expires; a key found without an expiry (put there by hand, or by
+/// `PERSIST`) would block every renewal for good, so it gets one: it then ends like a
+/// dead holder's lease, after one lease's time.
+const LEASE: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
 /// Deletes the lease if `ARGV[1]` still holds it.
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -69,20 +79,21 @@ return 0
 /// - `<prefix><name>`: the record, `SA1 <version> <sealed payload>`, expiring with the
 ///   refresh token's lifetime;
 /// - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
-///   holder's random id.
+///   holder's random id (a key there without an expiry is given one).
 ///
 /// Whatever else is found under a record's key (another format, a list or a hash) is
 /// untrusted garbage: it reads as version 0, and the next renewal writes over it.
 ///
 /// # Commands (ACL)
-/// The store runs `TIME`, `GET`, `SET` (with `NX PX`), and two Lua scripts through
-/// `EVALSHA`, falling back to `EVAL` when the server's script cache is empty (after a
-/// restart): the compare-and-set write, which calls `GET` and `SET`, and the
-/// compare-and-delete release, which calls `GET` and `DEL` (Redis checks the commands a
-/// script calls against the user's ACL too). A minimal ACL user:
+/// The store runs `TIME` and `GET`, and three Lua scripts through `EVALSHA`, falling
+/// back to `EVAL` when the server's script cache is empty (after a restart): the
+/// lease, which calls `SET` (with `NX PX`), and `PTTL` and `PEXPIRE` to give a key
+/// found without an expiry one; the compare-and-set write, which calls `GET` and
+/// `SET`; and the compare-and-delete release, which calls `GET` and `DEL` (Redis
+/// checks the commands a script calls against the user's ACL too). A minimal ACL user:
 ///
 /// ```text
-/// ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +evalsha +eval
+/// ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +pttl +pexpire +evalsha +eval
 /// ```
 ///
 /// # Connections
@@ -116,6 +127,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    lease: Lua,
     write: Lua,
     release: Lua,
 }
@@ -280,6 +292,7 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             idle: Mutex::default(),
+            lease: Lua::new(LEASE),
             write: Lua::new(WRITE),
             release: Lua::new(RELEASE),
         })
@@ -447,16 +460,12 @@ impl Store for RedisStore {
 
     fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
         let key = format!("{}:lease", self.key_of(name));
-        let set: Option<String> = self.with("lease", |con| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(holder.0.to_string())
-                .arg("NX")
-                .arg("PX")
-                .arg(ms(ttl))
-                .query(con)
+        let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
+        let taken: i64 = self.with("lease", |con| {
+            self.lease
+                .run(con, &key, &[holder.as_bytes(), ttl.as_bytes()])
         })?;
-        Ok(set.is_some())
+        Ok(taken == 1)
     }
 
     fn write(

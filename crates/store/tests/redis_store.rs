@@ -93,6 +93,57 @@ fn the_lease_is_exclusive_expires_and_is_released_only_by_its_holder() {
     assert!(store.lease(&name(), LeaseId(3), TTL).unwrap());
 }
 
+/// A lease key without an expiry is no lease of ours (someone set it by hand, or ran
+/// `PERSIST`): it is given one, so it ends like a dead holder's lease instead of
+/// blocking every renewal for good. A live lease's expiry is left alone.
+#[test]
+#[ignore = "needs redis-server"]
+fn a_lease_key_without_an_expiry_ends_like_a_dead_holders() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let key = format!("{}:lease", store.key_of(&name()));
+    let mut con = raw(&server.url());
+    let pttl =
+        |con: &mut redis::Connection| -> i64 { redis::cmd("PTTL").arg(&key).query(con).unwrap() };
+    for (put, arg) in [("SET", "stuck"), ("RPUSH", "not a lease")] {
+        let _: () = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
+        let _: () = redis::cmd(put).arg(&key).arg(arg).query(&mut con).unwrap();
+        assert_eq!(pttl(&mut con), -1, "{put}: no expiry");
+        let ttl = Duration::from_millis(300);
+        assert!(
+            !store.lease(&name(), LeaseId(1), ttl).unwrap(),
+            "{put}: held"
+        );
+        let left = pttl(&mut con);
+        assert!(
+            left > 0 && left <= 300,
+            "{put}: given the lease's time: {left}"
+        );
+        let mut taken = false;
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(20));
+            if store.lease(&name(), LeaseId(2), TTL).unwrap() {
+                taken = true;
+                break;
+            }
+        }
+        assert!(taken, "{put}: it ended");
+        // A live lease keeps its own expiry when others ask for it.
+        let before = pttl(&mut con);
+        assert!(
+            !store
+                .lease(&name(), LeaseId(3), Duration::from_millis(10))
+                .unwrap()
+        );
+        let after = pttl(&mut con);
+        assert!(
+            after > 10 && after <= before,
+            "{put}: {before} then {after}"
+        );
+        store.release(&name(), LeaseId(2)).unwrap();
+    }
+}
+
 #[test]
 #[ignore = "needs redis-server"]
 fn garbage_truncated_and_foreign_values_read_as_version_0_and_are_replaced() {
@@ -198,7 +249,7 @@ fn a_kept_connection_the_server_closed_is_replaced_unseen() {
 }
 
 /// The ACL the module docs give, exactly.
-const ACL: &str = "~smartling-auth:* +time +get +set +del +evalsha +eval";
+const ACL: &str = "~smartling-auth:* +time +get +set +del +pttl +pexpire +evalsha +eval";
 
 #[test]
 #[ignore = "needs redis-server"]
