@@ -10,8 +10,8 @@
 //! - an accepted URL is `https://...`, or `http://` with a loopback host only
 //!   (127.0.0.0/8, `[::1]`, `localhost`), as an independent reading of the normalised
 //!   URL with `std::net` finds it; it has no query, fragment or user info, no trailing
-//!   slash, and parsing it again gives the same URL (not checked for non-ASCII URLs
-//!   while the bug kept in `crates/core/tests/fuzz_regressions.rs` is open);
+//!   slash, it is ASCII, and parsing it again gives the same URL (a finding once:
+//!   `crates/core/tests/fuzz_regressions.rs`);
 //! - both requests go to the base URL joined with their path, as `POST` with JSON
 //!   headers, and their bodies are JSON objects that give the inputs back exactly.
 

@@ -3,7 +3,8 @@
 //! lifetime, version and seal), lease, write and release results, renewals that did or
 //! did not install tokens, time steps, and stray outcomes nobody asked for.
 //!
-//! Checks: no panic; a `Write` only right after a `sent()` that reported a renewal,
+//! Checks: no panic; a `Write` only right after a `sent()` that answered the flight's
+//! own `Send` and reported a renewal (a stray `sent()` must lead to no write),
 //! always as the expected version plus one, where the expected version is the one the
 //! last judged read gave; a `Release` only while holding the lease; `Done` stays done;
 //! and once every outcome is an error the flight is done within 10 steps.
@@ -241,8 +242,14 @@ fuzz_target!(|input: Input| {
     for o in &input.outcomes {
         harness.now += Duration::from_millis(u64::from(o.advance_ms));
         if let Some(stray) = o.stray {
-            // A stray answer is not the one a write follows.
-            harness.feed(&mut flight, stray, o);
+            if let Stray::Sent = stray {
+                // No Send is out between steps: the flight ignores a renewal outcome
+                // it did not ask for, so no write may follow from it.
+                let renewed = o.yes && !o.fail;
+                flight.sent(harness.now, renewed.then_some(harness.now));
+            } else {
+                harness.feed(&mut flight, stray, o);
+            }
             continue;
         }
         if harness.step(&mut flight, o) {

@@ -67,3 +67,62 @@ fn non_ascii_base_urls_are_refused_with_a_reason() {
     // Percent-encoded, the same path is fine.
     assert!(BaseUrl::parse("https://gw.example/%C3%A9").is_ok());
 }
+
+/// Fuzz target `store_flight`, `crash-c2434513ba654c1f84b24e22403fff57935062ea`: a read
+/// nobody asked for found a fresh record, then a renewal outcome nobody asked for came
+/// in, and the flight asked to write over version 0, a version no read of its own had
+/// found. Drivers never do this (they answer each step), but a flight must not turn a
+/// stray outcome into a write: a renewal outcome without its `Send` changes nothing.
+#[test]
+fn a_renewal_outcome_without_a_send_never_leads_to_a_write() {
+    use smartling_auth_core::store::{
+        Flight, FlightStep, Judged, LeaseId, Record, RecordName, Timings, judge,
+    };
+    use smartling_auth_core::{AccessToken, Policy, TokenPair};
+    use std::time::{Duration, Instant, SystemTime};
+
+    let t0 = Instant::now();
+    let store_now = SystemTime::now();
+    let name = RecordName::new(&BaseUrl::default(), "user", None);
+    let read = |stored: Option<(u64, &[u8])>| {
+        judge(stored, store_now, t0, &name, None, &Policy::default(), None)
+    };
+    let pair = TokenPair::new(
+        AccessToken::new("a"),
+        RefreshToken::new("r"),
+        Duration::from_secs(480),
+        Duration::from_secs(3600),
+    );
+    let payload = Record::new(pair, store_now).encode(&name, 4, None);
+    let fresh = read(Some((4, &payload)));
+    assert!(matches!(fresh.judged, Judged::Fresh { .. }));
+
+    let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    f.read_done(t0, Ok(fresh));
+    f.sent(t0, Some(t0));
+    let steps: Vec<_> = (0..4).map(|_| f.step(t0)).collect();
+    assert!(
+        !steps.iter().any(|s| matches!(s, FlightStep::Write { .. })),
+        "{steps:?}"
+    );
+    assert!(matches!(steps[0], FlightStep::Adopt { .. }), "{steps:?}");
+
+    // The same outcome answering the flight's own Send is written.
+    let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    assert!(matches!(f.step(t0), FlightStep::Read));
+    f.read_done(t0, Ok(read(None)));
+    assert!(matches!(f.step(t0), FlightStep::Lease { .. }));
+    f.lease_done(t0, Ok(true));
+    assert!(matches!(f.step(t0), FlightStep::Read));
+    f.read_done(t0, Ok(read(None)));
+    assert!(matches!(f.step(t0), FlightStep::Send));
+    f.sent(t0, Some(t0));
+    assert!(matches!(
+        f.step(t0),
+        FlightStep::Write {
+            expected: 0,
+            version: 1,
+            ..
+        }
+    ));
+}

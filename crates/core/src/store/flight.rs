@@ -400,6 +400,8 @@ pub struct Flight {
     last_read: bool,
     /// The store failed during this flight: renew locally and write nothing.
     offline: bool,
+    /// A `Send` is out: only then does [`sent`](Self::sent) lead to a write.
+    sending: bool,
     adopt: Option<(Record, Instant)>,
 }
 
@@ -429,6 +431,7 @@ impl Flight {
             wait_cap: None,
             last_read: false,
             offline: !available,
+            sending: false,
             adopt: None,
         }
     }
@@ -467,6 +470,7 @@ impl Flight {
             }
             State::Send => {
                 self.state = State::Awaiting;
+                self.sending = true;
                 FlightStep::Send
             }
             State::Write { version, issued_at } => {
@@ -577,7 +581,9 @@ impl Flight {
     }
 
     /// Feeds the renewal's outcome back: `Some(sent_at)` when it installed new tokens
-    /// (sent at that instant), `None` otherwise.
+    /// (sent at that instant), `None` otherwise. Without a [`FlightStep::Send`] out it
+    /// changes nothing: a write must answer a renewal this flight asked for, against
+    /// the version its own read found.
     ///
     /// ```
     /// use smartling_auth_core::store::*;
@@ -588,6 +594,9 @@ impl Flight {
     /// assert!(matches!(f.step(now), FlightStep::Done)); // the store was down: no write
     /// ```
     pub fn sent(&mut self, _now: Instant, renewed: Option<Instant>) {
+        if !std::mem::take(&mut self.sending) {
+            return;
+        }
         self.state = match (renewed, self.clock) {
             (Some(sent_at), Some((read_end, store_now)))
                 if !self.offline && self.expected < MAX_VERSION =>
