@@ -15,11 +15,11 @@ use super::{
 };
 use crate::{AccessToken, BaseUrl, Policy};
 
-/// A lease id unique to this renewal: a per-process random seed, spread by a
-/// counter through a bijection of `u64`, so ids never repeat within a process and
-/// two processes collide only if their 64-bit seeds land close together. One OS
-/// random call per process, not one per renewal: the seed is read where a store
-/// adoption is timed, and the syscall was a measurable part of it.
+/// A lease id unique to this renewal: a per-process random seed mixed with a counter
+/// through a bijection of `u64`, so ids never repeat within a process, and two
+/// processes that made `a` and `b` renewals share one with a chance of about
+/// `a * b / 2^64`. One OS random call per process, not one per renewal: every store
+/// adoption starts a flight, and the syscall was a measurable part of one.
 fn next_lease_id() -> LeaseId {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
