@@ -44,10 +44,11 @@ return 0
 /// Takes the lease for `ARGV[1]` for `ARGV[2]` ms unless another holder has it. Every
 /// lease of ours expires; a key found without an expiry (put there by hand, or by
 /// `PERSIST`) would block every renewal for good, so it gets one: it then ends like a
-/// dead holder's lease, after one lease's time.
+/// dead holder's lease, after one lease's time. The repair runs under `pcall`: a user
+/// whose ACL predates it (no `PTTL`, `PEXPIRE`) still gets the lease as before.
 const LEASE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.pcall('PTTL', KEYS[1]) == -1 then redis.pcall('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 ";
 
@@ -88,7 +89,8 @@ return 0
 /// The store runs `TIME` and `GET`, and three Lua scripts through `EVALSHA`, falling
 /// back to `EVAL` when the server's script cache is empty (after a restart): the
 /// lease, which calls `SET` (with `NX PX`), and `PTTL` and `PEXPIRE` to give a key
-/// found without an expiry one; the compare-and-set write, which calls `GET` and
+/// found without an expiry one (an ACL without these two keeps the lease working,
+/// minus that repair); the compare-and-set write, which calls `GET` and
 /// `SET`; and the compare-and-delete release, which calls `GET` and `DEL` (Redis
 /// checks the commands a script calls against the user's ACL too). A minimal ACL user:
 ///
@@ -367,6 +369,9 @@ impl RedisStore {
         } else if e.kind() == ErrorKind::AuthenticationFailed
             || e.code()
                 .is_some_and(|c| c == "NOPERM" || c == "WRONGPASS" || c == "NOAUTH")
+            // An ACL refusal inside a script comes back as a plain ERR, in these words.
+            || e.to_string()
+                .contains("user executing the script can't run this command")
         {
             StoreErrorKind::Refused
         } else if e.is_connection_refusal() || e.is_io_error() || e.is_connection_dropped() {
