@@ -175,6 +175,14 @@ impl Store for Fallback {
     fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
         self.either(|s| s.lease(name, holder, ttl))
     }
+    fn extend(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.either(|s| s.extend(name, holder, ttl))
+    }
     fn write(
         &self,
         name: &RecordName,

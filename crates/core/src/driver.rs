@@ -3,6 +3,8 @@
 //! wait, so none of them makes a lifecycle decision of its own.
 
 use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use event_listener::EventListener;
@@ -203,6 +205,25 @@ impl TokenCache {
                         }
                     }
                     FlightStep::Wait(until) => transport.wait(until, never.listen()).await,
+                    FlightStep::Extend { holder, ttl } => {
+                        // Handed out only while a request is out (see `Send` below).
+                        let outcome = transport
+                            .offload(jobs::extend(shared, holder, ttl))
+                            .await
+                            .flag();
+                        let done = transport.now();
+                        shared.note(done, &outcome, "extend");
+                        flight.extend_done(done, outcome);
+                        if !flight.holding() {
+                            held.holder = None;
+                        }
+                    }
+                    FlightStep::Pending(_) => {
+                        // Every outcome is fed back before the next step, so nothing is
+                        // ever awaited here; leave the flight rather than spin.
+                        debug_assert!(false, "the flight awaits an outcome nobody runs");
+                        break;
+                    }
                     FlightStep::Adopt { record, issued } => {
                         if let Some(renewal) = renewal.take() {
                             let handled = renewal.adopt(transport.now(), record.pair, issued);
@@ -214,9 +235,68 @@ impl TokenCache {
                             break;
                         };
                         let sent_at = transport.now();
-                        let answer = transport
-                            .send(&renewal.transmit().request, call.remaining(sent_at))
-                            .await;
+                        // While the request is out, the flight extends the lease it
+                        // holds, so a slow server never lets it lapse under a live
+                        // holder. The request and one extension run side by side.
+                        let answer = {
+                            let mut send = pin!(
+                                transport
+                                    .send(&renewal.transmit().request, call.remaining(sent_at))
+                            );
+                            let mut extension = pin!(None);
+                            let mut answer = None;
+                            while answer.is_none() || extension.is_some() {
+                                let mut due = None;
+                                if answer.is_none() && extension.is_none() {
+                                    match flight.step(transport.now()) {
+                                        FlightStep::Extend { holder, ttl } => extension.set(Some(
+                                            transport.offload(jobs::extend(shared, holder, ttl)),
+                                        )),
+                                        FlightStep::Pending(at) => due = at,
+                                        other => debug_assert!(false, "{other:?} while sending"),
+                                    }
+                                }
+                                // Made when first polled, after the request and the
+                                // extension: a transport whose `wait` blocks then never
+                                // delays an answer that is already in.
+                                let mut timer = pin!(async {
+                                    match due {
+                                        Some(at) => transport.wait(at, never.listen()).await,
+                                        None => std::future::pending().await,
+                                    }
+                                });
+                                let sending = answer.is_none();
+                                let woke = std::future::poll_fn(|cx| {
+                                    if sending && let Poll::Ready(a) = send.as_mut().poll(cx) {
+                                        return Poll::Ready(Woke::Answer(a));
+                                    }
+                                    if let Some(e) = extension.as_mut().as_pin_mut()
+                                        && let Poll::Ready(outcome) = e.poll(cx)
+                                    {
+                                        return Poll::Ready(Woke::Extended(outcome.flag()));
+                                    }
+                                    timer.as_mut().poll(cx).map(|()| Woke::Due)
+                                })
+                                .await;
+                                match woke {
+                                    Woke::Answer(a) => answer = Some(a),
+                                    Woke::Extended(outcome) => {
+                                        extension.set(None);
+                                        let done = transport.now();
+                                        shared.note(done, &outcome, "extend");
+                                        flight.extend_done(done, outcome);
+                                        if !flight.holding() {
+                                            held.holder = None;
+                                        }
+                                    }
+                                    Woke::Due => {}
+                                }
+                            }
+                            let Some(answer) = answer else {
+                                unreachable!("the loop ends with the answer in")
+                            };
+                            answer
+                        };
                         let handled = renewal.complete(transport.now(), answer);
                         observe(kind, &handled);
                         if let Handled::Renewed(pair) = &handled {
@@ -280,6 +360,13 @@ impl TokenCache {
             }
         }
     }
+}
+
+/// What woke the driver while its request was out.
+enum Woke<A> {
+    Answer(A),
+    Extended(Result<bool, StoreError>),
+    Due,
 }
 
 /// The lease a flight holds, released if the flight is dropped before it ends.
@@ -351,6 +438,13 @@ mod jobs {
         let (store, name) = (shared.store().clone(), shared.name().clone());
         StoreJob(Box::new(move || {
             StoreAnswer(Answer::Flag(store.lease(&name, holder, ttl)))
+        }))
+    }
+
+    pub(super) fn extend(shared: &SharedStore, holder: LeaseId, ttl: Duration) -> StoreJob {
+        let (store, name) = (shared.store().clone(), shared.name().clone());
+        StoreJob(Box::new(move || {
+            StoreAnswer(Answer::Flag(store.extend(&name, holder, ttl)))
         }))
     }
 

@@ -69,8 +69,6 @@ struct StoreState {
     landed: Vec<Stored>,
     /// The end of the running operation's time limit, when it acts late.
     op_deadline: Option<u64>,
-    /// When each lease holder was first refused.
-    refused: HashMap<u64, u64>,
 }
 
 /// The shared store: one record, a lease, compare-and-set writes, and faults.
@@ -140,21 +138,26 @@ impl Store for ModelStore {
             s.lease.map(|(h, until)| (h.0 % 1000, until))
         ));
         match s.lease {
-            Some((_, until)) if until > now => {
-                // A waiter refused for two lease lifetimes renews without the lease
-                // (after one more read): the protocol's bound on waiting, excused
-                // like a fault. Only a process left unscheduled that long (or holders
-                // that keep renewing) gets there.
-                let first = *s.refused.entry(holder.0).or_insert(now);
-                if now - first >= 2 * (LEASE_TTL.as_millis() as u64 + 50) {
-                    self.world.lock().unwrap().fault();
-                }
-                Ok(false)
-            }
+            // A waiter never renews without the lease: it waits on a live one.
+            Some((_, until)) if until > now => Ok(false),
             _ => {
                 s.lease = Some((holder, now + ttl.as_millis() as u64));
                 Ok(true)
             }
+        }
+    }
+
+    fn extend(&self, _: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut s = self.lock();
+        self.gate(&s)?;
+        trace(format_args!("{now:>7} ms  extend by {}", holder.0 % 1000));
+        match &mut s.lease {
+            Some((h, until)) if *h == holder && *until > now => {
+                *until = now + ttl.as_millis() as u64;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 

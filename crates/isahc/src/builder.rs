@@ -310,9 +310,10 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
         self
     }
 
-    /// The store protocol's timings (how often waiters poll, how long a lease lasts);
-    /// by default [`Timings::for_transport`] with the total timeout (see
-    /// [`timeouts`](Self::timeouts)): a lease lasts one request plus 5 s.
+    /// The store protocol's timings (how often waiters poll, how long a lease lasts
+    /// unless its holder extends it); by default [`Timings::for_policy`]: a lease of
+    /// [`LEASE_TTL`](smartling_auth_core::store::LEASE_TTL), extended every third of
+    /// that while its holder renews.
     ///
     /// ```
     /// use smartling_auth_isahc::{TokenProvider, store::Timings};
@@ -377,11 +378,9 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
                 });
                 let shared = SharedStore::for_user(store, &self.base, user, key, &policy)
                     .map_err(Error::Store)?;
-                // The lease outlives a live holder's request (the client's own
-                // timeout), not the session's far longer notion of a lost one.
                 let timings = self
                     .store_timings
-                    .unwrap_or_else(|| Timings::for_transport(&policy, self.timeout));
+                    .unwrap_or_else(|| Timings::for_policy(&policy));
                 Some(shared.with_timings(timings))
             }
         };

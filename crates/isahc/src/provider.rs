@@ -1,15 +1,16 @@
 //! The blocking, thread-safe token provider: the core's one driver over a transport
 //! that blocks.
 
-use std::future::{Future, ready};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_lite::future::block_on;
+use async_io::{Timer, block_on};
+use futures_lite::future;
 use http::HeaderValue;
 use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, EventListener, Handled, HttpRequest, HttpResponse,
-    Listener, RequestKind, Snapshot, Transport, TransportError,
+    RequestKind, Snapshot, Transport, TransportError,
 };
 
 use crate::builder::Builder;
@@ -119,7 +120,9 @@ impl TokenProvider {
             .0
             .cache()
             .drive(&transport, Some(self.0.deadline()), observe);
-        // A blocking transport's futures are ready when made: this never parks.
+        // The caller's thread runs the driver: the request goes out through isahc's
+        // own agent thread, so the thread is free to extend a store lease meanwhile
+        // (store operations run in place, as the driver hands them out).
         block_on(drive).map(|grant| grant.access_token)
     }
 
@@ -178,8 +181,10 @@ impl TokenProvider {
     }
 }
 
-/// The blocking transport: sends on the calling thread and blocks on waits, so each
-/// future it returns is ready.
+/// The blocking transport: the caller's thread runs the driver under `block_on`, the
+/// request is isahc's async send (carried by isahc's agent thread), waits are
+/// `async-io` timers raced against the cache's listener, and store operations run in
+/// place. No thread is spent per renewal.
 struct Blocking<'a>(&'a Client);
 
 impl Transport for Blocking<'_> {
@@ -189,12 +194,13 @@ impl Transport for Blocking<'_> {
         limit: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         // A panic in here drops the renewal, which hands it to the next caller.
-        ready(self.0.send_within(request, limit))
+        self.0.send_async_within(request, limit)
     }
 
     fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()> {
-        listener.wait_deadline(until);
-        ready(())
+        future::or(listener, async move {
+            Timer::at(until).await;
+        })
     }
 }
 

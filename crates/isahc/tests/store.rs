@@ -119,6 +119,12 @@ impl Store for Down {
             "connection refused",
         ))
     }
+    fn extend(&self, _: &RecordName, _: LeaseId, _: Duration) -> Result<bool, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "connection refused",
+        ))
+    }
     fn write(&self, _: &RecordName, _: u64, _: &Stored, _: Duration) -> Result<bool, StoreError> {
         Err(StoreError::new(
             StoreErrorKind::Unavailable,

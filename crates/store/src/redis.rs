@@ -52,6 +52,17 @@ if redis.pcall('PTTL', KEYS[1]) == -1 then redis.pcall('PEXPIRE', KEYS[1], ARGV[
 return 0
 ";
 
+/// Extends the lease to `ARGV[2]` ms from now if `ARGV[1]` still holds it: a live
+/// holder keeps its lease however slow the server is; a dead one loses it within one
+/// lease's time.
+const EXTEND: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// Deletes the lease if `ARGV[1]` still holds it.
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -80,19 +91,23 @@ return 0
 /// - `<prefix><name>`: the record, `SA1 <version> <sealed payload>`, expiring with the
 ///   refresh token's lifetime;
 /// - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
-///   holder's random id (a key there without an expiry is given one).
+///   holder's random id (a key there without an expiry is given one). Its time to
+///   live is short (seconds); the holder extends it with a compare-and-expire script
+///   while it renews, so the lease lasts as long as its holder and no longer.
 ///
 /// Whatever else is found under a record's key (another format, a list or a hash) is
 /// untrusted garbage: it reads as version 0, and the next renewal writes over it.
 ///
 /// # Commands (ACL)
-/// The store runs `TIME` and `GET`, and three Lua scripts through `EVALSHA`, falling
+/// The store runs `TIME` and `GET`, and four Lua scripts through `EVALSHA`, falling
 /// back to `EVAL` when the server's script cache is empty (after a restart): the
 /// lease, which calls `SET` (with `NX PX`), and `PTTL` and `PEXPIRE` to give a key
-/// found without an expiry one (an ACL without these two keeps the lease working,
-/// minus that repair); the compare-and-set write, which calls `GET` and
-/// `SET`; and the compare-and-delete release, which calls `GET` and `DEL` (Redis
-/// checks the commands a script calls against the user's ACL too). A minimal ACL user:
+/// found without an expiry one; the lease's extension, a compare-and-expire that
+/// calls `GET` and `PEXPIRE` (without `PEXPIRE` a lease ends after its first few
+/// seconds even while its holder lives, and a slow renewal may be made twice); the
+/// compare-and-set write, which calls `GET` and `SET`; and the compare-and-delete
+/// release, which calls `GET` and `DEL` (Redis checks the commands a script calls
+/// against the user's ACL too). A minimal ACL user:
 ///
 /// ```text
 /// ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +pttl +pexpire +evalsha +eval
@@ -130,6 +145,7 @@ pub struct RedisStore {
     timeout: Duration,
     idle: Mutex<Vec<Connection>>,
     lease: Lua,
+    extend: Lua,
     write: Lua,
     release: Lua,
 }
@@ -295,6 +311,7 @@ impl RedisStore {
             timeout: DEFAULT_REDIS_TIMEOUT,
             idle: Mutex::default(),
             lease: Lua::new(LEASE),
+            extend: Lua::new(EXTEND),
             write: Lua::new(WRITE),
             release: Lua::new(RELEASE),
         })
@@ -471,6 +488,21 @@ impl Store for RedisStore {
                 .run(con, &key, &[holder.as_bytes(), ttl.as_bytes()])
         })?;
         Ok(taken == 1)
+    }
+
+    fn extend(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = format!("{}:lease", self.key_of(name));
+        let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
+        let held: i64 = self.with("extend", |con| {
+            self.extend
+                .run(con, &key, &[holder.as_bytes(), ttl.as_bytes()])
+        })?;
+        Ok(held == 1)
     }
 
     fn write(

@@ -12,6 +12,7 @@
 //! | [`model`] | the lifecycle model: a session under any sequence of operations, with every invariant checked | none (`arbitrary` derives its inputs) |
 //! | `logs` | a tracing subscriber writing into a buffer the test reads | `logs` |
 //! | `emulator` | an emulator with a known user, providers pointed at it, `whoami` | `emulator` |
+//! | `drills` | the fleet drills on real processes with default settings: a killed holder, a paused holder, a slow server | `emulator` |
 //!
 //! The default features need only `smartling-auth-core`, so the fuzz workspace builds
 //! the model without curl, a server or a tracing subscriber.
@@ -36,6 +37,8 @@
 pub mod answers;
 pub mod bench;
 pub mod child;
+#[cfg(feature = "emulator")]
+pub mod drills;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod expect;

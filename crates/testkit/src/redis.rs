@@ -221,6 +221,44 @@ impl RedisServer {
         self.port
     }
 
+    /// The versions of the token records it holds (every `smartling-auth:` key but the
+    /// leases), read with `redis-cli` (from the same package as the server).
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start();
+    /// assert!(redis.record_versions().is_empty());
+    /// ```
+    pub fn record_versions(&self) -> Vec<u64> {
+        let cli = |args: &[&str]| -> Vec<u8> {
+            let out = Command::new("redis-cli")
+                .args(["-p", &self.port.to_string(), "--raw"])
+                .args(args)
+                .output()
+                .expect("redis-cli runs");
+            assert!(out.status.success(), "redis-cli {args:?} failed");
+            out.stdout
+        };
+        let keys = String::from_utf8(cli(&["KEYS", "smartling-auth:*"])).expect("ASCII keys");
+        keys.lines()
+            .filter(|k| !k.is_empty() && !k.ends_with(":lease"))
+            .map(|k| {
+                let value = cli(&["GET", k]);
+                let digits: Vec<u8> = value
+                    .strip_prefix(b"SA1 ")
+                    .unwrap_or_else(|| panic!("{k} holds no record"))
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .copied()
+                    .collect();
+                String::from_utf8(digits)
+                    .unwrap()
+                    .parse()
+                    .expect("a version")
+            })
+            .collect()
+    }
+
     /// Stops the server (SIGKILL); its data is gone.
     ///
     /// ```

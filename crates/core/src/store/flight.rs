@@ -6,13 +6,19 @@
 //!     │ none, stale or untrusted
 //!   lease ─ taken ─► read again ─ fresh ─► adopt ─► release
 //!     │                 └ still none ─► send ─► write (if renewed) ─► release ─► done
-//!     └ held by another ─► wait (poll) ─► read ─ … ─► lease again ─ …  (refused past
-//!          two TTLs, or half the caller's time: read once more, then send without it)
+//!     │                                  (extend the lease every third of its
+//!     │                                   time to live while the request is out)
+//!     └ held by another ─► wait (poll) ─► read ─ … ─► lease again ─ …  until the
+//!          record lands, the lease dies (then this one takes it), or the caller's
+//!          deadline passes
 //!   any store error ─► send, write nothing (the store is retried after a backoff)
 //! ```
 //!
-//! A write is a compare-and-set on the version read before the renewal, so a holder
-//! whose lease expired while it worked never replaces the record of the holder after it.
+//! The lease is short ([`LEASE_TTL`]) and lives only as long as its holder: a live
+//! holder extends it however slow the server is, and one that dies, is killed or
+//! loses its network lets it end within one time to live. A write is a
+//! compare-and-set on the version read before the renewal, so a holder whose lease
+//! expired while it was paused never replaces the record of the holder after it.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,6 +31,11 @@ use crate::{AccessToken, Policy};
 /// doubles). A record at this version is never replaced; the fleet renews locally.
 pub const MAX_VERSION: u64 = 999_999_999_999_999;
 
+/// How long a renewal lease lives unless its holder extends it. A holder extends it
+/// every third of this while it renews, so a waiter behind a holder that died takes
+/// over within this long.
+pub const LEASE_TTL: Duration = Duration::from_secs(5);
+
 /// How far ahead of the store's clock a record's issue time may be before it is
 /// distrusted: more than any request takes.
 const MAX_FUTURE: Duration = Duration::from_secs(60);
@@ -32,18 +43,16 @@ const MAX_FUTURE: Duration = Duration::from_secs(60);
 /// The protocol's timings.
 ///
 /// ```
-/// use smartling_auth_core::{Policy, store::Timings};
+/// use smartling_auth_core::{Policy, store::{LEASE_TTL, Timings}};
 /// let t = Timings::for_policy(&Policy::default());
-/// assert_eq!(t.lease_ttl, Policy::default().request_timeout);
+/// assert_eq!(t.lease_ttl, LEASE_TTL);
 /// assert!(t.poll <= std::time::Duration::from_millis(250));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timings {
-    /// How long a renewal lease lasts: one holder's read, request and write, so a
-    /// holder that dies mid-request blocks the others no longer than a live one could
-    /// (see [`for_transport`](Self::for_transport); [`for_policy`](Self::for_policy)
-    /// takes the session's request timeout).
+    /// How long a renewal lease lasts unless its holder extends it ([`LEASE_TTL`] by
+    /// default). The holder extends it every third of this while it renews.
     pub lease_ttl: Duration,
     /// How often a waiter reads the store while another process renews.
     pub poll: Duration,
@@ -60,34 +69,25 @@ impl Timings {
     /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default());
     /// assert!(t.retry_first <= t.retry_max);
     /// ```
-    pub fn for_policy(policy: &Policy) -> Self {
+    pub fn for_policy(_policy: &Policy) -> Self {
         Self {
-            lease_ttl: policy.request_timeout.max(Duration::from_secs(1)),
+            lease_ttl: LEASE_TTL,
             poll: Duration::from_millis(50),
             retry_first: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
         }
     }
 
-    /// The timings for a transport whose requests end within `request_limit` (its own
-    /// total timeout, usually far below the session's `request_timeout`, which only
-    /// says when a request is lost): the lease lasts that long plus five seconds (up
-    /// to two each for the read before the request and the write after it, a new
-    /// connection's connect and I/O, and one to spare), and no longer than the
-    /// policy's. A holder that dies then holds the fleet up no longer than a live one.
+    /// How often a holder extends its lease: a third of its time to live, so two
+    /// extensions may fail or be late before the lease ends under a live holder.
     ///
     /// ```
-    /// use smartling_auth_core::{Policy, store::Timings};
     /// use std::time::Duration;
-    /// let t = Timings::for_transport(&Policy::default(), Duration::from_secs(30));
-    /// assert_eq!(t.lease_ttl, Duration::from_secs(35));
+    /// let t = smartling_auth_core::store::Timings::default().with_lease_ttl(Duration::from_secs(3));
+    /// assert_eq!(t.extend_every(), Duration::from_secs(1));
     /// ```
-    pub fn for_transport(policy: &Policy, request_limit: Duration) -> Self {
-        let mut t = Self::for_policy(policy);
-        t.lease_ttl = request_limit
-            .saturating_add(Duration::from_secs(5))
-            .min(t.lease_ttl);
-        t
+    pub fn extend_every(&self) -> Duration {
+        self.lease_ttl / 3
     }
 
     /// Sets how often waiters poll the store.
@@ -320,6 +320,17 @@ pub enum FlightStep {
     },
     /// Another process holds the lease: wait until this instant, then step again.
     Wait(Instant),
+    /// Extend the lease this flight holds, while its request is out; feed the outcome
+    /// to [`Flight::extend_done`].
+    Extend {
+        /// The holder.
+        holder: LeaseId,
+        /// How long the lease lasts from now.
+        ttl: Duration,
+    },
+    /// An outcome is awaited (a store operation's, or the request's): step again when
+    /// it has been fed back, or at this instant, if any (a lease extension falls due).
+    Pending(Option<Instant>),
     /// Install this record's tokens as the renewal's answer (no request is sent).
     Adopt {
         /// The record.
@@ -393,13 +404,15 @@ pub struct Flight {
     /// The last good read: this process's clock at its end, and the store's.
     clock: Option<(Instant, SystemTime)>,
     holding: bool,
-    /// When a waiter whose lease is still refused stops waiting and renews itself
-    /// without the lease; set at the first refused lease.
-    wait_cap: Option<Instant>,
-    /// The wait is over: the next read is the last before renewing without the lease.
-    last_read: bool,
     /// The store failed during this flight: renew locally and write nothing.
     offline: bool,
+    /// While holding: when the lease is next extended.
+    extend_at: Option<Instant>,
+    /// When the lease operation that is out (a lease or an extension) was handed out:
+    /// the lease ends no earlier than its time to live after that.
+    lease_asked: Option<Instant>,
+    /// An extension is out.
+    extending: bool,
     /// A `Send` is out: only then does [`sent`](Self::sent) lead to a write.
     sending: bool,
     adopt: Option<(Record, Instant)>,
@@ -428,9 +441,10 @@ impl Flight {
             expected: 0,
             clock: None,
             holding: false,
-            wait_cap: None,
-            last_read: false,
             offline: !available,
+            extend_at: None,
+            lease_asked: None,
+            extending: false,
             sending: false,
             adopt: None,
         }
@@ -444,6 +458,10 @@ impl Flight {
     /// assert!(matches!(f.step(std::time::Instant::now()), FlightStep::Read));
     /// ```
     pub fn step(&mut self, now: Instant) -> FlightStep {
+        if self.extending {
+            // Nothing else is handed out until the extension's outcome is back.
+            return FlightStep::Pending(None);
+        }
         match self.state {
             State::Read => {
                 self.state = State::Awaiting;
@@ -451,10 +469,18 @@ impl Flight {
             }
             State::Lease => {
                 self.state = State::Awaiting;
+                self.lease_asked = Some(now);
                 FlightStep::Lease {
                     holder: self.holder,
                     ttl: self.timings.lease_ttl,
                 }
+            }
+            State::Wait(_) if self.deadline.is_some_and(|d| now >= d) => {
+                // The caller's time is up while another process renews: it fails with
+                // its timeout, as a caller waiting on its own process's renewal does.
+                debug!("the caller's deadline passed while another process renewed");
+                self.state = State::Done;
+                FlightStep::Done
             }
             State::Wait(until) if now >= until => {
                 self.state = State::Read;
@@ -487,7 +513,24 @@ impl Flight {
                     holder: self.holder,
                 }
             }
-            State::Awaiting | State::Done => FlightStep::Done,
+            State::Awaiting => match self.extend_at {
+                // Only the request runs alongside another operation: store operations
+                // are handed out one at a time.
+                Some(at) if self.sending && self.holding && !self.extending => {
+                    if now >= at {
+                        self.extending = true;
+                        self.lease_asked = Some(now);
+                        FlightStep::Extend {
+                            holder: self.holder,
+                            ttl: self.timings.lease_ttl,
+                        }
+                    } else {
+                        FlightStep::Pending(Some(at))
+                    }
+                }
+                _ => FlightStep::Pending(None),
+            },
+            State::Done => FlightStep::Done,
         }
     }
 
@@ -521,11 +564,10 @@ impl Flight {
             }
             other => {
                 self.expected = other.version();
-                // Not holding: ask for the lease again, unless this was the last
-                // read before renewing without it. (The read may be old by now, a
-                // slow store or a descheduled process, and a holder that wrote
-                // since has released the lease.)
-                self.state = if self.holding || self.last_read {
+                // Not holding: ask for the lease again. (The read may be old by now, a
+                // slow store or a descheduled process, and a holder that wrote since
+                // has released the lease.)
+                self.state = if self.holding {
                     State::Send
                 } else {
                     State::Lease
@@ -544,38 +586,58 @@ impl Flight {
     /// assert!(matches!(f.step(now), FlightStep::Wait(_)));
     /// ```
     pub fn lease_done(&mut self, now: Instant, outcome: Result<bool, StoreError>) {
+        let asked = self.lease_asked.take().unwrap_or(now);
         match outcome {
             Ok(true) => {
                 self.holding = true;
+                self.extend_at = Some(asked + self.timings.extend_every());
                 // Another holder may have written between our read and our lease.
                 self.state = State::Read;
             }
             Ok(false) => {
-                // Wait out the holder's lease: each refusal means a holder whose lease
-                // is younger than its time to live, and the lease is tried again after
-                // every poll, so when a dead holder's lease ends one waiter takes it
-                // and the others wait for that one. The whole wait is capped: at two
-                // leases (a dead holder, then a full renewal by the next), and at half
-                // the caller's time, kept to renew on our own if no holder ever writes.
-                let cap = *self.wait_cap.get_or_insert_with(|| {
-                    let mut cap = now + (self.timings.lease_ttl + self.timings.poll) * 2;
-                    if let Some(deadline) = self.deadline {
-                        cap = cap.min(now + deadline.saturating_duration_since(now) / 2);
-                    }
-                    cap
-                });
-                self.state = if now >= cap {
-                    // One more read first: the holder may have written just now.
-                    debug!("the store's renewal lease stayed taken; renewing without it");
-                    self.last_read = true;
-                    State::Read
-                } else {
-                    State::Wait((now + self.timings.poll).min(cap))
-                };
+                // Wait on the holder's lease for as long as the caller allows: a live
+                // holder keeps extending it, and a dead one's ends within its time to
+                // live, when one waiter takes it (the lease is asked for again after
+                // every poll) and the others wait for that one.
+                let mut until = now + self.timings.poll;
+                if let Some(deadline) = self.deadline {
+                    until = until.min(deadline);
+                }
+                self.state = State::Wait(until);
             }
             Err(_) => {
                 self.offline = true;
                 self.state = State::Send;
+            }
+        }
+    }
+
+    /// Feeds a lease extension's outcome back: still held, lost (it ended and may be
+    /// another's: the write's compare-and-set still guards the record), or failed (the
+    /// extension is tried again a third of the lease's time later).
+    ///
+    /// ```
+    /// use smartling_auth_core::store::*;
+    /// let now = std::time::Instant::now();
+    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
+    /// f.extend_done(now, Ok(false));
+    /// assert!(!f.holding());
+    /// ```
+    pub fn extend_done(&mut self, _now: Instant, outcome: Result<bool, StoreError>) {
+        if !std::mem::take(&mut self.extending) {
+            return;
+        }
+        let asked = self.lease_asked.take().unwrap_or(_now);
+        match outcome {
+            Ok(false) => {
+                debug!(
+                    "the store's renewal lease ended under this holder; its write still compares versions"
+                );
+                self.holding = false;
+                self.extend_at = None;
+            }
+            Ok(true) | Err(_) => {
+                self.extend_at = Some(asked + self.timings.extend_every());
             }
         }
     }
@@ -640,6 +702,7 @@ impl Flight {
     /// ```
     pub fn release_done(&mut self, _now: Instant, _outcome: Result<(), StoreError>) {
         self.holding = false;
+        self.extend_at = None;
         self.state = State::Done;
     }
 
@@ -724,36 +787,94 @@ mod tests {
         assert!(matches!(f.step(now), FlightStep::Send));
     }
 
-    /// A lease refused past two lifetimes: one more read, then a send without it.
+    /// A waiter waits on a live lease for as long as its caller allows, never
+    /// renewing on its own, and ends at the caller's deadline.
     #[test]
-    fn a_waiter_refused_past_its_cap_reads_once_more_then_sends() {
+    fn a_waiter_waits_on_a_live_lease_until_its_deadline() {
         let t0 = Instant::now();
-        let mut f = refused_once(t0, None);
-        let cap = t0 + (timings().lease_ttl + timings().poll) * 2;
-        // The next refusal lands past the cap (a slow store, a descheduled process).
-        assert!(matches!(f.step(cap), FlightStep::Read));
-        f.read_done(cap, absent(cap));
-        assert!(matches!(f.step(cap), FlightStep::Lease { .. }));
-        f.lease_done(cap, Ok(false));
-        assert!(matches!(f.step(cap), FlightStep::Read), "one more read");
-        f.read_done(cap, absent(cap));
-        assert!(matches!(f.step(cap), FlightStep::Send));
+        let deadline = t0 + Duration::from_secs(60);
+        let mut f = refused_once(t0, Some(deadline));
+        let mut now = t0;
+        let mut polls = 0;
+        loop {
+            match f.step(now) {
+                FlightStep::Wait(until) => {
+                    assert!(until <= deadline);
+                    now = until;
+                }
+                FlightStep::Read => f.read_done(now, absent(now)),
+                FlightStep::Lease { .. } => {
+                    polls += 1;
+                    f.lease_done(now, Ok(false));
+                }
+                FlightStep::Done => break,
+                other => panic!("a waiter on a live lease never does {other:?}"),
+            }
+        }
+        assert_eq!(now, deadline, "it waits out the caller's whole time");
+        assert!(polls > 1000, "{polls} polls of the lease");
         assert!(!f.holding());
     }
 
-    /// Half the caller's time is kept to renew on its own.
+    /// The holder extends its lease every third of its time to live while its request
+    /// is out, and nothing else is handed out while an extension is out.
     #[test]
-    fn a_caller_deadline_caps_the_wait_at_half_its_time() {
+    fn a_holder_extends_its_lease_while_its_request_is_out() {
         let t0 = Instant::now();
-        let mut f = refused_once(t0, Some(t0 + Duration::from_secs(4)));
-        let half = t0 + Duration::from_secs(2);
-        f.step(half);
-        f.read_done(half, absent(half));
-        f.step(half);
-        f.lease_done(half, Ok(false));
-        assert!(matches!(f.step(half), FlightStep::Read));
-        f.read_done(half, absent(half));
-        assert!(matches!(f.step(half), FlightStep::Send));
+        let every = timings().extend_every();
+        let mut f = Flight::new(timings(), None, LeaseId(1), true);
+        f.step(t0);
+        f.read_done(t0, absent(t0));
+        assert!(matches!(f.step(t0), FlightStep::Lease { .. }));
+        f.lease_done(t0, Ok(true));
+        f.step(t0);
+        f.read_done(t0, absent(t0));
+        assert!(matches!(f.step(t0), FlightStep::Send));
+        assert!(matches!(f.step(t0), FlightStep::Pending(Some(at)) if at == t0 + every));
+        let mut now = t0;
+        for _ in 0..30 {
+            now += every;
+            let FlightStep::Extend { holder, ttl } = f.step(now) else {
+                panic!("an extension falls due");
+            };
+            assert_eq!((holder, ttl), (LeaseId(1), timings().lease_ttl));
+            assert!(matches!(f.step(now), FlightStep::Pending(None)));
+            f.extend_done(now, Ok(true));
+            assert!(matches!(f.step(now), FlightStep::Pending(Some(at)) if at == now + every));
+        }
+        // A request that took ten lease lifetimes: still held, written, released.
+        f.sent(now, Some(t0));
+        assert!(matches!(f.step(now), FlightStep::Write { .. }));
+        f.write_done(now, Ok(true));
+        assert!(matches!(f.step(now), FlightStep::Release { .. }));
+    }
+
+    /// A holder whose lease ended under it (it was paused past its time to live) stops
+    /// extending and releasing it, but still writes: the compare-and-set decides.
+    #[test]
+    fn a_holder_that_lost_its_lease_still_writes_by_compare_and_set() {
+        let t0 = Instant::now();
+        let mut f = Flight::new(timings(), None, LeaseId(1), true);
+        f.step(t0);
+        f.lease_done(t0, Ok(true));
+        f.step(t0);
+        f.read_done(t0, absent(t0));
+        assert!(matches!(f.step(t0), FlightStep::Send));
+        let late = t0 + timings().lease_ttl * 2;
+        assert!(matches!(f.step(late), FlightStep::Extend { .. }));
+        f.extend_done(late, Ok(false));
+        assert!(!f.holding());
+        assert!(matches!(f.step(late), FlightStep::Pending(None)));
+        f.sent(late, Some(t0));
+        assert!(matches!(
+            f.step(late),
+            FlightStep::Write { expected: 0, .. }
+        ));
+        f.write_done(late, Ok(false));
+        assert!(
+            matches!(f.step(late), FlightStep::Done),
+            "no release of another's lease"
+        );
     }
 
     /// The write is dated from the end of the last read: the store read its clock

@@ -103,6 +103,23 @@ impl Store for MemoryStore {
         }
     }
 
+    fn extend(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        match inner.leases.get_mut(name.as_str()) {
+            Some((h, until)) if *h == holder && *until > now => {
+                *until = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     fn write(
         &self,
         name: &RecordName,

@@ -50,7 +50,9 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 pub use crate::driver::{StoreAnswer, StoreJob};
-pub use flight::{Distrust, Flight, FlightStep, Judged, Judgement, MAX_VERSION, Timings, judge};
+pub use flight::{
+    Distrust, Flight, FlightStep, Judged, Judgement, LEASE_TTL, MAX_VERSION, Timings, judge,
+};
 pub use memory::MemoryStore;
 pub use name::RecordName;
 pub use record::{Record, RecordError};
@@ -114,6 +116,8 @@ pub struct LeaseId(pub u64);
 /// let holder = LeaseId(7);
 /// assert!(store.lease(&name, holder, Duration::from_secs(5)).unwrap());
 /// assert!(!store.lease(&name, LeaseId(8), Duration::from_secs(5)).unwrap());
+/// assert!(store.extend(&name, holder, Duration::from_secs(5)).unwrap(), "still ours");
+/// assert!(!store.extend(&name, LeaseId(8), Duration::from_secs(5)).unwrap());
 /// let record = Stored { version: 1, payload: b"...".to_vec() };
 /// assert!(store.write(&name, 0, &record, Duration::from_secs(60)).unwrap());
 /// assert!(!store.write(&name, 0, &record, Duration::from_secs(60)).unwrap(), "stale writer refused");
@@ -129,6 +133,17 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The lease must end by itself after `ttl`, so a holder that dies cannot block
     /// the others for longer.
     fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Extends the lease on `name` to end `ttl` from now, if `holder` still holds it
+    /// (Redis: a compare-and-expire script). Returns whether `holder` still holds it.
+    ///
+    /// A holder extends its lease every third of its time to live while it renews, so
+    /// a live holder keeps it however slow the server is, and one that dies, is killed
+    /// or loses its network lets it end within one time to live. A backend whose lease
+    /// ends with its holder anyway (a lock the kernel releases) answers whether
+    /// `holder` holds it.
+    fn extend(&self, name: &RecordName, holder: LeaseId, ttl: Duration)
+    -> Result<bool, StoreError>;
 
     /// Writes `record` under `name` if the current version is `expected` (0: no record,
     /// or one that cannot be parsed), atomically. Returns `false`, writing nothing,
@@ -160,6 +175,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
         (**self).lease(name, holder, ttl)
+    }
+    fn extend(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        (**self).extend(name, holder, ttl)
     }
     fn write(
         &self,

@@ -1,0 +1,121 @@
+//! The fleet drills (`smartling_auth_testkit::drills`) with `smartling-auth token` as
+//! every member, at the command's defaults: its default file cache (every member
+//! shares one HOME), or Redis through `SMARTLING_AUTH_STORE`. The Redis drills need a
+//! `redis-server`; `cargo xtask ci` runs them all.
+
+mod support;
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use smartling_auth_emulator::Emulator;
+use smartling_auth_testkit::drills;
+use smartling_auth_testkit::redis::RedisServer;
+use support::{BIN, SECRET, USER};
+
+/// One drill at a time: each runs 21 processes, and its bounds are about when they
+/// are served.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn emulator() -> Emulator {
+    Emulator::builder()
+        .user(USER, SECRET)
+        .start()
+        .expect("emulator starts")
+}
+
+/// `smartling-auth --base-url … token` with credentials in the environment, a private
+/// HOME (its default cache lives there) and, given one, a Redis store.
+fn member(emu: &Emulator, home: &std::path::Path, redis: Option<&str>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("SMARTLING_USER_IDENTIFIER", USER)
+        .env("SMARTLING_USER_SECRET", SECRET)
+        .args(["--base-url", &emu.base_url(), "token"]);
+    if let Some(url) = redis {
+        cmd.env("SMARTLING_AUTH_STORE", url);
+    }
+    cmd
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_killed_holder_costs_at_most_one_more_login_over_redis() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (redis, emu, home) = (
+        RedisServer::start(),
+        emulator(),
+        tempfile::tempdir().unwrap(),
+    );
+    let report = drills::holder_killed(&emu, Duration::from_secs(3), || {
+        member(&emu, home.path(), Some(&redis.url()))
+    });
+    println!("CLI over Redis, holder killed: {report:?}");
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_paused_holder_replaces_nothing_newer_over_redis() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (redis, emu, home) = (
+        RedisServer::start(),
+        emulator(),
+        tempfile::tempdir().unwrap(),
+    );
+    let report = drills::holder_paused(&emu, Duration::from_secs(3), || {
+        member(&emu, home.path(), Some(&redis.url()))
+    });
+    println!("CLI over Redis, holder paused: {report:?}");
+    assert_eq!(redis.record_versions(), [1]);
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_slow_server_gets_one_login_from_the_whole_fleet_over_redis() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (redis, emu, home) = (
+        RedisServer::start(),
+        emulator(),
+        tempfile::tempdir().unwrap(),
+    );
+    let report = drills::slow_server(&emu, Duration::from_secs(20), || {
+        member(&emu, home.path(), Some(&redis.url()))
+    });
+    println!("CLI over Redis, 20 s login: {report:?}");
+}
+
+#[test]
+#[ignore = "a drill of 21 processes; cargo xtask ci runs it"]
+fn a_killed_holder_costs_at_most_one_more_login_over_the_default_cache() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
+    let report = drills::holder_killed(&emu, Duration::from_secs(3), || {
+        member(&emu, home.path(), None)
+    });
+    println!("CLI over its default cache, holder killed: {report:?}");
+}
+
+#[test]
+#[ignore = "a drill of 21 processes; cargo xtask ci runs it"]
+fn a_paused_holder_costs_at_most_one_more_login_over_the_default_cache() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
+    let report = drills::holder_paused(&emu, Duration::from_secs(3), || {
+        member(&emu, home.path(), None)
+    });
+    println!("CLI over its default cache, holder paused: {report:?}");
+}
+
+#[test]
+#[ignore = "a drill of 21 processes; cargo xtask ci runs it"]
+fn a_slow_server_gets_one_login_from_the_whole_fleet_over_the_default_cache() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
+    let report = drills::slow_server(&emu, Duration::from_secs(20), || {
+        member(&emu, home.path(), None)
+    });
+    println!("CLI over its default cache, 20 s login: {report:?}");
+}

@@ -1,0 +1,256 @@
+//! Fleet drills: the faults a fleet meets, run on real processes with the settings a
+//! user gets. Each drill starts fleet members (a command that asks for one token,
+//! prints it and exits: after `drill-token=` on a line of its stdout, or as its last
+//! line), breaks something, and checks what the emulator and the members saw. The transports' and the command line's tests
+//! supply the members; the drills are the same for all of them.
+//!
+//! The login is slowed by the emulator ([`Fault::DelayHeaders`]), never by a shorter
+//! setting of the client: these drills exist because a fault test that shortened the
+//! timeouts once hid the bug users met.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use smartling_auth_core::AccessToken;
+use smartling_auth_core::store::LEASE_TTL;
+use smartling_auth_emulator::{Emulator, Endpoint, Fault};
+
+use crate::emulator::whoami;
+
+/// How many members wait on the holder in each drill.
+pub const WAITERS: usize = 20;
+/// Scheduling slack on a small, loaded machine (20 processes starting on 2 cores),
+/// added to every bound on when a member is served.
+const SLACK: Duration = Duration::from_secs(3);
+/// A safety net against a hung member, far above every bound the drills assert.
+const HANG_GUARD: Duration = Duration::from_secs(150);
+
+/// A started member and what it printed.
+struct Member {
+    child: Child,
+    started: Instant,
+}
+
+/// What a member ended with.
+#[derive(Debug)]
+struct Ended {
+    ok: bool,
+    /// When it exited.
+    at: Instant,
+    token: String,
+    stderr: String,
+}
+
+impl Member {
+    fn start(mut cmd: Command) -> Self {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("a fleet member starts");
+        Self {
+            child,
+            started: Instant::now(),
+        }
+    }
+
+    /// Waits for it to exit (bounded by the hang guard) and reads what it printed.
+    fn end(mut self) -> Ended {
+        let deadline = self.started + HANG_GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the member is waited on") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("a fleet member hung past {HANG_GUARD:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let at = Instant::now();
+        let mut out = String::new();
+        let mut err = String::new();
+        let _ = self.child.stdout.take().unwrap().read_to_string(&mut out);
+        let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
+        Ended {
+            ok: status.success(),
+            at,
+            token: token_in(&out),
+            stderr: err,
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} reached the member");
+    }
+}
+
+/// The token a member printed: after `drill-token=` (a test binary re-run as a member
+/// prints libtest's lines too), or its last line (the command line's `token`).
+fn token_in(out: &str) -> String {
+    let marked = out
+        .lines()
+        .find_map(|l| Some(l[l.find("drill-token=")? + "drill-token=".len()..].to_owned()));
+    marked
+        .or_else(|| out.lines().last().map(str::to_owned))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// How many slowed logins the drill injects: far more than any drill sends.
+const SLOWED: u64 = 1_000;
+
+/// Logins that reached the server, answered or not (each took one injected delay):
+/// a killed holder's login counts too.
+fn logins(emu: &Emulator) -> u64 {
+    SLOWED - emu.pending_faults(Endpoint::Authenticate)
+}
+
+/// Slows every login to `login`.
+fn slow_logins(emu: &Emulator, login: Duration) {
+    emu.inject(Endpoint::Authenticate, Fault::DelayHeaders(login), SLOWED);
+}
+
+/// Waits until the first login has reached the server (and so its sender holds the
+/// lease), bounded.
+fn until_a_login_arrives(emu: &Emulator) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while logins(emu) == 0 {
+        assert!(Instant::now() < deadline, "the holder never sent its login");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every member served, with a token the server still takes.
+fn assert_served(emu: &Emulator, ended: &[Ended]) {
+    for (i, e) in ended.iter().enumerate() {
+        assert!(e.ok, "member {i} failed: {}", e.stderr);
+        assert_eq!(
+            whoami(emu, &AccessToken::new(e.token.as_str())),
+            200,
+            "member {i} was handed a token the server refuses; it said: {}",
+            e.stderr
+        );
+    }
+}
+
+/// What a drill saw, for the test to print or check further.
+#[derive(Debug)]
+pub struct Report {
+    /// Logins that reached the server, answered or not.
+    pub logins: u64,
+    /// The slowest member's time from the fault (the kill, the pause's start, the
+    /// start) to its token.
+    pub slowest: Duration,
+}
+
+/// **Holder killed.** The lease holder is SIGKILLed during a login that takes
+/// `login`, with [`WAITERS`] members waiting on it. At most 2 logins, every waiter
+/// served with a live token, each within the lease's time to live plus one login
+/// after the kill.
+///
+/// `member` makes the command of one member (with the store and the defaults it is
+/// testing).
+pub fn holder_killed(emu: &Emulator, login: Duration, member: impl Fn() -> Command) -> Report {
+    slow_logins(emu, login);
+    let mut holder = Member::start(member());
+    until_a_login_arrives(emu);
+    let waiters: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
+    // Long enough for the waiters to start and find the lease taken.
+    std::thread::sleep(Duration::from_secs(1));
+    holder.child.kill().expect("the holder is killed");
+    let killed = Instant::now();
+    let _ = holder.child.wait();
+    let ended: Vec<Ended> = waiters.into_iter().map(Member::end).collect();
+    assert_served(emu, &ended);
+    let slowest = ended
+        .iter()
+        .map(|e| e.at.saturating_duration_since(killed))
+        .max()
+        .unwrap_or_default();
+    let report = Report {
+        logins: logins(emu),
+        slowest,
+    };
+    assert!(
+        report.logins <= 2,
+        "{report:?}: a killed holder sent the waiters to the server"
+    );
+    assert!(
+        slowest <= LEASE_TTL + login + SLACK,
+        "{report:?}: served later than the lease's time to live plus one login"
+    );
+    report
+}
+
+/// **Holder paused.** The lease holder is SIGSTOPped for twice the lease's time to
+/// live during a login that takes `login`, then SIGCONTed. At most 2 logins, and every
+/// member (the holder too) served with a live token. The caller checks that the
+/// holder's late write replaced nothing newer (the store's version).
+pub fn holder_paused(emu: &Emulator, login: Duration, member: impl Fn() -> Command) -> Report {
+    slow_logins(emu, login);
+    let holder = Member::start(member());
+    until_a_login_arrives(emu);
+    let waiters: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
+    holder.signal("-STOP");
+    let paused = Instant::now();
+    std::thread::sleep(LEASE_TTL * 2);
+    holder.signal("-CONT");
+    let mut ended: Vec<Ended> = waiters.into_iter().map(Member::end).collect();
+    ended.push(holder.end());
+    assert_served(emu, &ended);
+    let slowest = ended
+        .iter()
+        .map(|e| e.at.saturating_duration_since(paused))
+        .max()
+        .unwrap_or_default();
+    let report = Report {
+        logins: logins(emu),
+        slowest,
+    };
+    assert!(
+        report.logins <= 2,
+        "{report:?}: a paused holder sent the waiters to the server"
+    );
+    report
+}
+
+/// **Slow server.** Every login takes `login` (20 s in the drills), with [`WAITERS`]
+/// members starting together: exactly one login, and every member served when it
+/// lands, with the same token.
+pub fn slow_server(emu: &Emulator, login: Duration, member: impl Fn() -> Command) -> Report {
+    slow_logins(emu, login);
+    let start = Instant::now();
+    let members: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
+    let ended: Vec<Ended> = members.into_iter().map(Member::end).collect();
+    assert_served(emu, &ended);
+    let slowest = ended
+        .iter()
+        .map(|e| e.at.saturating_duration_since(start))
+        .max()
+        .unwrap_or_default();
+    let report = Report {
+        logins: logins(emu),
+        slowest,
+    };
+    assert_eq!(
+        report.logins, 1,
+        "{report:?}: the slow server was stampeded"
+    );
+    assert!(
+        ended.iter().all(|e| e.token == ended[0].token),
+        "one login, one token for all"
+    );
+    assert!(
+        slowest <= login + SLACK,
+        "{report:?}: not every member was served when the login landed"
+    );
+    report
+}
