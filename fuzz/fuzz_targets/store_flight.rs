@@ -16,9 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use smartling_auth_core::fuzzing::{Flight, FlightStep, Judged, judge};
 use smartling_auth_core::store::{
-    Flight, FlightStep, Judged, LeaseId, Record, RecordName, SealKey, StoreError, StoreErrorKind,
-    Timings, judge,
+    LeaseId, Record, RecordName, SealKey, StoreError, StoreErrorKind, Timings,
 };
 use smartling_auth_core::{AccessToken, BaseUrl, Policy, RefreshToken, TokenPair};
 
@@ -87,7 +87,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn judgement(&self, o: &Outcome) -> smartling_auth_core::store::Judgement {
+    fn judgement(&self, o: &Outcome) -> smartling_auth_core::fuzzing::Judgement {
         let store_now = if o.store_skew_ms >= 0 {
             self.epoch + Duration::from_millis(o.store_skew_ms as u64)
         } else {

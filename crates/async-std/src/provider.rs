@@ -13,7 +13,7 @@ use http::HeaderValue;
 use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, EventListener, HttpRequest, HttpResponse, Snapshot,
     Transport, TransportError,
-    store::{StoreAnswer, StoreJob},
+    store::{StoreDone, StoreTask},
 };
 use smartling_auth_isahc::{Builder, Client, ProviderState};
 
@@ -188,11 +188,12 @@ struct Async<'a>(&'a Client);
 impl Transport for Async<'_> {
     fn send(
         &self,
-        request: &HttpRequest,
+        request: HttpRequest,
         limit: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         // Dropping this future drops the renewal, which hands it to the next caller.
-        self.0.send_async_within(request, limit)
+        let client = self.0;
+        async move { client.send_async_within(&request, limit).await }
     }
 
     fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()> {
@@ -201,14 +202,14 @@ impl Transport for Async<'_> {
         })
     }
 
-    fn offload(&self, job: StoreJob) -> impl Future<Output = StoreAnswer> + Send {
+    fn offload(&self, task: StoreTask) -> impl Future<Output = StoreDone> + Send {
         // Store backends block (a file lock, a Redis round trip): run them on smol's
         // thread pool so the executor keeps polling other tasks.
-        blocking::unblock(move || job.run())
+        blocking::unblock(move || task.run())
     }
 
-    fn detach(&self, job: StoreJob) {
-        blocking::unblock(move || job.run()).detach();
+    fn detach(&self, task: StoreTask) {
+        blocking::unblock(move || task.run()).detach();
     }
 }
 

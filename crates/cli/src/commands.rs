@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use smartling_auth_core::store::{
-    Distrust, Judged, Record, SealKey, SharedStore, Store, StoreError, StoreErrorKind,
+    Inspected, SealKey, SharedStore, Store, StoreError, StoreErrorKind,
 };
 use smartling_auth_core::{BaseUrl, Credentials, Policy, RefreshToken, TokenPair};
 
@@ -130,34 +130,20 @@ fn token(ctx: &Context) -> Result<(), Failure> {
     let now = Instant::now();
     let mut stale = None;
     match store.read(&name) {
-        Ok(fetched) => match shared.judge(&fetched, now, None).judged {
-            Judged::Fresh { record, .. } => {
-                return output::answer(record.pair.access_token.secret());
+        Ok(fetched) => match shared.inspect(&fetched, now) {
+            Inspected::Fresh { pair, .. } => {
+                return output::answer(pair.access_token.secret());
             }
             // A stale record's refresh token still renews without credentials.
-            Judged::Stale { version } => {
-                let payload = fetched.record.map(|r| r.payload).unwrap_or_default();
-                if let Ok(record) = Record::decode(&name, version, &payload, key.as_ref()) {
-                    let age = fetched
-                        .now
-                        .duration_since(record.issued_at)
-                        .unwrap_or_default();
-                    stale = now.checked_sub(age).map(|sent| (record.pair, sent));
-                }
-            }
-            Judged::Untrusted { why, .. } => {
-                let why = match why {
-                    Distrust::Record(e) => e.to_string(),
-                    Distrust::Expired => "its tokens expired".to_owned(),
-                    _ => "it cannot be trusted".to_owned(),
-                };
+            Inspected::Stale { pair, .. } => stale = pair,
+            Inspected::Untrusted { reason, .. } => {
                 let place = match &chosen {
                     store::Chosen::File { store: file, .. } => {
                         format!("the token cache file {}", file.path_of(&name).display())
                     }
                     store::Chosen::Redis(_) => "the stored token record".to_owned(),
                 };
-                output::warning(&format!("ignoring {place}: {why}; it will be replaced"));
+                output::warning(&format!("ignoring {place}: {reason}; it will be replaced"));
             }
             _ => {}
         },

@@ -87,6 +87,7 @@
 pub mod api;
 mod api_error;
 mod base_url;
+mod call;
 mod driver;
 pub mod error;
 mod excerpt;
@@ -100,12 +101,13 @@ pub mod store;
 mod token_cache;
 mod wire;
 
-/// The listener of [`Step::Wait`] and [`Transport::wait`], and the trait with its
+/// The listener of [`Call::listener`] and [`Transport::wait`], and the trait with its
 /// blocking waits (`wait_deadline`); async code awaits the listener directly.
 pub use event_listener::{EventListener, Listener};
 pub use http;
 
 pub use base_url::BaseUrl;
+pub use call::{Call, Step};
 pub use driver::Transport;
 pub use error::{Error, TransportError};
 pub use request::{HttpRequest, HttpResponse, authenticate_request, refresh_request};
@@ -115,4 +117,14 @@ pub use session::{
     Action, Grant, Handled, Margins, Policy, Reason, RequestId, RequestKind, RetryPolicy, Session,
     Snapshot, Transmit,
 };
-pub use token_cache::{Call, Renewal, Step, TokenCache};
+pub use token_cache::TokenCache;
+
+/// The renewal machine's internals, for the fuzz targets and the test kit's model
+/// only (as quinn-proto does): no stability promise, not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::store::flight::{
+        Distrust, Flight, FlightStep, Judged, Judgement, MAX_VERSION, judge,
+    };
+}

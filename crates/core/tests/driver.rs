@@ -30,7 +30,7 @@ impl Scripted {
 impl Transport for Scripted {
     fn send(
         &self,
-        request: &HttpRequest,
+        request: HttpRequest,
         limit: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         let kind = if request.uri().path().ends_with("/refresh") {
@@ -149,16 +149,17 @@ fn a_waiter_whose_deadline_passes_gets_a_timeout() {
     let cache = cache();
     let now = Instant::now();
     // Another caller is renewing and does not come back.
-    let Step::Send(_renewal) = cache.call().step(now) else {
+    let mut renewing = cache.call();
+    let Step::Send(_) = renewing.poll(now) else {
         panic!()
     };
     let mut call = cache.call_with_deadline(now, secs(3));
-    let Step::Wait(until, _) = call.step(now) else {
+    let Step::Wait(until) = call.poll(now) else {
         panic!()
     };
     assert_eq!(until, now + secs(3));
     assert_eq!(call.remaining(now + secs(1)), Some(secs(2)));
-    match call.step(until) {
+    match call.poll(until) {
         Step::Fail(Error::Transport(t)) => assert_eq!(t.kind, TransportErrorKind::Timeout),
         other => panic!("{other:?}"),
     }

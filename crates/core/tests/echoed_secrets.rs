@@ -78,13 +78,12 @@ fn a_shared_cache_redacts_too() {
             .with_credentials(Credentials::new("bob", SECRET)),
     );
     let now = Instant::now();
-    let Step::Send(renewal) = cache
-        .call_with_deadline(now, Duration::from_secs(1))
-        .step(now)
-    else {
+    let mut call = cache.call_with_deadline(now, Duration::from_secs(1));
+    let Step::Send(transmit) = call.poll(now) else {
         panic!()
     };
-    let answer = echo(403, renewal.transmit().request.body());
-    let handled = renewal.complete(now, Ok(answer));
+    let answer = echo(403, transmit.request.body());
+    call.handle_response(now, transmit.id, Ok(answer));
+    let (_, handled) = call.poll_event().expect("the answer was handled");
     assert_clean(handled.error().expect("an error"), SECRET);
 }

@@ -75,9 +75,8 @@ fn non_ascii_base_urls_are_refused_with_a_reason() {
 /// stray outcome into a write: a renewal outcome without its `Send` changes nothing.
 #[test]
 fn a_renewal_outcome_without_a_send_never_leads_to_a_write() {
-    use smartling_auth_core::store::{
-        Flight, FlightStep, Judged, LeaseId, Record, RecordName, Timings, judge,
-    };
+    use smartling_auth_core::fuzzing::{Flight, FlightStep, Judged, judge};
+    use smartling_auth_core::store::{LeaseId, Record, RecordName, Timings};
     use smartling_auth_core::{AccessToken, Policy, TokenPair};
     use std::time::{Duration, Instant, SystemTime};
 

@@ -174,25 +174,26 @@ fn renewals_and_steps_are_redacted() {
         Session::new(BaseUrl::default(), exact_policy()).with_credentials(credentials()),
     );
     let mut first = shared.call();
-    let step = first.step(now);
+    let step = first.poll(now);
     debug_clean("Step::Send", &step);
-    let Step::Send(renewal) = step else { panic!() };
-    assert!(String::from_utf8_lossy(renewal.transmit().request.body()).contains(USER_SECRET));
-    debug_clean("Renewal", &renewal);
+    let Step::Send(transmit) = step else { panic!() };
+    assert!(String::from_utf8_lossy(transmit.request.body()).contains(USER_SECRET));
+    debug_clean("Transmit", &transmit);
     debug_clean("Call", &first);
-    let waiting = shared.call().step(now);
+    let mut second = shared.call();
+    let waiting = second.poll(now);
     assert!(matches!(waiting, Step::Wait(..)));
     debug_clean("Step::Wait", &waiting);
     debug_clean("TokenCache with a renewal out", &shared);
-    drop(waiting);
-    drop(renewal);
+    drop(second);
+    drop(first);
 
     let shared = TokenCache::new(
         Session::new(BaseUrl::default(), exact_policy())
             .with_credentials(credentials())
             .with_token_pair(pair(), now),
     );
-    let step = shared.call().step(now);
+    let step = shared.call().poll(now);
     assert!(matches!(step, Step::UseToken(_)));
     debug_clean("Step::Token", &step);
     debug_clean("cached token", &shared.cached(now));

@@ -20,7 +20,7 @@ struct Canned(Cell<u32>);
 impl Transport for Canned {
     fn send(
         &self,
-        _: &HttpRequest,
+        _: HttpRequest,
         _: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         self.0.set(self.0.get() + 1);
@@ -41,7 +41,7 @@ struct Silent;
 impl Transport for Silent {
     fn send(
         &self,
-        _: &HttpRequest,
+        _: HttpRequest,
         _: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         pending()

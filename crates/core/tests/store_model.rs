@@ -23,8 +23,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
 use smartling_auth_core::store::{
-    Fetched, LeaseId, Record, RecordName, SealKey, SharedStore, Store, StoreAnswer, StoreError,
-    StoreErrorKind, StoreJob, Stored,
+    Fetched, LeaseId, Record, RecordName, SealKey, SharedStore, Store, StoreDone, StoreError,
+    StoreErrorKind, StoreTask, Stored,
 };
 use smartling_auth_core::*;
 
@@ -281,8 +281,8 @@ impl<T: Unpin> Future for Once<T> {
 /// arrives, its clock read at the end, and times out past the one-second limit every
 /// store keeps.
 struct StoreOp {
-    job: Option<StoreJob>,
-    answer: Option<StoreAnswer>,
+    job: Option<StoreTask>,
+    answer: Option<StoreDone>,
     store: Arc<ModelStore>,
     started: u64,
     late: bool,
@@ -292,8 +292,8 @@ struct StoreOp {
 }
 
 impl Future for StoreOp {
-    type Output = StoreAnswer;
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<StoreAnswer> {
+    type Output = StoreDone;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<StoreDone> {
         if let Some(answer) = self.answer.take() {
             // Taken more than the store's one-second limit after it started: no real
             // store answers that late (its caller times out), so the old answer is a
@@ -339,7 +339,7 @@ impl Future for Until {
 impl Transport for Proc {
     fn send(
         &self,
-        _: &HttpRequest,
+        _: HttpRequest,
         _: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         // The server issues when the request arrives; the answer comes a turn later.
@@ -395,7 +395,7 @@ impl Transport for Proc {
         self.clock()
     }
 
-    fn offload(&self, job: StoreJob) -> impl Future<Output = StoreAnswer> + Send {
+    fn offload(&self, job: StoreTask) -> impl Future<Output = StoreDone> + Send {
         StoreOp {
             job: Some(job),
             answer: None,

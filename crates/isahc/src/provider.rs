@@ -190,11 +190,12 @@ struct Blocking<'a>(&'a Client);
 impl Transport for Blocking<'_> {
     fn send(
         &self,
-        request: &HttpRequest,
+        request: HttpRequest,
         limit: Option<Duration>,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
         // A panic in here drops the renewal, which hands it to the next caller.
-        self.0.send_async_within(request, limit)
+        let client = self.0;
+        async move { client.send_async_within(&request, limit).await }
     }
 
     fn wait(&self, until: Instant, listener: EventListener) -> impl Future<Output = ()> {

@@ -24,104 +24,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::debug;
 
-use super::{LeaseId, Record, RecordError, StoreError};
+use super::{LeaseId, Record, RecordError, StoreError, Timings};
 use crate::{AccessToken, Policy};
 
 /// Versions stay below 10^15, exact in any store's arithmetic (Lua numbers are
 /// doubles). A record at this version is never replaced; the fleet renews locally.
 pub const MAX_VERSION: u64 = 999_999_999_999_999;
 
-/// How long a renewal lease lives unless its holder extends it. A holder extends it
-/// every third of this while it renews, so a waiter behind a holder that died takes
-/// over within this long.
-pub const LEASE_TTL: Duration = Duration::from_secs(5);
-
 /// How far ahead of the store's clock a record's issue time may be before it is
 /// distrusted: more than any request takes.
 const MAX_FUTURE: Duration = Duration::from_secs(60);
-
-/// The protocol's timings.
-///
-/// ```
-/// use smartling_auth_core::{Policy, store::{LEASE_TTL, Timings}};
-/// let t = Timings::for_policy(&Policy::default());
-/// assert_eq!(t.lease_ttl, LEASE_TTL);
-/// assert!(t.poll <= std::time::Duration::from_millis(250));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Timings {
-    /// How long a renewal lease lasts unless its holder extends it ([`LEASE_TTL`] by
-    /// default). The holder extends it every third of this while it renews.
-    pub lease_ttl: Duration,
-    /// How often a waiter reads the store while another process renews.
-    pub poll: Duration,
-    /// The first pause before a failed store is tried again; it doubles per failure.
-    pub retry_first: Duration,
-    /// The longest pause before a failed store is tried again.
-    pub retry_max: Duration,
-}
-
-impl Timings {
-    /// The timings for a session with `policy`.
-    ///
-    /// ```
-    /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default());
-    /// assert!(t.retry_first <= t.retry_max);
-    /// ```
-    pub fn for_policy(_policy: &Policy) -> Self {
-        Self {
-            lease_ttl: LEASE_TTL,
-            poll: Duration::from_millis(50),
-            retry_first: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-        }
-    }
-
-    /// How often a holder extends its lease: a third of its time to live, so two
-    /// extensions may fail or be late before the lease ends under a live holder.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let t = smartling_auth_core::store::Timings::default().with_lease_ttl(Duration::from_secs(3));
-    /// assert_eq!(t.extend_every(), Duration::from_secs(1));
-    /// ```
-    pub fn extend_every(&self) -> Duration {
-        self.lease_ttl / 3
-    }
-
-    /// Sets how often waiters poll the store.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default())
-    ///     .with_poll(Duration::from_millis(20));
-    /// assert_eq!(t.poll, Duration::from_millis(20));
-    /// ```
-    pub fn with_poll(mut self, poll: Duration) -> Self {
-        self.poll = poll.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Sets the lease's lifetime.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let t = smartling_auth_core::store::Timings::for_policy(&Default::default())
-    ///     .with_lease_ttl(Duration::from_secs(3));
-    /// assert_eq!(t.lease_ttl, Duration::from_secs(3));
-    /// ```
-    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl.max(Duration::from_millis(1));
-        self
-    }
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Self::for_policy(&Policy::default())
-    }
-}
 
 /// Why a record was ignored (and will be replaced). Each raises a warning event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +76,6 @@ pub enum Judged {
 
 impl Judged {
     /// The version a write must replace.
-    ///
-    /// ```
-    /// assert_eq!(smartling_auth_core::store::Judged::Absent.version(), 0);
-    /// ```
     pub fn version(&self) -> u64 {
         match self {
             Judged::Absent | Judged::Fresh { .. } => 0,
@@ -199,26 +107,6 @@ pub struct Judgement {
 /// stale whatever its age. `read_at` (this process's clock when the read
 /// started, which is no later than the store's reading) converts the record's age
 /// into local time conservatively.
-///
-/// ```
-/// use smartling_auth_core::store::{judge, Judged, Record, RecordName};
-/// use smartling_auth_core::{AccessToken, Policy, RefreshToken, TokenPair};
-/// use std::time::{Duration, Instant, SystemTime};
-/// let name = RecordName::new(&Default::default(), "u", None);
-/// let now = SystemTime::now();
-/// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
-///     Duration::from_secs(480), Duration::from_secs(3660));
-/// let payload = Record::new(pair, now - Duration::from_secs(60)).encode(&name, 4, None);
-/// let j = judge(Some((4, &payload[..])), now, Instant::now(), &name, None, &Policy::default(), None);
-/// assert!(matches!(j.judged, Judged::Fresh { .. }));
-/// let j = judge(Some((4, &payload[..])), now + Duration::from_secs(400), Instant::now(),
-///     &name, None, &Policy::default(), None);
-/// assert!(matches!(j.judged, Judged::Stale { version: 4 }));
-/// // The token an API call refused is never adopted again.
-/// let j = judge(Some((4, &payload[..])), now, Instant::now(), &name, None,
-///     &Policy::default(), Some(&AccessToken::new("a")));
-/// assert!(matches!(j.judged, Judged::Stale { version: 4 }));
-/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn judge(
     stored: Option<(u64, &[u8])>,
@@ -380,20 +268,6 @@ enum State {
 ///
 /// Step it, do what it says, feed each outcome back. It reads no clock and does no
 /// I/O; [`TokenCache::drive`](crate::TokenCache::drive) runs it for every transport.
-///
-/// ```
-/// use smartling_auth_core::store::{Flight, FlightStep, Judged, Judgement, LeaseId, Timings};
-/// use std::time::{Instant, SystemTime};
-/// let now = Instant::now();
-/// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-/// assert!(matches!(f.step(now), FlightStep::Read));
-/// f.read_done(now, Ok(smartling_auth_core::store::judge(None, SystemTime::now(), now,
-///     &smartling_auth_core::store::RecordName::new(&Default::default(), "u", None), None,
-///     &Default::default(), None)));
-/// assert!(matches!(f.step(now), FlightStep::Lease { .. }));
-/// f.lease_done(now, Ok(true));
-/// assert!(matches!(f.step(now), FlightStep::Read)); // read again under the lease
-/// ```
 #[derive(Debug)]
 pub struct Flight {
     timings: Timings,
@@ -421,12 +295,6 @@ pub struct Flight {
 impl Flight {
     /// A flight for one renewal. `deadline` is when the caller gives up; `available`
     /// is false while a failed store is backing off (the flight then only sends).
-    ///
-    /// ```
-    /// use smartling_auth_core::store::{Flight, FlightStep, LeaseId, Timings};
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), false);
-    /// assert!(matches!(f.step(std::time::Instant::now()), FlightStep::Send));
-    /// ```
     pub fn new(
         timings: Timings,
         deadline: Option<Instant>,
@@ -451,12 +319,6 @@ impl Flight {
     }
 
     /// What to do now.
-    ///
-    /// ```
-    /// use smartling_auth_core::store::{Flight, FlightStep, LeaseId, Timings};
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-    /// assert!(matches!(f.step(std::time::Instant::now()), FlightStep::Read));
-    /// ```
     pub fn step(&mut self, now: Instant) -> FlightStep {
         if self.extending {
             // Nothing else is handed out until the extension's outcome is back.
@@ -535,15 +397,6 @@ impl Flight {
     }
 
     /// Feeds a read's outcome back (`now`: when it finished).
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// let now = std::time::Instant::now();
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-    /// f.step(now);
-    /// f.read_done(now, Err(StoreError::new(StoreErrorKind::Timeout, "slow")));
-    /// assert!(matches!(f.step(now), FlightStep::Send)); // renew locally
-    /// ```
     pub fn read_done(&mut self, now: Instant, outcome: Result<Judgement, StoreError>) {
         let judgement = match outcome {
             Ok(j) => j,
@@ -577,14 +430,6 @@ impl Flight {
     }
 
     /// Feeds a lease attempt's outcome back: taken, held by another, or failed.
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// let now = std::time::Instant::now();
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-    /// f.lease_done(now, Ok(false));
-    /// assert!(matches!(f.step(now), FlightStep::Wait(_)));
-    /// ```
     pub fn lease_done(&mut self, now: Instant, outcome: Result<bool, StoreError>) {
         let asked = self.lease_asked.take().unwrap_or(now);
         match outcome {
@@ -615,14 +460,6 @@ impl Flight {
     /// Feeds a lease extension's outcome back: still held, lost (it ended and may be
     /// another's: the write's compare-and-set still guards the record), or failed (the
     /// extension is tried again a third of the lease's time later).
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// let now = std::time::Instant::now();
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-    /// f.extend_done(now, Ok(false));
-    /// assert!(!f.holding());
-    /// ```
     pub fn extend_done(&mut self, _now: Instant, outcome: Result<bool, StoreError>) {
         if !std::mem::take(&mut self.extending) {
             return;
@@ -646,15 +483,6 @@ impl Flight {
     /// (sent at that instant), `None` otherwise. Without a [`FlightStep::Send`] out it
     /// changes nothing: a write must answer a renewal this flight asked for, against
     /// the version its own read found.
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// let now = std::time::Instant::now();
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), false);
-    /// f.step(now);
-    /// f.sent(now, Some(now));
-    /// assert!(matches!(f.step(now), FlightStep::Done)); // the store was down: no write
-    /// ```
     pub fn sent(&mut self, _now: Instant, renewed: Option<Instant>) {
         if !std::mem::take(&mut self.sending) {
             return;
@@ -676,14 +504,6 @@ impl Flight {
 
     /// Feeds a write's outcome back: written, refused (a newer record exists), or
     /// failed.
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// let now = std::time::Instant::now();
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-    /// f.write_done(now, Ok(false));
-    /// assert!(matches!(f.step(now), FlightStep::Done));
-    /// ```
     pub fn write_done(&mut self, _now: Instant, outcome: Result<bool, StoreError>) {
         if outcome.is_err() {
             self.offline = true;
@@ -692,14 +512,6 @@ impl Flight {
     }
 
     /// Feeds a release's outcome back.
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// let now = std::time::Instant::now();
-    /// let mut f = Flight::new(Timings::default(), None, LeaseId(1), true);
-    /// f.release_done(now, Ok(()));
-    /// assert!(matches!(f.step(now), FlightStep::Done));
-    /// ```
     pub fn release_done(&mut self, _now: Instant, _outcome: Result<(), StoreError>) {
         self.holding = false;
         self.extend_at = None;
@@ -707,13 +519,21 @@ impl Flight {
     }
 
     /// Whether this flight holds the renewal lease.
-    ///
-    /// ```
-    /// use smartling_auth_core::store::*;
-    /// assert!(!Flight::new(Timings::default(), None, LeaseId(1), true).holding());
-    /// ```
     pub fn holding(&self) -> bool {
         self.holding
+    }
+
+    /// This flight's lease id.
+    pub(crate) fn holder(&self) -> LeaseId {
+        self.holder
+    }
+
+    /// The renewal is gone before its request went out (the session timed it out
+    /// while a store operation ran): release a held lease, then end.
+    pub(crate) fn renewal_lost(&mut self) {
+        self.sending = false;
+        self.adopt = None;
+        self.state = self.after_renewal();
     }
 
     fn after_renewal(&self) -> State {

@@ -22,15 +22,15 @@ impl Health {
     }
 
     /// Records an operation's outcome.
-    pub(crate) fn note<T>(
+    pub(crate) fn note(
         &mut self,
         now: Instant,
-        outcome: &Result<T, StoreError>,
+        error: Option<&StoreError>,
         timings: &Timings,
         what: &str,
     ) {
-        match outcome {
-            Ok(_) => {
+        match error {
+            None => {
                 if self.failures > 0 {
                     info!(
                         failures = self.failures,
@@ -40,7 +40,7 @@ impl Health {
                 self.failures = 0;
                 self.retry_at = None;
             }
-            Err(e) => {
+            Some(e) => {
                 self.failures = self.failures.saturating_add(1);
                 let pause = timings
                     .retry_first

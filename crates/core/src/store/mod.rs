@@ -12,11 +12,13 @@
 //!   a SQL table). It decides nothing.
 //! - [`Record`] is what a store holds, encoded as bytes; [`SealKey`] seals it with
 //!   XChaCha20-Poly1305 so a shared store holds no token in clear.
-//! - [`Flight`] is the protocol as a state machine, sans-IO like [`Session`](crate::Session):
-//!   it says when to read, lease, wait, send, write and release, and what to trust.
+//! - The protocol's rules (when to read, lease, extend, wait, send, write and release,
+//!   and which records to trust) are the renewal machine's, [`Call`](crate::Call):
+//!   one sans-IO state machine from a caller's local miss to its token, with the
+//!   store's operations handed out as plain values ([`StoreOp`]).
 //! - [`SharedStore`] ties a store to one session's record name, key and timings, and
 //!   keeps the store's health between calls. [`TokenCache::with_store`](crate::TokenCache::with_store)
-//!   plugs it into the one driver loop, so every transport gets the same protocol.
+//!   plugs it into the cache, so every transport gets the same protocol.
 //!
 //! The store's own clock ([`Fetched::now`]) measures every record's age, so readers on
 //! machines whose clocks disagree still agree on when a token dies.
@@ -38,26 +40,27 @@
 //! # let _ = cache;
 //! ```
 
-mod flight;
+pub(crate) mod flight;
 mod health;
 mod memory;
 mod name;
+pub(crate) mod op;
 mod record;
 mod seal;
 mod shared;
+mod timings;
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-pub use crate::driver::{StoreAnswer, StoreJob};
-pub use flight::{
-    Distrust, Flight, FlightStep, Judged, Judgement, LEASE_TTL, MAX_VERSION, Timings, judge,
-};
+pub(crate) use flight::{Flight, FlightStep};
 pub use memory::MemoryStore;
 pub use name::RecordName;
+pub use op::{StoreDone, StoreOp, StoreTask};
 pub use record::{Record, RecordError};
 pub use seal::{SealKey, SealKeyError};
-pub use shared::{SharedStore, StoreSetupError};
+pub use shared::{Inspected, SharedStore, StoreSetupError};
+pub use timings::{LEASE_TTL, Timings};
 
 /// What a store holds under one name: an opaque payload (a sealed or plain [`Record`])
 /// and its version. Versions start at 1 and grow by one per write; 0 means "no record,
@@ -96,8 +99,8 @@ pub struct Fetched {
 pub struct LeaseId(pub u64);
 
 /// The storage a fleet of processes shares. Implementations do the I/O and nothing
-/// else: the protocol's rules (when to read, whom to trust, what to write) live in
-/// [`Flight`] and are the same for every backend.
+/// else: the protocol's rules (when to read, whom to trust, what to write) are the
+/// renewal machine's ([`Call`](crate::Call)) and the same for every backend.
 ///
 /// The methods block. The blocking provider calls them on the caller's thread; the
 /// async provider on a blocking thread pool. Each must return within a short time

@@ -13,7 +13,7 @@ use super::health::Health;
 use super::{
     Fetched, Flight, LeaseId, Record, RecordName, SealKey, Store, StoreError, Stored, Timings,
 };
-use crate::{AccessToken, BaseUrl, Policy};
+use crate::{AccessToken, BaseUrl, Policy, TokenPair};
 
 /// A lease id unique to this renewal: a per-process random seed mixed with a counter
 /// through a bijection of `u64`, so ids never repeat within a process, and two
@@ -186,30 +186,13 @@ impl SharedStore {
 
     /// A flight for one renewal, with a fresh lease id; it only sends while the store
     /// is backing off after a failure.
-    ///
-    /// ```
-    /// # use smartling_auth_core::store::{MemoryStore, SharedStore, FlightStep};
-    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
-    ///     &Default::default(), "u", None, &Default::default()).unwrap();
-    /// let now = std::time::Instant::now();
-    /// assert!(matches!(shared.flight(now, None).step(now), FlightStep::Read));
-    /// ```
-    pub fn flight(&self, now: Instant, deadline: Option<Instant>) -> Flight {
+    pub(crate) fn flight(&self, now: Instant, deadline: Option<Instant>) -> Flight {
         let available = self.lock_health().available(now);
         Flight::new(self.timings, deadline, next_lease_id(), available)
     }
 
-    /// Judges a read (see [`judge`](super::judge)), and warns about a record that
-    /// cannot be trusted.
-    ///
-    /// ```
-    /// # use smartling_auth_core::store::{MemoryStore, SharedStore, Fetched, Judged};
-    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
-    ///     &Default::default(), "u", None, &Default::default()).unwrap();
-    /// let read = Fetched { record: None, now: std::time::SystemTime::now() };
-    /// assert!(matches!(shared.judge(&read, std::time::Instant::now(), None).judged, Judged::Absent));
-    /// ```
-    pub fn judge(
+    /// Judges a read (see [`judge`]), and warns about a record that cannot be trusted.
+    pub(crate) fn judge(
         &self,
         fetched: &Fetched,
         read_at: Instant,
@@ -230,14 +213,7 @@ impl SharedStore {
         );
         match &judgement.judged {
             Judged::Untrusted { version, why } => {
-                let why = match why {
-                    Distrust::Record(e) => e.to_string(),
-                    Distrust::Expired => "both tokens expired".to_owned(),
-                    Distrust::FromTheFuture => "issued ahead of the store's clock".to_owned(),
-                    #[allow(unreachable_patterns)]
-                    _ => "untrusted".to_owned(),
-                };
-                warn!(record = %self.name, version, reason = %why, "ignoring a stored token record; it will be replaced");
+                warn!(record = %self.name, version, reason = %reason(why), "ignoring a stored token record; it will be replaced");
             }
             Judged::Stale { version } => {
                 debug!(record = %self.name, version, "stored record due for renewal")
@@ -247,19 +223,58 @@ impl SharedStore {
         judgement
     }
 
-    /// Encodes `record` as `version`, sealed if this link has a key.
+    /// What a read found, judged as the renewal machine judges it, for tools that look
+    /// at the store without renewing: the command line's fast path (a fresh record
+    /// printed without an HTTP client), a status report. `read_at` is this process's
+    /// clock when the read started.
     ///
     /// ```
-    /// # use smartling_auth_core::store::{MemoryStore, SharedStore, Record};
-    /// # use smartling_auth_core::{AccessToken, RefreshToken, TokenPair};
-    /// # use std::time::{Duration, SystemTime};
+    /// use smartling_auth_core::store::{Fetched, Inspected, MemoryStore, SharedStore};
     /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
     ///     &Default::default(), "u", None, &Default::default()).unwrap();
-    /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
-    ///     Duration::from_secs(480), Duration::from_secs(3660));
-    /// assert_eq!(shared.encode(&Record::new(pair, SystemTime::now()), 2).version, 2);
+    /// let read = Fetched { record: None, now: std::time::SystemTime::now() };
+    /// assert!(matches!(shared.inspect(&read, std::time::Instant::now()), Inspected::Absent));
     /// ```
-    pub fn encode(&self, record: &Record, version: u64) -> Stored {
+    pub fn inspect(&self, fetched: &Fetched, read_at: Instant) -> Inspected {
+        let stored = fetched
+            .record
+            .as_ref()
+            .map(|s| (s.version, s.payload.as_slice()));
+        let judgement = judge(
+            stored,
+            fetched.now,
+            read_at,
+            &self.name,
+            self.key.as_ref(),
+            &self.policy,
+            None,
+        );
+        match judgement.judged {
+            Judged::Fresh { record, issued } => Inspected::Fresh {
+                pair: record.pair,
+                issued,
+            },
+            Judged::Absent => Inspected::Absent,
+            Judged::Untrusted { version, why } => Inspected::Untrusted {
+                version,
+                reason: reason(&why),
+            },
+            Judged::Stale { version } => {
+                // Its refresh token may still renew: the pair, dated on this clock.
+                let payload = stored.map_or(&[][..], |(_, p)| p);
+                let pair = Record::decode(&self.name, version, payload, self.key.as_ref())
+                    .ok()
+                    .and_then(|record| {
+                        let age = fetched.now.duration_since(record.issued_at).ok()?;
+                        Some((record.pair, read_at.checked_sub(age)?))
+                    });
+                Inspected::Stale { version, pair }
+            }
+        }
+    }
+
+    /// Encodes `record` as `version`, sealed if this link has a key.
+    pub(crate) fn encode(&self, record: &Record, version: u64) -> Stored {
         Stored {
             version,
             payload: record.encode(&self.name, version, self.key.as_ref()),
@@ -273,13 +288,52 @@ impl SharedStore {
     }
 
     /// Records an operation's outcome for the store's health.
-    pub(crate) fn note<T>(&self, now: Instant, outcome: &Result<T, StoreError>, what: &str) {
-        self.lock_health().note(now, outcome, &self.timings, what);
+    pub(crate) fn note(&self, now: Instant, error: Option<&StoreError>, what: &str) {
+        self.lock_health().note(now, error, &self.timings, what);
     }
 
     fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Why a record is not trusted, in words for a warning.
+fn reason(why: &Distrust) -> String {
+    match why {
+        Distrust::Record(e) => e.to_string(),
+        Distrust::Expired => "both tokens expired".to_owned(),
+        Distrust::FromTheFuture => "issued ahead of the store's clock".to_owned(),
+    }
+}
+
+/// A record as [`SharedStore::inspect`] finds it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Inspected {
+    /// No record.
+    Absent,
+    /// A record fresh enough to use as it is.
+    Fresh {
+        /// Its tokens.
+        pair: TokenPair,
+        /// When they were issued, on this process's clock.
+        issued: Instant,
+    },
+    /// A trusted record due for renewal.
+    Stale {
+        /// Its version.
+        version: u64,
+        /// Its tokens and their issue instant on this process's clock (its refresh
+        /// token may still renew), when they can be dated here.
+        pair: Option<(TokenPair, Instant)>,
+    },
+    /// A record that cannot be trusted: it will be replaced.
+    Untrusted {
+        /// Its version.
+        version: u64,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

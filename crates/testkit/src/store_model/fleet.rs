@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use smartling_auth_core::fuzzing::{Flight, FlightStep, Judged, MAX_VERSION, judge};
 use smartling_auth_core::store::{
-    Fetched, Flight, FlightStep, Judged, LeaseId, MAX_VERSION, Record, RecordName, SealKey,
-    StoreError, StoreErrorKind, Stored, Timings, judge,
+    Fetched, LeaseId, Record, RecordName, SealKey, StoreError, StoreErrorKind, Stored, Timings,
 };
 use smartling_auth_core::{
     AccessToken, Action, BaseUrl, Credentials, Grant, Handled, HttpRequest, Policy, RefreshToken,
