@@ -125,6 +125,6 @@ pub use token_cache::TokenCache;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::store::flight::{
-        Distrust, Flight, FlightStep, Judged, Judgement, MAX_VERSION, judge,
+        Bug, Distrust, Flight, FlightStep, Judged, Judgement, MAX_VERSION, judge, plant,
     };
 }

@@ -1,19 +1,21 @@
-//! A model of the token-store protocol across processes: 2 to 6 processes, each a
-//! [`Session`](smartling_auth_core::Session) and, while it renews, a
-//! [`Flight`](smartling_auth_core::store::Flight) stepped exactly as
-//! `TokenCache::drive` steps it (the same calls to `judge`, `Record::encode` and the
-//! `*_done` inputs, a mirror of `SharedStore`'s health backoff), share one simulated
-//! store and one simulated auth server. Each process has its own monotonic clock; the
-//! store has a clock of its own, off from the machine's wall clock by up to ±10 s (or
-//! a day), so a core that read a wall clock anywhere would be caught.
+//! A model of the token-store protocol across processes: 2 to 6 processes, each
+//! running the shipped renewal machine ([`Call`](smartling_auth_core::Call)) over a
+//! [`TokenCache`](smartling_auth_core::TokenCache) of its own, share one simulated
+//! store (a real [`Store`](smartling_auth_core::store::Store): the machine's own
+//! store tasks run against it) and one simulated auth server. The model decides only
+//! when things happen; every decision is the machine's. Each process has its own
+//! monotonic clock; the store has a clock of its own, off from the machine's wall
+//! clock by up to ±10 s (or a day), so a core that read a wall clock anywhere would
+//! be caught.
 //!
 //! The store acts on each operation once, at a moment of the model's choosing between
 //! the process's request and its answer (or later, for a caller that gave up after one
 //! second); the server issues when a renewal request arrives. Faults: the store goes
 //! down and comes back, restarts empty, loses a lease or an acknowledged write, evicts
 //! the record, holds garbage, another user's record, a record sealed under another key,
-//! an expired one or one from the future, a replayed payload; a process crashes
-//! holding the lease; a caller goes away mid-renewal; an API call refuses a token.
+//! an expired one or one from the future, a replayed payload; the server is slow (a
+//! login longer than a lease lives); a process crashes holding the lease, or is
+//! paused; a caller goes away mid-renewal; an API call refuses a token.
 //!
 //! After every step ([`Fleet::apply`]):
 //! - **(a)** while the store is up and no fault happened within the last
@@ -33,7 +35,13 @@
 //!   the server's, and is never older than the fleet's record it replaces;
 //! - **(d)** no call fails (the server always answers), a turn settles within a
 //!   bounded number of steps, and after the operations (the store left as it is, down
-//!   or up) every process gets a token within [`DRAIN_MS`] of simulated time.
+//!   or up) every process gets a token within [`DRAIN_MS`] of simulated time;
+//! - **(e)** one renewal at a time for the fleet: while one process's request is out,
+//!   no other process sends one unless a fault excuses it (a lease that merely runs
+//!   out is no excuse: a live holder extends it).
+//!
+//! Bugs planted in the machine (`smartling_auth_core::fuzzing::plant`) are found in
+//! a few cases: see the tests at the end of this file.
 //!
 //! The operations come from bytes ([`Case::from_bytes`]), so that proptest (over a
 //! byte vector) and a fuzz target share one decoder, and [`Case::generate`] draws one
@@ -52,7 +60,7 @@
 mod fleet;
 mod sim;
 
-pub use fleet::Fleet;
+pub use fleet::{Fleet, Machines};
 
 /// The fault shadow: how long after a fault an extra renewal is excused (the store's
 /// longest backoff, 30 s, plus a request's 10 s timeout and the store's 1 s limit).
@@ -63,6 +71,9 @@ pub const DRAIN_MS: u64 = 60_000;
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// The time limit of one store operation, after which its caller gives up.
 pub const OP_LIMIT_MS: u64 = 1_000;
+/// How long a [`Pace::Slow`] server takes to answer: longer than a lease's time to
+/// live, shorter than the request timeout.
+pub const SLOW_MS: u64 = 8_000;
 
 /// A record planted in the store by someone outside the fleet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +104,10 @@ pub enum Pace {
     /// Never by itself: its caller gives up after the time limit (a fault), and the
     /// store may still act on it later through [`Op::StoreAct`].
     Hang,
+    /// A slow server: it issues at once and answers [`SLOW_MS`] later, longer than a
+    /// lease lives unless its holder extends it. For a store operation, as
+    /// [`NextTurn`](Self::NextTurn).
+    Slow,
 }
 
 /// One step of a case.
@@ -136,6 +151,14 @@ pub enum Op {
     Cancel(u8),
     /// An API call refuses a process's current token (`Session::invalidate`).
     Invalidate(u8),
+    /// A process is paused (SIGSTOP, a long GC pause) for `ms`: it takes no turn,
+    /// and the answers of what it has out wait for it. Its lease may end meanwhile.
+    Pause {
+        /// Which process.
+        proc: u8,
+        /// For how long, in milliseconds.
+        ms: u16,
+    },
 }
 
 /// One case: the fleet's shape and what happens to it.
@@ -291,8 +314,9 @@ impl Case {
             0..=11 => {
                 let p = b.u8();
                 let pace = match p & 3 {
-                    0 | 2 => Pace::Now,
+                    0 => Pace::Now,
                     1 => Pace::NextTurn,
+                    2 => Pace::Slow,
                     _ if faults => Pace::Hang,
                     _ => Pace::NextTurn,
                 };
@@ -322,7 +346,10 @@ impl Case {
             }),
             29 => Op::Crash(b.u8()),
             30 => Op::Invalidate(b.u8()),
-            _ => Op::StoreAct(b.u8()),
+            _ => Op::Pause {
+                proc: b.u8(),
+                ms: u16::from(b.u8()) * 100,
+            },
         }
     }
 
@@ -362,7 +389,7 @@ impl Case {
             !matches!(
                 op,
                 Op::Step {
-                    pace: Pace::Now | Pace::NextTurn,
+                    pace: Pace::Now | Pace::NextTurn | Pace::Slow,
                     ..
                 } | Op::Advance(_)
                     | Op::Jump(_)
@@ -381,7 +408,8 @@ impl Case {
     /// }
     /// ```
     pub fn run(&self) -> Result<Tally, Violation> {
-        let mut fleet = Fleet::new(self);
+        let machines = Machines::new(self);
+        let mut fleet = Fleet::new(self, &machines);
         for op in &self.ops {
             fleet.apply(op)?;
         }
@@ -507,6 +535,41 @@ mod tests {
             "all: {total:?}\nfault-free ({} cases): {quiet:?}",
             quiet.flights
         );
+    }
+
+    /// Runs seeded cases with `bug` planted in the shipped machine until one breaks a
+    /// property: the seed, and what broke.
+    fn hunt(bug: smartling_auth_core::fuzzing::Bug) -> Option<(u64, Violation)> {
+        use smartling_auth_core::fuzzing::plant;
+        plant(Some(bug));
+        let found = (0..300).find_map(|seed| {
+            let case = Case::generate(seed, 64 + (seed as usize % 7) * 120);
+            case.run().err().map(|v| (seed, v))
+        });
+        plant(None);
+        found
+    }
+
+    /// A lease that is never extended, planted in the machine, is found by the
+    /// single-flight property (e): a slow login outlives the lease, and a waiter sends
+    /// while the holder's request is out. When planted (2026-12-07) it was found at
+    /// seed 11, the twelfth case, in under 30 ms of a debug build.
+    #[test]
+    fn the_model_finds_a_lease_that_is_never_extended() {
+        let (seed, v) = hunt(smartling_auth_core::fuzzing::Bug::NeverExtend)
+            .expect("the model finds the planted bug");
+        eprintln!("found at seed {seed}: {v}");
+        assert!(v.0.starts_with("(e)"), "{v}");
+    }
+
+    /// A waiter that renews when refused the lease, instead of waiting on the live
+    /// one, is found by (e) as well: at seed 2, the third case, when planted.
+    #[test]
+    fn the_model_finds_a_waiter_that_renews_past_a_live_lease() {
+        let (seed, v) = hunt(smartling_auth_core::fuzzing::Bug::RenewPastALiveLease)
+            .expect("the model finds the planted bug");
+        eprintln!("found at seed {seed}: {v}");
+        assert!(v.0.starts_with("(e)") || v.0.starts_with("(a)"), "{v}");
     }
 
     // Four faults this model found in the core, each in the smallest case the

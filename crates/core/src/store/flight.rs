@@ -90,8 +90,6 @@ impl Judged {
 pub struct Judgement {
     /// What the read found.
     pub judged: Judged,
-    /// When the read started, by this process's clock.
-    pub read_at: Instant,
     /// The store's clock during the read.
     pub store_now: SystemTime,
 }
@@ -132,11 +130,7 @@ pub fn judge(
             Ok(record) => judge_record(record, version, store_now, read_at, policy),
         },
     };
-    Judgement {
-        judged,
-        read_at,
-        store_now,
-    }
+    Judgement { judged, store_now }
 }
 
 fn judge_record(
@@ -378,7 +372,12 @@ impl Flight {
             State::Awaiting => match self.extend_at {
                 // Only the request runs alongside another operation: store operations
                 // are handed out one at a time.
-                Some(at) if self.sending && self.holding && !self.extending => {
+                Some(at)
+                    if self.sending
+                        && self.holding
+                        && !self.extending
+                        && !planted(Bug::NeverExtend) =>
+                {
                     if now >= at {
                         self.extending = true;
                         self.lease_asked = Some(now);
@@ -439,6 +438,7 @@ impl Flight {
                 // Another holder may have written between our read and our lease.
                 self.state = State::Read;
             }
+            Ok(false) if planted(Bug::RenewPastALiveLease) => self.state = State::Send,
             Ok(false) => {
                 // Wait on the holder's lease for as long as the caller allows: a live
                 // holder keeps extending it, and a dead one's ends within its time to
@@ -543,6 +543,39 @@ impl Flight {
             State::Done
         }
     }
+}
+
+/// Bugs the model must find, planted on purpose (`fuzzing::plant`); never in a build
+/// without the `fuzzing` feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Bug {
+    /// The holder never extends its lease: a slow login lets it lapse under a live
+    /// holder, and a waiter renews too.
+    NeverExtend,
+    /// A waiter refused the lease renews at once instead of waiting on it.
+    RenewPastALiveLease,
+}
+
+#[cfg(feature = "fuzzing")]
+thread_local! {
+    static PLANTED: std::cell::Cell<Option<Bug>> = const { std::cell::Cell::new(None) };
+}
+
+/// Plants `bug` in this thread's flights (`None` removes it).
+#[cfg(feature = "fuzzing")]
+pub fn plant(bug: Option<Bug>) {
+    PLANTED.with(|p| p.set(bug));
+}
+
+#[cfg(feature = "fuzzing")]
+fn planted(bug: Bug) -> bool {
+    PLANTED.with(|p| p.get() == Some(bug))
+}
+
+#[cfg(not(feature = "fuzzing"))]
+fn planted(_: Bug) -> bool {
+    false
 }
 
 #[cfg(test)]

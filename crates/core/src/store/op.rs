@@ -46,6 +46,7 @@ pub enum StoreOp {
 /// A [`StoreOp`] with the store and record it is for, and the id its answer carries
 /// back. Run it where blocking is fine: in place for a blocking transport, on a
 /// thread pool for an async one (see [`Transport::offload`](crate::Transport::offload)).
+/// A copy runs the same operation again; the machine takes the first answer only.
 ///
 /// ```
 /// use smartling_auth_core::store::{MemoryStore, SharedStore, StoreOp};
@@ -61,6 +62,7 @@ pub enum StoreOp {
 /// let done = task.run(); // blocks until the store answers
 /// call.handle_store(std::time::Instant::now(), done);
 /// ```
+#[derive(Clone)]
 pub struct StoreTask {
     pub(crate) id: u64,
     pub(crate) op: StoreOp,

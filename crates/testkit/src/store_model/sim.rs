@@ -3,52 +3,26 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use smartling_auth_core::store::{Fetched, LeaseId, StoreError, StoreErrorKind, Stored};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// One store operation, as a transport hands it to the store.
-#[derive(Debug, Clone)]
-pub(super) enum StoreOp {
-    Read,
-    Lease(LeaseId, Duration),
-    Write {
-        expected: u64,
-        stored: Stored,
-        ttl: Duration,
-        /// `SimStore::empties` at the writer's last read.
-        empties: u64,
-    },
-    Release(LeaseId),
-}
-
-/// What the store answered.
-#[derive(Debug, Clone)]
-pub(super) enum StoreResult {
-    Read(Result<Fetched, StoreError>),
-    Flag(Result<bool, StoreError>),
-    Unit(Result<(), StoreError>),
-}
-
-impl StoreResult {
-    pub(super) fn is_err(&self) -> bool {
-        match self {
-            StoreResult::Read(r) => r.is_err(),
-            StoreResult::Flag(r) => r.is_err(),
-            StoreResult::Unit(r) => r.is_err(),
-        }
-    }
-}
+use smartling_auth_core::store::{
+    Fetched, LeaseId, RecordName, Store, StoreDone, StoreError, StoreErrorKind, StoreTask, Stored,
+};
 
 /// An operation on its way: issued by a process, acted on by the store (once), its
 /// answer delivered to the process (or to nobody: an orphan whose caller gave up).
 #[derive(Debug)]
 pub(super) struct Transit {
     pub(super) ticket: u64,
-    pub(super) op: StoreOp,
-    pub(super) result: Option<StoreResult>,
+    /// The machine's own task: the store acts by running it.
+    pub(super) task: StoreTask,
+    pub(super) result: Option<StoreDone>,
     pub(super) issued_t: u64,
-    /// When the store acted on it (true time), and `SimStore::empties` then.
+    /// When the store acted on it (true time), `SimStore::empties` then, and for a
+    /// read the version it found.
     pub(super) acted_t: u64,
     pub(super) acted_empties: u64,
+    pub(super) read_version: Option<u64>,
     /// The process awaiting the answer; `None` once it gave up or died.
     pub(super) owner: Option<usize>,
 }
@@ -81,8 +55,15 @@ pub(super) struct SimStore {
     pub(super) high: u64,
     /// The next write is acknowledged and lost.
     pub(super) lose_next_write: bool,
-    pub(super) transit: Vec<Transit>,
-    pub(super) next_ticket: u64,
+    /// The next operation times out without acting (its caller gave up).
+    pub(super) time_out_next: bool,
+    /// True time, as the fleet last set it: when the store acts.
+    pub(super) t: u64,
+    /// The write that landed last, with its time to live and the store's highest
+    /// version before it, for the fleet to check.
+    pub(super) landed: Option<(Stored, Duration, u64)>,
+    /// Writes refused by their compare-and-set.
+    pub(super) refused: u32,
     /// The fleet's record the store holds, if the record is one.
     pub(super) generation: Option<Generation>,
     /// How many times the store lost its record (evicted, restarted empty): versions
@@ -99,8 +80,10 @@ impl SimStore {
             lease: None,
             high: 0,
             lose_next_write: false,
-            transit: Vec::new(),
-            next_ticket: 0,
+            time_out_next: false,
+            t: 0,
+            landed: None,
+            refused: 0,
             generation: None,
             empties: 0,
         }
@@ -157,6 +140,8 @@ pub(super) struct Server {
     /// Access token -> when issued; refresh token -> when issued.
     pub(super) access: HashMap<String, Issued>,
     pub(super) refresh: HashMap<String, Issued>,
+    /// Access token -> the process it was issued to.
+    pub(super) issued_to: HashMap<String, usize>,
     pub(super) issues: u32,
 }
 
@@ -167,12 +152,13 @@ impl Server {
             refresh_life_s,
             access: HashMap::new(),
             refresh: HashMap::new(),
+            issued_to: HashMap::new(),
             issues: 0,
         }
     }
 
-    /// Issues a pair at true time `t`: (access, refresh).
-    pub(super) fn issue(&mut self, t: u64) -> (String, String) {
+    /// Issues a pair at true time `t` to process `to`: (access, refresh).
+    pub(super) fn issue(&mut self, t: u64, to: usize) -> (String, String) {
         self.issues += 1;
         let n = self.issues;
         let (access, refresh) = (format!("a{n}.b.c"), format!("r{n}.s.t"));
@@ -182,7 +168,104 @@ impl Server {
             refresh_dies_t: t + self.refresh_life_s * 1000,
         };
         self.access.insert(access.clone(), issued);
+        self.issued_to.insert(access.clone(), to);
         self.refresh.insert(refresh.clone(), issued);
         (access, refresh)
+    }
+}
+
+/// The simulated store as a real [`Store`]: the machine's own tasks run against it
+/// when the fleet says the store acts. It keeps no lock across calls.
+#[derive(Debug)]
+pub(super) struct SimHandle(Mutex<SimStore>, bool);
+
+impl SimHandle {
+    /// A store that needs its records sealed or not (a private file does not).
+    pub(super) fn new(epoch_ms: u64, sealed: bool) -> Self {
+        Self(Mutex::new(SimStore::new(epoch_ms)), sealed)
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, SimStore> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The store refuses (down) or gives up (a timed-out operation) before acting.
+    fn gate(&self) -> Result<MutexGuard<'_, SimStore>, StoreError> {
+        let mut s = self.lock();
+        if std::mem::take(&mut s.time_out_next) {
+            return Err(StoreError::new(StoreErrorKind::Timeout, "over 1 s"));
+        }
+        if !s.up {
+            return Err(SimStore::down());
+        }
+        Ok(s)
+    }
+}
+
+impl Store for SimHandle {
+    fn read(&self, _: &RecordName) -> Result<Fetched, StoreError> {
+        let s = self.gate()?;
+        Ok(Fetched {
+            record: s.record.as_ref().map(|(r, _)| r.clone()),
+            now: s.clock(s.t),
+        })
+    }
+
+    fn lease(&self, _: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        let mut s = self.gate()?;
+        let t = s.t;
+        Ok(match s.lease {
+            Some((_, until)) if until > t => false,
+            _ => {
+                s.lease = Some((holder, t + ttl.as_millis() as u64));
+                true
+            }
+        })
+    }
+
+    fn extend(&self, _: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        let mut s = self.gate()?;
+        let t = s.t;
+        Ok(match &mut s.lease {
+            Some((h, until)) if *h == holder && *until > t => {
+                *until = t + ttl.as_millis() as u64;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    fn write(
+        &self,
+        _: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.gate()?;
+        if s.version() != expected {
+            s.refused += 1;
+            return Ok(false);
+        }
+        if std::mem::take(&mut s.lose_next_write) {
+            return Ok(true);
+        }
+        let (t, high) = (s.t, s.high);
+        s.landed = Some((record.clone(), ttl, high));
+        s.high = high.max(record.version);
+        s.record = Some((record.clone(), t + ttl.as_millis() as u64));
+        Ok(true)
+    }
+
+    fn release(&self, _: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
+        let mut s = self.gate()?;
+        if s.lease.is_some_and(|(h, _)| h == holder) {
+            s.lease = None;
+        }
+        Ok(())
+    }
+
+    fn needs_sealing(&self) -> bool {
+        self.1
     }
 }
