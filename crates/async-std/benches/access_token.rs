@@ -47,7 +47,7 @@ fn shared_session() -> TokenCache {
         Session::new(BaseUrl::default(), Policy::default()).with_token_pair(pair(), Instant::now());
     let shared = TokenCache::new(session);
     assert!(matches!(
-        shared.call().step(Instant::now()),
+        shared.call().poll(Instant::now()),
         Step::UseToken(_)
     ));
     shared

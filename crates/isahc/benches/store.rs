@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use smartling_auth_emulator::Emulator;
-use smartling_auth_isahc::store::{LeaseId, Record, SealKey, Store};
+use smartling_auth_isahc::store::{LeaseId, Record, SealKey, Store, Stored};
 use smartling_auth_isahc::{
     AccessToken, BaseUrl, Credentials, FileStore, RefreshToken, TokenPair, TokenProvider,
 };
@@ -145,7 +145,14 @@ fn waiter_round(emu: &Emulator, store: impl Store + 'static, n: u64, offset: Dur
         Duration::from_secs(480),
         Duration::from_secs(3600),
     );
-    let record = shared.encode(&Record::new(pair, SystemTime::now()), 1);
+    let record = Stored {
+        version: 1,
+        payload: Record::new(pair, SystemTime::now()).encode(
+            &name,
+            1,
+            Some(&SealKey::from_bytes([7; 32])),
+        ),
+    };
     std::thread::scope(|s| {
         let waiter = s.spawn(|| {
             let token = p.access_token().unwrap();

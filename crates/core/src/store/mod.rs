@@ -8,7 +8,8 @@
 //! new version and release the lease, while the others wait for that record.
 //!
 //! The parts, from the bottom up:
-//! - [`Store`] is the I/O: five small operations a backend implements (a file, Redis,
+//! - [`Store`] is the I/O: five small operations (read, lease, extend, write, release)
+//!   that a backend implements (a file, Redis,
 //!   a SQL table). It decides nothing.
 //! - [`Record`] is what a store holds, encoded as bytes; [`SealKey`] seals it with
 //!   XChaCha20-Poly1305 so a shared store holds no token in clear.
