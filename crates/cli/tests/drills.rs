@@ -7,10 +7,9 @@ mod support;
 
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use smartling_auth_emulator::Emulator;
-use smartling_auth_testkit::drills;
+use smartling_auth_testkit::drills::Drill;
 use smartling_auth_testkit::redis::RedisServer;
 use support::{BIN, SECRET, USER};
 
@@ -41,81 +40,55 @@ fn member(emu: &Emulator, home: &std::path::Path, redis: Option<&str>) -> Comman
     cmd
 }
 
+/// Runs `drill` with CLI members over Redis (`Some`) or the default cache (`None`).
+fn drill(drill: Drill, redis: Option<&RedisServer>) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
+    let url = redis.map(RedisServer::url);
+    let report = drill.run(&emu, || member(&emu, home.path(), url.as_deref()));
+    println!(
+        "CLI, {drill:?}, over {}: {report:?}",
+        url.as_deref().unwrap_or("the default cache")
+    );
+    if let (Drill::HolderPaused, Some(redis)) = (drill, redis) {
+        // The waiter that took over wrote version 1; the holder's late write (over
+        // version 0) was refused.
+        assert_eq!(redis.record_versions(), [1]);
+    }
+}
+
 #[test]
 #[ignore = "needs redis-server"]
 fn a_killed_holder_costs_at_most_one_more_login_over_redis() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (redis, emu, home) = (
-        RedisServer::start(),
-        emulator(),
-        tempfile::tempdir().unwrap(),
-    );
-    let report = drills::holder_killed(&emu, Duration::from_secs(3), || {
-        member(&emu, home.path(), Some(&redis.url()))
-    });
-    println!("CLI over Redis, holder killed: {report:?}");
+    drill(Drill::HolderKilled, Some(&RedisServer::start()));
 }
 
 #[test]
 #[ignore = "needs redis-server"]
 fn a_paused_holder_replaces_nothing_newer_over_redis() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (redis, emu, home) = (
-        RedisServer::start(),
-        emulator(),
-        tempfile::tempdir().unwrap(),
-    );
-    let report = drills::holder_paused(&emu, Duration::from_secs(3), || {
-        member(&emu, home.path(), Some(&redis.url()))
-    });
-    println!("CLI over Redis, holder paused: {report:?}");
-    assert_eq!(redis.record_versions(), [1]);
+    drill(Drill::HolderPaused, Some(&RedisServer::start()));
 }
 
 #[test]
 #[ignore = "needs redis-server"]
 fn a_slow_server_gets_one_login_from_the_whole_fleet_over_redis() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (redis, emu, home) = (
-        RedisServer::start(),
-        emulator(),
-        tempfile::tempdir().unwrap(),
-    );
-    let report = drills::slow_server(&emu, Duration::from_secs(20), || {
-        member(&emu, home.path(), Some(&redis.url()))
-    });
-    println!("CLI over Redis, 20 s login: {report:?}");
+    drill(Drill::SlowServer, Some(&RedisServer::start()));
 }
 
 #[test]
 #[ignore = "a drill of 21 processes; cargo xtask ci runs it"]
 fn a_killed_holder_costs_at_most_one_more_login_over_the_default_cache() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
-    let report = drills::holder_killed(&emu, Duration::from_secs(3), || {
-        member(&emu, home.path(), None)
-    });
-    println!("CLI over its default cache, holder killed: {report:?}");
+    drill(Drill::HolderKilled, None);
 }
 
 #[test]
 #[ignore = "a drill of 21 processes; cargo xtask ci runs it"]
 fn a_paused_holder_costs_at_most_one_more_login_over_the_default_cache() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
-    let report = drills::holder_paused(&emu, Duration::from_secs(3), || {
-        member(&emu, home.path(), None)
-    });
-    println!("CLI over its default cache, holder paused: {report:?}");
+    drill(Drill::HolderPaused, None);
 }
 
 #[test]
 #[ignore = "a drill of 21 processes; cargo xtask ci runs it"]
 fn a_slow_server_gets_one_login_from_the_whole_fleet_over_the_default_cache() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
-    let report = drills::slow_server(&emu, Duration::from_secs(20), || {
-        member(&emu, home.path(), None)
-    });
-    println!("CLI over its default cache, 20 s login: {report:?}");
+    drill(Drill::SlowServer, None);
 }

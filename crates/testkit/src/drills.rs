@@ -10,13 +10,15 @@
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::AccessToken;
 use smartling_auth_core::store::LEASE_TTL;
 use smartling_auth_emulator::{Emulator, Endpoint, Fault};
 
-use crate::emulator::whoami;
+use crate::emulator::{emulator, whoami};
+#[cfg(feature = "redis")]
+use crate::redis::RedisServer;
 
 /// How many members wait on the holder in each drill.
 pub const WAITERS: usize = 20;
@@ -252,5 +254,97 @@ pub fn slow_server(emu: &Emulator, login: Duration, member: impl Fn() -> Command
         slowest <= login + SLACK,
         "{report:?}: not every member was served when the login landed"
     );
+    report
+}
+
+/// Which drill: see [`holder_killed`], [`holder_paused`] and [`slow_server`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drill {
+    /// [`holder_killed`], with a 3 s login.
+    HolderKilled,
+    /// [`holder_paused`], with a 3 s login.
+    HolderPaused,
+    /// [`slow_server`], with a 20 s login.
+    SlowServer,
+}
+
+impl Drill {
+    /// Runs the drill against `emu`, with members from `member`.
+    pub fn run(self, emu: &Emulator, member: impl Fn() -> Command) -> Report {
+        match self {
+            Drill::HolderKilled => holder_killed(emu, Duration::from_secs(3), member),
+            Drill::HolderPaused => holder_paused(emu, Duration::from_secs(3), member),
+            Drill::SlowServer => slow_server(emu, Duration::from_secs(20), member),
+        }
+    }
+}
+
+/// The environment variables that make a re-run test binary a fleet member.
+const MEMBER_BASE: &str = "DRILL_BASE";
+const MEMBER_STORE: &str = "DRILL_STORE";
+
+/// The running test binary again, as a fleet member: its `child_drill_member` test,
+/// told the emulator's base URL and the store (a Redis URL, or `file:<dir>`).
+fn rerun_as_member(base: &str, store: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
+    cmd.args([
+        "--exact",
+        "child_drill_member",
+        "--ignored",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .env(MEMBER_BASE, base)
+    .env(MEMBER_STORE, store);
+    cmd
+}
+
+/// In a `child_drill_member` test: the base URL and the store this process was
+/// started with as a fleet member, or `None` when the test runs on its own (it then
+/// does nothing).
+pub fn member_env() -> Option<(String, String)> {
+    Some((
+        std::env::var(MEMBER_BASE).ok()?,
+        std::env::var(MEMBER_STORE).ok()?,
+    ))
+}
+
+/// What a member prints for the drill: its token, marked.
+pub fn report_token(token: &AccessToken) {
+    println!("drill-token={}", token.secret());
+}
+
+/// Runs `drill` with members that re-run this test binary (its `child_drill_member`
+/// test, see [`member_env`]) over a Redis server of its own, and checks afterwards
+/// that a paused holder's late write replaced nothing: the store holds version 1.
+#[cfg(feature = "redis")]
+pub fn over_redis(drill: Drill) -> Report {
+    let redis = RedisServer::start();
+    let emu = emulator();
+    let report = drill.run(&emu, || rerun_as_member(&emu.base_url(), &redis.url()));
+    if drill == Drill::HolderPaused {
+        // The waiter that took over wrote version 1; the holder's late write (over
+        // version 0) was refused.
+        assert_eq!(redis.record_versions(), [1]);
+    }
+    report
+}
+
+/// Runs `drill` with members that re-run this test binary over a file store in a
+/// directory of its own.
+pub fn over_files(drill: Drill) -> Report {
+    let dir = std::env::temp_dir().join(format!(
+        "smartling-drill-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    ));
+    let store = format!("file:{}", dir.join("tokens").display());
+    let emu = emulator();
+    let report = drill.run(&emu, || rerun_as_member(&emu.base_url(), &store));
+    let _ = std::fs::remove_dir_all(&dir);
     report
 }

@@ -198,19 +198,7 @@ impl SharedStore {
         read_at: Instant,
         rejected: Option<&AccessToken>,
     ) -> Judgement {
-        let stored = fetched
-            .record
-            .as_ref()
-            .map(|s| (s.version, s.payload.as_slice()));
-        let judgement = judge(
-            stored,
-            fetched.now,
-            read_at,
-            &self.name,
-            self.key.as_ref(),
-            &self.policy,
-            rejected,
-        );
+        let judgement = self.judged(fetched, read_at, rejected);
         match &judgement.judged {
             Judged::Untrusted { version, why } => {
                 warn!(record = %self.name, version, reason = %reason(why), "ignoring a stored token record; it will be replaced");
@@ -236,20 +224,7 @@ impl SharedStore {
     /// assert!(matches!(shared.inspect(&read, std::time::Instant::now()), Inspected::Absent));
     /// ```
     pub fn inspect(&self, fetched: &Fetched, read_at: Instant) -> Inspected {
-        let stored = fetched
-            .record
-            .as_ref()
-            .map(|s| (s.version, s.payload.as_slice()));
-        let judgement = judge(
-            stored,
-            fetched.now,
-            read_at,
-            &self.name,
-            self.key.as_ref(),
-            &self.policy,
-            None,
-        );
-        match judgement.judged {
+        match self.judged(fetched, read_at, None).judged {
             Judged::Fresh { record, issued } => Inspected::Fresh {
                 pair: record.pair,
                 issued,
@@ -261,7 +236,7 @@ impl SharedStore {
             },
             Judged::Stale { version } => {
                 // Its refresh token may still renew: the pair, dated on this clock.
-                let payload = stored.map_or(&[][..], |(_, p)| p);
+                let payload = fetched.record.as_ref().map_or(&[][..], |r| &r.payload);
                 let pair = Record::decode(&self.name, version, payload, self.key.as_ref())
                     .ok()
                     .and_then(|record| {
@@ -271,6 +246,28 @@ impl SharedStore {
                 Inspected::Stale { version, pair }
             }
         }
+    }
+
+    /// [`judge`] on a read of this link's record.
+    fn judged(
+        &self,
+        fetched: &Fetched,
+        read_at: Instant,
+        rejected: Option<&AccessToken>,
+    ) -> Judgement {
+        let stored = fetched
+            .record
+            .as_ref()
+            .map(|s| (s.version, s.payload.as_slice()));
+        judge(
+            stored,
+            fetched.now,
+            read_at,
+            &self.name,
+            self.key.as_ref(),
+            &self.policy,
+            rejected,
+        )
     }
 
     /// Encodes `record` as `version`, sealed if this link has a key.
