@@ -543,11 +543,13 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// `until`, or the deadline if sooner.
-    fn wait_limit(&self, _now: Instant, until: Instant) -> Instant {
+    /// `until`, or the deadline if sooner. Once the deadline has passed, only the
+    /// answer that is out can move the call on (the transport ends the request by
+    /// the deadline): a wait that ended at once would only spin.
+    fn wait_limit(&self, now: Instant, until: Instant) -> Instant {
         match self.deadline {
-            Some((at, _)) => until.min(at),
-            None => until,
+            Some((at, _)) if at > now => until.min(at),
+            _ => until,
         }
     }
 }

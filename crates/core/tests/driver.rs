@@ -178,3 +178,23 @@ fn a_session_whose_last_grant_lived_zero_seconds_snapshots_in_a_form_that_reads_
     assert_eq!(snap.access_lifetime, None);
     assert!(Snapshot::from_json(snap.to_json().as_bytes()).is_ok());
 }
+
+/// Past its deadline with its own request out, a call waits for the answer (the
+/// transport ends the request by the deadline) instead of being told to wait for an
+/// instant already gone, which would make a driver spin; the answer then ends it.
+#[test]
+fn a_call_past_its_deadline_waits_for_its_answer_without_spinning() {
+    let cache = cache();
+    let now = Instant::now();
+    let mut call = cache.call_with_deadline(now, secs(1));
+    let Step::Send(tx) = call.poll(now) else {
+        panic!()
+    };
+    let late = now + secs(2);
+    let Step::Wait(until) = call.poll(late) else {
+        panic!()
+    };
+    assert!(until > late, "a wait that is already over");
+    call.handle_response(late, tx.id, Err(TransportError::timeout(secs(1))));
+    assert!(matches!(call.poll(late), Step::Fail(Error::Transport(_))));
+}
