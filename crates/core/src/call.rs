@@ -64,9 +64,42 @@ struct Owned {
 #[derive(Debug, Clone, Copy)]
 struct Out {
     id: u64,
-    what: &'static str,
+    what: Kind,
     /// When it was handed out: a read is judged from its start.
     at: Instant,
+}
+
+/// Which operation is out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Lease,
+    Extend,
+    Write,
+    Release,
+}
+
+impl Kind {
+    fn of(op: &StoreOp) -> Self {
+        match op {
+            StoreOp::Read => Kind::Read,
+            StoreOp::Lease { .. } => Kind::Lease,
+            StoreOp::Extend { .. } => Kind::Extend,
+            StoreOp::Write { .. } => Kind::Write,
+            StoreOp::Release { .. } => Kind::Release,
+        }
+    }
+
+    /// Its name in the store's health warnings.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::Lease => "lease",
+            Kind::Extend => "extend",
+            Kind::Write => "write",
+            Kind::Release => "release",
+        }
+    }
 }
 
 /// One caller's walk to a token over a [`TokenCache`]: a sans-IO state machine with
@@ -254,16 +287,16 @@ impl<'a> Call<'a> {
         let (Some(shared), Some(flight)) = (self.cache.store(), self.flight.as_mut()) else {
             return;
         };
-        shared.note(now, done.outcome.error(), out.what);
+        shared.note(now, done.outcome.error(), out.what.name());
         match (out.what, done.outcome) {
-            ("read", Outcome::Read(read)) => {
+            (Kind::Read, Outcome::Read(read)) => {
                 // The token refused by an API call as of now: one refused while this
                 // flight waited is never adopted back.
                 let rejected = self.cache.rejected_token();
                 let judged = read.map(|f| shared.judge(&f, out.at, rejected.as_ref()));
                 flight.read_done(now, judged);
             }
-            ("lease", Outcome::Flag(taken)) => {
+            (Kind::Lease, Outcome::Flag(taken)) => {
                 if let Ok(false) = taken
                     && !std::mem::replace(&mut self.said_waiting, true)
                 {
@@ -271,8 +304,8 @@ impl<'a> Call<'a> {
                 }
                 flight.lease_done(now, taken);
             }
-            ("extend", Outcome::Flag(held)) => flight.extend_done(now, held),
-            ("write", Outcome::Flag(written)) => {
+            (Kind::Extend, Outcome::Flag(held)) => flight.extend_done(now, held),
+            (Kind::Write, Outcome::Flag(written)) => {
                 match written {
                     Ok(true) => debug!(record = %shared.name(), "shared the new tokens"),
                     Ok(false) => {
@@ -282,8 +315,8 @@ impl<'a> Call<'a> {
                 }
                 flight.write_done(now, written);
             }
-            ("release", Outcome::Unit(released)) => flight.release_done(now, released),
-            (what, outcome) => unreachable!("a {what} answered with {outcome:?}"),
+            (Kind::Release, Outcome::Unit(released)) => flight.release_done(now, released),
+            (what, outcome) => unreachable!("a {what:?} answered with {outcome:?}"),
         }
     }
 
@@ -346,7 +379,7 @@ impl<'a> Call<'a> {
     pub fn abandon(&mut self) -> Option<StoreTask> {
         self.hand_back();
         let flight = self.flight.take()?;
-        let writing = self.out.is_some_and(|o| o.what == "write");
+        let writing = self.out.is_some_and(|o| o.what == Kind::Write);
         if !flight.holding() || writing {
             return None;
         }
@@ -438,12 +471,12 @@ impl<'a> Call<'a> {
             flight.renewal_lost();
         }
         match flight.step(now) {
-            FlightStep::Read => Some(self.hand_out(now, shared, "read", StoreOp::Read)),
+            FlightStep::Read => Some(self.hand_out(now, shared, StoreOp::Read)),
             FlightStep::Lease { holder, ttl } => {
-                Some(self.hand_out(now, shared, "lease", StoreOp::Lease { holder, ttl }))
+                Some(self.hand_out(now, shared, StoreOp::Lease { holder, ttl }))
             }
             FlightStep::Extend { holder, ttl } => {
-                Some(self.hand_out(now, shared, "extend", StoreOp::Extend { holder, ttl }))
+                Some(self.hand_out(now, shared, StoreOp::Extend { holder, ttl }))
             }
             FlightStep::Wait(until) => Some(Step::Wait(until)),
             FlightStep::Pending(at) => {
@@ -486,7 +519,6 @@ impl<'a> Call<'a> {
                 Some(self.hand_out(
                     now,
                     shared,
-                    "write",
                     StoreOp::Write {
                         expected,
                         record,
@@ -495,7 +527,7 @@ impl<'a> Call<'a> {
                 ))
             }
             FlightStep::Release { holder } => {
-                Some(self.hand_out(now, shared, "release", StoreOp::Release { holder }))
+                Some(self.hand_out(now, shared, StoreOp::Release { holder }))
             }
             FlightStep::Done => {
                 self.flight = None;
@@ -510,13 +542,8 @@ impl<'a> Call<'a> {
         }
     }
 
-    fn hand_out(
-        &mut self,
-        now: Instant,
-        shared: &SharedStore,
-        what: &'static str,
-        op: StoreOp,
-    ) -> Step {
+    fn hand_out(&mut self, now: Instant, shared: &SharedStore, op: StoreOp) -> Step {
+        let what = Kind::of(&op);
         let task = self.task(shared, op);
         self.out = Some(Out {
             id: task.id,
