@@ -130,6 +130,37 @@ fn until_a_login_arrives(emu: &Emulator) {
     }
 }
 
+/// A holder whose login (slowed to `login`) has reached the server, and the waiters
+/// started behind it.
+fn holder_and_waiters(
+    emu: &Emulator,
+    login: Duration,
+    member: impl Fn() -> Command,
+) -> (Member, Vec<Member>) {
+    slow_logins(emu, login);
+    let holder = Member::start(member());
+    until_a_login_arrives(emu);
+    let waiters = (0..WAITERS).map(|_| Member::start(member())).collect();
+    (holder, waiters)
+}
+
+/// The members' ends, each checked (served, with a token the server takes), and the
+/// report: the logins, and the slowest member's time from `since`.
+fn served(emu: &Emulator, members: Vec<Member>, since: Instant) -> (Vec<Ended>, Report) {
+    let ended: Vec<Ended> = members.into_iter().map(Member::end).collect();
+    assert_served(emu, &ended);
+    let slowest = ended
+        .iter()
+        .map(|e| e.at.saturating_duration_since(since))
+        .max()
+        .unwrap_or_default();
+    let report = Report {
+        logins: logins(emu),
+        slowest,
+    };
+    (ended, report)
+}
+
 /// Every member served, with a token the server still takes.
 fn assert_served(emu: &Emulator, ended: &[Ended]) {
     for (i, e) in ended.iter().enumerate() {
@@ -161,32 +192,19 @@ pub struct Report {
 /// `member` makes the command of one member (with the store and the defaults it is
 /// testing).
 pub fn holder_killed(emu: &Emulator, login: Duration, member: impl Fn() -> Command) -> Report {
-    slow_logins(emu, login);
-    let mut holder = Member::start(member());
-    until_a_login_arrives(emu);
-    let waiters: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
+    let (mut holder, waiters) = holder_and_waiters(emu, login, member);
     // Long enough for the waiters to start and find the lease taken.
     std::thread::sleep(Duration::from_secs(1));
     holder.child.kill().expect("the holder is killed");
     let killed = Instant::now();
     let _ = holder.child.wait();
-    let ended: Vec<Ended> = waiters.into_iter().map(Member::end).collect();
-    assert_served(emu, &ended);
-    let slowest = ended
-        .iter()
-        .map(|e| e.at.saturating_duration_since(killed))
-        .max()
-        .unwrap_or_default();
-    let report = Report {
-        logins: logins(emu),
-        slowest,
-    };
+    let (_, report) = served(emu, waiters, killed);
     assert!(
         report.logins <= 2,
         "{report:?}: a killed holder sent the waiters to the server"
     );
     assert!(
-        slowest <= LEASE_TTL + login + SLACK,
+        report.slowest <= LEASE_TTL + login + SLACK,
         "{report:?}: served later than the lease's time to live plus one login"
     );
     report
@@ -197,26 +215,13 @@ pub fn holder_killed(emu: &Emulator, login: Duration, member: impl Fn() -> Comma
 /// member (the holder too) served with a live token. The caller checks that the
 /// holder's late write replaced nothing newer (the store's version).
 pub fn holder_paused(emu: &Emulator, login: Duration, member: impl Fn() -> Command) -> Report {
-    slow_logins(emu, login);
-    let holder = Member::start(member());
-    until_a_login_arrives(emu);
-    let waiters: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
+    let (holder, mut members) = holder_and_waiters(emu, login, member);
     holder.signal("-STOP");
     let paused = Instant::now();
     std::thread::sleep(LEASE_TTL * 2);
     holder.signal("-CONT");
-    let mut ended: Vec<Ended> = waiters.into_iter().map(Member::end).collect();
-    ended.push(holder.end());
-    assert_served(emu, &ended);
-    let slowest = ended
-        .iter()
-        .map(|e| e.at.saturating_duration_since(paused))
-        .max()
-        .unwrap_or_default();
-    let report = Report {
-        logins: logins(emu),
-        slowest,
-    };
+    members.push(holder);
+    let (_, report) = served(emu, members, paused);
     assert!(
         report.logins <= 2,
         "{report:?}: a paused holder sent the waiters to the server"
@@ -231,17 +236,7 @@ pub fn slow_server(emu: &Emulator, login: Duration, member: impl Fn() -> Command
     slow_logins(emu, login);
     let start = Instant::now();
     let members: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
-    let ended: Vec<Ended> = members.into_iter().map(Member::end).collect();
-    assert_served(emu, &ended);
-    let slowest = ended
-        .iter()
-        .map(|e| e.at.saturating_duration_since(start))
-        .max()
-        .unwrap_or_default();
-    let report = Report {
-        logins: logins(emu),
-        slowest,
-    };
+    let (ended, report) = served(emu, members, start);
     assert_eq!(
         report.logins, 1,
         "{report:?}: the slow server was stampeded"
@@ -251,7 +246,7 @@ pub fn slow_server(emu: &Emulator, login: Duration, member: impl Fn() -> Command
         "one login, one token for all"
     );
     assert!(
-        slowest <= login + SLACK,
+        report.slowest <= login + SLACK,
         "{report:?}: not every member was served when the login landed"
     );
     report
@@ -313,6 +308,21 @@ pub fn member_env() -> Option<(String, String)> {
 /// What a member prints for the drill: its token, marked.
 pub fn report_token(token: &AccessToken) {
     println!("drill-token={}", token.secret());
+}
+
+/// Every drill a provider runs, one after the other (each starts 21 processes, and
+/// its bounds are about when they are served): the three over Redis, and a killed
+/// holder over files. Prints each report under `label`.
+#[cfg(feature = "redis")]
+pub fn all(label: &str) {
+    for drill in [Drill::HolderKilled, Drill::HolderPaused, Drill::SlowServer] {
+        println!("{label}, {drill:?} over Redis: {:?}", over_redis(drill));
+    }
+    println!(
+        "{label}, {:?} over files: {:?}",
+        Drill::HolderKilled,
+        over_files(Drill::HolderKilled)
+    );
 }
 
 /// Runs `drill` with members that re-run this test binary (its `child_drill_member`
