@@ -41,16 +41,29 @@ end
 return 0
 ";
 
-/// Takes the lease for `ARGV[1]` for `ARGV[2]` ms unless another holder has it. Every
-/// lease of ours expires; a key found without an expiry (put there by hand, or by
-/// `PERSIST`) would block every renewal for good, so it gets one: it then ends like a
-/// dead holder's lease, after one lease's time. The repair runs under `pcall`: a user
-/// whose ACL predates it (no `PTTL`, `PEXPIRE`) still gets the lease as before.
+/// Takes the lease for `ARGV[1]` for `ARGV[2]` ms unless another holder has it (1).
+/// Every lease of ours expires within its holder's time to live, which its holder
+/// extends while it renews; waiters wait on a live lease until their deadline. So a
+/// key that claims more (no expiry at all, put there by hand or by `PERSIST`; or one
+/// longer than `ARGV[3]` ms, which no holder ever sets) would hold every renewal for
+/// good: it is given the lease's time and ends like a dead holder's lease (2, for a
+/// warning). The repair runs under `pcall`: a user whose ACL lacks `PTTL` or `PEXPIRE`
+/// still gets the lease as before.
 const LEASE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.pcall('PTTL', KEYS[1]) == -1 then redis.pcall('PEXPIRE', KEYS[1], ARGV[2]) end
+local t = redis.pcall('PTTL', KEYS[1])
+if t == -1 or (type(t) == 'number' and t > tonumber(ARGV[3])) then
+  redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
+  return 2
+end
 return 0
 ";
+
+/// The longest lease time a holder ever claims, for a lease of `ttl`: four times it,
+/// and never under a minute (fleets whose timings differ still honour each other).
+fn lease_ceiling(ttl: Duration) -> Duration {
+    ttl.saturating_mul(4).max(Duration::from_secs(60))
+}
 
 /// Extends the lease to `ARGV[2]` ms from now if `ARGV[1]` still holds it: a live
 /// holder keeps its lease however slow the server is; a dead one loses it within one
@@ -91,7 +104,8 @@ return 0
 /// - `<prefix><name>`: the record, `SA1 <version> <sealed payload>`, expiring with the
 ///   refresh token's lifetime;
 /// - `<prefix><name>:lease`: the renewal lease, `SET … NX PX <ttl>`, holding the
-///   holder's random id (a key there without an expiry is given one). Its time to
+///   holder's random id (a key there without an expiry, or with a longer one than
+///   any holder sets, is given the lease's time). Its time to
 ///   live is short (seconds); the holder extends it with a compare-and-expire script
 ///   while it renews, so the lease lasts as long as its holder and no longer.
 ///
@@ -482,11 +496,18 @@ impl Store for RedisStore {
 
     fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
         let key = format!("{}:lease", self.key_of(name));
+        let ceiling = ms(lease_ceiling(ttl)).to_string();
         let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
         let taken: i64 = self.with("lease", |con| {
-            self.lease
-                .run(con, &key, &[holder.as_bytes(), ttl.as_bytes()])
+            let args: [&[u8]; 3] = [holder.as_bytes(), ttl.as_bytes(), ceiling.as_bytes()];
+            self.lease.run(con, &key, &args)
         })?;
+        if taken == 2 {
+            tracing::warn!(
+                record = %name,
+                "the store's renewal lease had no expiry, or a longer one than any holder sets; it now ends like a dead holder's"
+            );
+        }
         Ok(taken == 1)
     }
 

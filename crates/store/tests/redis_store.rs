@@ -94,6 +94,41 @@ fn the_lease_is_exclusive_expires_and_is_released_only_by_its_holder() {
     assert!(store.lease(&name(), LeaseId(3), TTL).unwrap());
 }
 
+/// A lease key claiming more time than any holder ever sets (a planted huge `PX`) is
+/// no live lease: waiters wait on a live lease until their deadline, so it would cost
+/// every caller its whole deadline. It is cut to the lease's time and ends like a dead
+/// holder's lease; the fleet shares again once it is gone.
+#[test]
+#[ignore = "needs redis-server"]
+fn a_lease_key_claiming_more_than_any_holder_sets_ends_like_a_dead_holders() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let key = format!("{}:lease", store.key_of(&name()));
+    let mut con = raw(&server.url());
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("planted")
+        .arg("PX")
+        .arg(999_999_999_u64)
+        .query(&mut con)
+        .unwrap();
+    let ttl = Duration::from_millis(300);
+    assert!(!store.lease(&name(), LeaseId(1), ttl).unwrap(), "held");
+    let left: i64 = redis::cmd("PTTL").arg(&key).query(&mut con).unwrap();
+    assert!(left > 0 && left <= 300, "given the lease's time: {left}");
+    assert!(leased_within_2s(&store, LeaseId(2)), "it ended");
+    // A live lease of a minute (another fleet's timings) is left alone.
+    store.release(&name(), LeaseId(2)).unwrap();
+    assert!(
+        store
+            .lease(&name(), LeaseId(3), Duration::from_secs(60))
+            .unwrap()
+    );
+    assert!(!store.lease(&name(), LeaseId(4), ttl).unwrap());
+    let left: i64 = redis::cmd("PTTL").arg(&key).query(&mut con).unwrap();
+    assert!(left > 50_000, "{left}");
+}
+
 /// A lease key without an expiry is no lease of ours (someone set it by hand, or ran
 /// `PERSIST`): it is given one, so it ends like a dead holder's lease instead of
 /// blocking every renewal for good. A live lease's expiry is left alone.
