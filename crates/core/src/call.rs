@@ -16,7 +16,9 @@ use crate::request::HttpResponse;
 use crate::response::TokenPair;
 use crate::session::{Action, Grant, Handled, RequestId, RequestKind, Transmit};
 use crate::store::op::Outcome;
-use crate::store::{Flight, FlightStep, Record, SharedStore, StoreDone, StoreOp, StoreTask};
+use crate::store::{
+    Flight, FlightStep, Record, SharedStore, StoreDone, StoreOp, StoreTask, Watched,
+};
 use crate::token_cache::TokenCache;
 
 /// How long a [`Step::Wait`] lasts when nothing but an outstanding answer can end it
@@ -77,6 +79,7 @@ enum Kind {
     Extend,
     Write,
     Release,
+    Watch,
 }
 
 impl Kind {
@@ -87,6 +90,7 @@ impl Kind {
             StoreOp::Extend { .. } => Kind::Extend,
             StoreOp::Write { .. } => Kind::Write,
             StoreOp::Release { .. } => Kind::Release,
+            StoreOp::Watch { .. } => Kind::Watch,
         }
     }
 
@@ -98,6 +102,7 @@ impl Kind {
             Kind::Extend => "extend",
             Kind::Write => "write",
             Kind::Release => "release",
+            Kind::Watch => "watch",
         }
     }
 }
@@ -175,6 +180,9 @@ pub struct Call<'a> {
     listener: Option<EventListener>,
     /// "Another process is renewing" is said once per flight.
     said_waiting: bool,
+    /// When this flight's last read was handed out: a record a watch hears of, newer
+    /// than that read found, was written after it.
+    read_at: Option<Instant>,
 }
 
 impl<'a> Call<'a> {
@@ -191,6 +199,7 @@ impl<'a> Call<'a> {
             events: VecDeque::new(),
             listener: None,
             said_waiting: false,
+            read_at: None,
         }
     }
 
@@ -287,14 +296,43 @@ impl<'a> Call<'a> {
         let (Some(shared), Some(flight)) = (self.cache.store(), self.flight.as_mut()) else {
             return;
         };
-        shared.note(now, done.outcome.error(), out.what.name());
+        // A watch that fails costs a quiet wait, not the store's use: the read after
+        // it notes whether the store is down.
+        if out.what != Kind::Watch {
+            shared.note(now, done.outcome.error(), out.what.name());
+        }
         match (out.what, done.outcome) {
             (Kind::Read, Outcome::Read(read)) => {
+                self.read_at = Some(out.at);
                 // The token refused by an API call as of now: one refused while this
                 // flight waited is never adopted back.
                 let rejected = self.cache.rejected_token();
                 let judged = read.map(|f| shared.judge(&f, out.at, rejected.as_ref()));
                 flight.read_done(now, judged);
+            }
+            (Kind::Watch, Outcome::Watch(Ok(Watched::Written(fetched))))
+                if fetched
+                    .record
+                    .as_ref()
+                    .is_some_and(|r| r.version > flight.expected()) =>
+            {
+                // Written after this flight's last read began, so judged from that
+                // instant: never younger than it is, however late the word came.
+                let read_at = self.read_at.unwrap_or(out.at);
+                let rejected = self.cache.rejected_token();
+                let judged = shared.judge(&fetched, read_at, rejected.as_ref());
+                flight.read_done(now, Ok(judged));
+            }
+            (Kind::Watch, Outcome::Watch(heard)) => {
+                if let Err(e) = &heard {
+                    debug!(error = %e, "the store's watch failed; reading it after a quiet wait");
+                }
+                // Old news (a record no newer than the last read's) reads the store.
+                let heard = heard.map(|w| match w {
+                    Watched::Written(_) => Watched::Changed,
+                    other => other,
+                });
+                flight.watch_done(now, heard);
             }
             (Kind::Lease, Outcome::Flag(taken)) => {
                 if let Ok(false) = taken
@@ -431,6 +469,7 @@ impl<'a> Call<'a> {
                 if let Some(shared) = cache.store() {
                     self.flight = Some(shared.flight(now, self.deadline.map(|(at, _)| at)));
                     self.said_waiting = false;
+                    self.read_at = None;
                 }
                 return None;
             }
@@ -479,6 +518,9 @@ impl<'a> Call<'a> {
                 Some(self.hand_out(now, shared, StoreOp::Extend { holder, ttl }))
             }
             FlightStep::Wait(until) => Some(Step::Wait(until)),
+            FlightStep::Watch { since, until } => {
+                Some(self.hand_out(now, shared, StoreOp::Watch { since, until }))
+            }
             FlightStep::Pending(at) => {
                 Some(Step::Wait(self.wait_limit(now, at.unwrap_or(now + IDLE))))
             }

@@ -8,9 +8,11 @@
 //!     │                 └ still none ─► send ─► write (if renewed) ─► release ─► done
 //!     │                                  (extend the lease every third of its
 //!     │                                   time to live while the request is out)
-//!     └ held by another ─► wait (poll) ─► read ─ … ─► lease again ─ …  until the
-//!          record lands, the lease dies (then this one takes it), or the caller's
-//!          deadline passes
+//!     └ held by another ─► watch ─ written ─► judge it as a read ─ fresh ─► adopt
+//!                            ├ changed, or quiet for half a lease ─► read ─ …
+//!                            └ the holder lives ─► watch again
+//!          until the record lands, the lease dies (then this one takes it), or the
+//!          caller's deadline passes (a store that cannot watch is polled instead)
 //!   any store error ─► send, write nothing (the store is retried after a backoff)
 //! ```
 //!
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::debug;
 
-use super::{LeaseId, Record, RecordError, StoreError, Timings};
+use super::{LeaseId, Record, RecordError, StoreError, Timings, Watched};
 use crate::{AccessToken, Policy};
 
 /// Versions stay below 10^15, exact in any store's arithmetic (Lua numbers are
@@ -202,6 +204,16 @@ pub enum FlightStep {
     },
     /// Another process holds the lease: wait until this instant, then step again.
     Wait(Instant),
+    /// Another process holds the lease: wait for word of it from the store
+    /// ([`Store::watch`](super::Store::watch)); feed the outcome to
+    /// [`Flight::watch_done`], or a [`Watched::Written`] record to
+    /// [`Flight::read_done`] as a read.
+    Watch {
+        /// Only word heard after this instant counts.
+        since: Instant,
+        /// The longest wait.
+        until: Instant,
+    },
     /// Extend the lease this flight holds, while its request is out; feed the outcome
     /// to [`Flight::extend_done`].
     Extend {
@@ -246,6 +258,10 @@ enum State {
     Read,
     Lease,
     Wait(Instant),
+    Watch {
+        since: Instant,
+        until: Instant,
+    },
     Adopt,
     Send,
     Write {
@@ -284,6 +300,10 @@ pub struct Flight {
     /// A `Send` is out: only then does [`sent`](Self::sent) lead to a write.
     sending: bool,
     adopt: Option<(Record, Instant)>,
+    /// The store cannot watch: waiters poll it.
+    watchless: bool,
+    /// The end of the watch that is out.
+    watch_until: Option<Instant>,
 }
 
 impl Flight {
@@ -309,6 +329,8 @@ impl Flight {
             extending: false,
             sending: false,
             adopt: None,
+            watchless: false,
+            watch_until: None,
         }
     }
 
@@ -331,7 +353,7 @@ impl Flight {
                     ttl: self.timings.lease_ttl,
                 }
             }
-            State::Wait(_) if self.deadline.is_some_and(|d| now >= d) => {
+            State::Wait(_) | State::Watch { .. } if self.deadline.is_some_and(|d| now >= d) => {
                 // The caller's time is up while another process renews: it fails with
                 // its timeout, as a caller waiting on its own process's renewal does.
                 debug!("the caller's deadline passed while another process renewed");
@@ -343,6 +365,11 @@ impl Flight {
                 self.step(now)
             }
             State::Wait(until) => FlightStep::Wait(until),
+            State::Watch { since, until } => {
+                self.state = State::Awaiting;
+                self.watch_until = Some(until);
+                FlightStep::Watch { since, until }
+            }
             State::Adopt => {
                 self.state = self.after_renewal();
                 match self.adopt.take() {
@@ -439,22 +466,57 @@ impl Flight {
                 self.state = State::Read;
             }
             Ok(false) if planted(Bug::RenewPastALiveLease) => self.state = State::Send,
+            // Wait on the holder's lease for as long as the caller allows: a live holder
+            // keeps extending it, and a dead one's ends within its time to live, when one
+            // waiter takes it (the lease is asked for again after every quiet wait or
+            // poll) and the others wait for that one.
+            Ok(false) if self.watchless => {
+                self.state = State::Wait(self.capped(now + self.timings.poll));
+            }
+            // The refusal says the holder lives now: wait for its next word. Word heard
+            // since the lease was asked for counts (the write may have landed already).
             Ok(false) => {
-                // Wait on the holder's lease for as long as the caller allows: a live
-                // holder keeps extending it, and a dead one's ends within its time to
-                // live, when one waiter takes it (the lease is asked for again after
-                // every poll) and the others wait for that one.
-                let mut until = now + self.timings.poll;
-                if let Some(deadline) = self.deadline {
-                    until = until.min(deadline);
-                }
-                self.state = State::Wait(until);
+                self.state = State::Watch {
+                    since: asked,
+                    until: self.capped(now + self.timings.quiet()),
+                };
             }
             Err(_) => {
                 self.offline = true;
                 self.state = State::Send;
             }
         }
+    }
+
+    /// Feeds a watch's outcome back (see [`FlightStep::Watch`]): a change or a quiet
+    /// wait leads to a read; word that the holder lives, to another watch; a store
+    /// that cannot watch, to polling. A failed watch is waited out, then the store
+    /// is read (which notes the failure if the store is down).
+    pub fn watch_done(&mut self, now: Instant, outcome: Result<Watched, StoreError>) {
+        let until = self.watch_until.take().unwrap_or(now);
+        self.state = match outcome {
+            // (Past the caller's deadline, the next step ends the flight.)
+            Ok(Watched::Alive(at)) if at + self.timings.quiet() > now => State::Watch {
+                since: at,
+                until: self.capped(at + self.timings.quiet()),
+            },
+            Ok(Watched::Quiet) if planted(Bug::NeverFallBack) => State::Watch {
+                since: now,
+                until: self.capped(now + self.timings.quiet()),
+            },
+            Ok(Watched::Unsupported) => {
+                self.watchless = true;
+                State::Wait(self.capped(now + self.timings.poll))
+            }
+            Err(_) if until > now => State::Wait(until),
+            _ => State::Read,
+        };
+    }
+
+    /// The version the next write replaces: what the last read found. A
+    /// [`Watched::Written`] record at or below it is old news, not a new record.
+    pub fn expected(&self) -> u64 {
+        self.expected
     }
 
     /// Feeds a lease extension's outcome back: still held, lost (it ended and may be
@@ -536,6 +598,11 @@ impl Flight {
         self.state = self.after_renewal();
     }
 
+    /// `at`, or the caller's deadline if sooner.
+    fn capped(&self, at: Instant) -> Instant {
+        self.deadline.map_or(at, |d| at.min(d))
+    }
+
     fn after_renewal(&self) -> State {
         if self.holding && !self.offline {
             State::Release
@@ -555,6 +622,9 @@ pub enum Bug {
     NeverExtend,
     /// A waiter refused the lease renews at once instead of waiting on it.
     RenewPastALiveLease,
+    /// A waiter trusts its wake-ups: it keeps watching after a quiet wait instead of
+    /// reading the store, so a lost wake-up holds it until its deadline.
+    NeverFallBack,
 }
 
 #[cfg(feature = "fuzzing")]
@@ -610,28 +680,36 @@ mod tests {
         f
     }
 
-    /// Refused, polled, refused again: the waiter keeps asking for the lease after
-    /// each poll, and takes it once the holder's lease is gone.
+    /// Refused, polled, refused again: over a store that cannot watch, the waiter
+    /// polls, asks for the lease after each poll, and takes it once the holder's
+    /// lease is gone.
     #[test]
-    fn a_waiter_takes_over_the_lease_when_it_frees() {
+    fn a_waiter_polls_a_store_that_cannot_watch_and_takes_the_lease_when_it_frees() {
         let t0 = Instant::now();
-        let mut f = Flight::new(timings(), None, LeaseId(1), true);
-        assert!(matches!(f.step(t0), FlightStep::Read));
-        f.read_done(t0, absent(t0));
+        let mut f = refused_once(t0, None);
+        let FlightStep::Watch { since, until } = f.step(t0) else {
+            panic!("a refused waiter watches first");
+        };
+        assert_eq!((since, until), (t0, t0 + timings().quiet()));
+        f.watch_done(t0, Ok(Watched::Unsupported));
         let mut now = t0;
         for _ in 0..50 {
-            assert!(matches!(f.step(now), FlightStep::Lease { .. }));
-            f.lease_done(now, Ok(false));
             let FlightStep::Wait(until) = f.step(now) else {
-                panic!("a refused waiter waits");
+                panic!("a waiter on a store that cannot watch polls");
             };
             assert_eq!(until, now + timings().poll);
             now = until;
             assert!(matches!(f.step(now), FlightStep::Read));
             f.read_done(now, absent(now));
+            assert!(matches!(f.step(now), FlightStep::Lease { .. }));
+            f.lease_done(now, Ok(false));
         }
         // Well past one lease lifetime of refusals: still waiting, never sending.
         assert!(now > t0 + Duration::from_secs(2));
+        assert!(matches!(f.step(now), FlightStep::Wait(_)));
+        now += timings().poll;
+        assert!(matches!(f.step(now), FlightStep::Read));
+        f.read_done(now, absent(now));
         assert!(matches!(f.step(now), FlightStep::Lease { .. }));
         f.lease_done(now, Ok(true));
         assert!(f.holding());
@@ -640,33 +718,93 @@ mod tests {
         assert!(matches!(f.step(now), FlightStep::Send));
     }
 
-    /// A waiter waits on a live lease for as long as its caller allows, never
-    /// renewing on its own, and ends at the caller's deadline.
+    /// A waiter that hears the holder live keeps watching until its caller's
+    /// deadline, touching the store not once more; it never renews on its own.
     #[test]
-    fn a_waiter_waits_on_a_live_lease_until_its_deadline() {
+    fn a_waiter_that_hears_the_holder_live_waits_without_a_read_until_its_deadline() {
         let t0 = Instant::now();
         let deadline = t0 + Duration::from_secs(60);
         let mut f = refused_once(t0, Some(deadline));
         let mut now = t0;
-        let mut polls = 0;
+        let mut watches = 0;
         loop {
             match f.step(now) {
-                FlightStep::Wait(until) => {
-                    assert!(until <= deadline);
-                    now = until;
-                }
-                FlightStep::Read => f.read_done(now, absent(now)),
-                FlightStep::Lease { .. } => {
-                    polls += 1;
-                    f.lease_done(now, Ok(false));
+                FlightStep::Watch { since, until } => {
+                    watches += 1;
+                    assert!(since <= now && until <= deadline && until > now);
+                    // The holder extends every third of the lease's time.
+                    now = (now + timings().extend_every()).min(until);
+                    f.watch_done(now, Ok(Watched::Alive(now)));
                 }
                 FlightStep::Done => break,
-                other => panic!("a waiter on a live lease never does {other:?}"),
+                other => panic!("a waiter on a live, speaking holder never does {other:?}"),
             }
         }
         assert_eq!(now, deadline, "it waits out the caller's whole time");
-        assert!(polls > 1000, "{polls} polls of the lease");
+        assert!(watches >= 30, "{watches} watches");
         assert!(!f.holding());
+    }
+
+    /// A quiet wait (a lost wake-up, a dead holder) leads to one read and one lease
+    /// request, then another watch; a change leads to a read at once.
+    #[test]
+    fn a_quiet_watch_or_a_change_reads_the_store() {
+        let t0 = Instant::now();
+        let mut f = refused_once(t0, None);
+        let FlightStep::Watch { until, .. } = f.step(t0) else {
+            panic!("watches");
+        };
+        f.watch_done(until, Ok(Watched::Quiet));
+        assert!(matches!(f.step(until), FlightStep::Read));
+        f.read_done(until, absent(until));
+        assert!(matches!(f.step(until), FlightStep::Lease { .. }));
+        f.lease_done(until, Ok(false));
+        let FlightStep::Watch { since, .. } = f.step(until) else {
+            panic!("watches again");
+        };
+        assert_eq!(since, until);
+        let soon = until + Duration::from_millis(3);
+        f.watch_done(soon, Ok(Watched::Changed));
+        assert!(matches!(f.step(soon), FlightStep::Read));
+    }
+
+    /// A watch that fails is waited out to its end (never a spin), then the store is
+    /// read; word of a holder heard long ago leads to a read at once.
+    #[test]
+    fn a_failed_watch_is_waited_out_and_old_word_reads() {
+        let t0 = Instant::now();
+        let mut f = refused_once(t0, None);
+        let FlightStep::Watch { until, .. } = f.step(t0) else {
+            panic!("watches");
+        };
+        let failed = StoreError::new(super::super::StoreErrorKind::Unavailable, "down");
+        f.watch_done(t0, Err(failed));
+        assert!(matches!(f.step(t0), FlightStep::Wait(at) if at == until));
+        assert!(matches!(f.step(until), FlightStep::Read));
+        f.read_done(until, absent(until));
+        f.step(until);
+        f.lease_done(until, Ok(false));
+        let later = until + timings().lease_ttl;
+        assert!(matches!(f.step(until), FlightStep::Watch { .. }));
+        f.watch_done(later, Ok(Watched::Alive(until)));
+        assert!(matches!(f.step(later), FlightStep::Read));
+    }
+
+    /// The planted bug the fleet model must find: a waiter that trusts its wake-ups
+    /// and never reads after a quiet wait.
+    #[cfg(feature = "fuzzing")]
+    #[test]
+    fn the_planted_never_fall_back_keeps_watching() {
+        plant(Some(Bug::NeverFallBack));
+        let t0 = Instant::now();
+        let mut f = refused_once(t0, None);
+        let FlightStep::Watch { until, .. } = f.step(t0) else {
+            panic!("watches");
+        };
+        f.watch_done(until, Ok(Watched::Quiet));
+        let watches_again = matches!(f.step(until), FlightStep::Watch { .. });
+        plant(None);
+        assert!(watches_again);
     }
 
     /// The holder extends its lease every third of its time to live while its request

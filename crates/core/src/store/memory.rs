@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Fetched, LeaseId, RecordName, Store, StoreError, Stored};
+use event_listener::{Event, Listener};
+
+use super::{Fetched, LeaseId, RecordName, Store, StoreError, Stored, Watched};
 
 /// A [`Store`] in memory, shared by the token caches of one process. It keeps the
 /// protocol's promises exactly (leases that expire, compare-and-set writes), which
@@ -20,12 +22,16 @@ use super::{Fetched, LeaseId, RecordName, Store, StoreError, Stored};
 pub struct MemoryStore {
     sealing: bool,
     inner: Mutex<Inner>,
+    /// Notified on every write and release, for [`Store::watch`].
+    changed: Event,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     records: HashMap<String, Stored>,
     leases: HashMap<String, (LeaseId, Instant)>,
+    /// When each name's record was last written or its lease released.
+    changes: HashMap<String, Instant>,
 }
 
 impl MemoryStore {
@@ -40,6 +46,7 @@ impl MemoryStore {
         Self {
             sealing: true,
             inner: Mutex::default(),
+            changed: Event::new(),
         }
     }
 
@@ -53,6 +60,7 @@ impl MemoryStore {
         Self {
             sealing: false,
             inner: Mutex::default(),
+            changed: Event::new(),
         }
     }
 
@@ -72,6 +80,14 @@ impl MemoryStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes a change of `name` (under the lock) and wakes its watchers.
+    fn changed(&self, inner: &mut Inner, name: &RecordName) {
+        inner
+            .changes
+            .insert(name.as_str().to_owned(), Instant::now());
+        self.changed.notify(usize::MAX);
     }
 }
 
@@ -135,6 +151,7 @@ impl Store for MemoryStore {
         inner
             .records
             .insert(name.as_str().to_owned(), record.clone());
+        self.changed(&mut inner, name);
         Ok(true)
     }
 
@@ -146,8 +163,38 @@ impl Store for MemoryStore {
             .is_some_and(|(h, _)| *h == holder)
         {
             inner.leases.remove(name.as_str());
+            self.changed(&mut inner, name);
         }
         Ok(())
+    }
+
+    /// Woken by writes and releases in this process; at `until`, a lease still held
+    /// answers [`Watched::Alive`].
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        loop {
+            // Listen before looking, so a change in between is not missed.
+            let listener = self.changed.listen();
+            let now = Instant::now();
+            {
+                let inner = self.lock();
+                if inner.changes.get(name.as_str()).is_some_and(|at| *at > since) {
+                    return Ok(Watched::Changed);
+                }
+                if now >= until {
+                    let held = inner
+                        .leases
+                        .get(name.as_str())
+                        .is_some_and(|(_, end)| *end > now);
+                    return Ok(if held { Watched::Alive(now) } else { Watched::Quiet });
+                }
+            }
+            listener.wait_deadline(until);
+        }
     }
 
     fn needs_sealing(&self) -> bool {

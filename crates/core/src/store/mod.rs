@@ -9,8 +9,9 @@
 //!
 //! The parts, from the bottom up:
 //! - [`Store`] is the I/O: five small operations (read, lease, extend, write, release)
-//!   that a backend implements (a file, Redis,
-//!   a SQL table). It decides nothing.
+//!   that a backend implements (a file, Redis, a SQL table), and a sixth it may
+//!   implement, [`watch`](Store::watch), so waiters are woken instead of polling. It
+//!   decides nothing.
 //! - [`Record`] is what a store holds, encoded as bytes; [`SealKey`] seals it with
 //!   XChaCha20-Poly1305 so a shared store holds no token in clear.
 //! - The protocol's rules (when to read, lease, extend, wait, send, write and release,
@@ -52,7 +53,7 @@ mod shared;
 mod timings;
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub(crate) use flight::{Flight, FlightStep};
 pub use memory::MemoryStore;
@@ -92,6 +93,37 @@ pub struct Fetched {
     /// (Redis `TIME`) reports that one, so every reader measures age on one clock; a
     /// backend on one machine reports [`SystemTime::now`].
     pub now: SystemTime,
+}
+
+/// What a [`Store::watch`] heard: the word a waiter waits for while another process
+/// renews.
+///
+/// ```
+/// use smartling_auth_core::store::{MemoryStore, RecordName, Store, Watched};
+/// use std::time::{Duration, Instant};
+/// let store = MemoryStore::new();
+/// let name = RecordName::new(&Default::default(), "user", None);
+/// let now = Instant::now();
+/// // No lease, nothing written: nothing to hear.
+/// assert!(matches!(store.watch(&name, now, now + Duration::from_millis(10))?, Watched::Quiet));
+/// # Ok::<(), smartling_auth_core::store::StoreError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Watched {
+    /// A new record was written, and here it is, as [`Store::read`] would return it,
+    /// with the store's clock at the write (a backend whose wake-up carries the
+    /// record: the waiter needs no read).
+    Written(Fetched),
+    /// The record or the lease changed (a write, a release): read the store.
+    Changed,
+    /// The lease's holder was alive at this instant (it extended its lease, or the
+    /// kernel still holds its lock). Nothing changed yet.
+    Alive(Instant),
+    /// Nothing was heard before the wait's end.
+    Quiet,
+    /// This store cannot wait for word: the waiter polls it instead. The default.
+    Unsupported,
 }
 
 /// A renewal lease holder's identity: random per renewal, so a holder only ever
@@ -165,6 +197,32 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// and went to another holder is left alone.
     fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError>;
 
+    /// Waits for word of `name`'s record or lease heard after `since`, until `until`
+    /// at the latest: a new record ([`Watched::Written`] or [`Watched::Changed`]), a
+    /// released lease ([`Watched::Changed`]), or a sign that the holder lives
+    /// ([`Watched::Alive`]). Answers at once when such word was heard after `since`
+    /// already, and [`Watched::Quiet`] at `until` when none was.
+    ///
+    /// A waiter calls it while another process holds the lease, so a fleet waits
+    /// without polling the store: the holder's write wakes it. The renewal machine
+    /// decides how long to wait (about half the lease's time to live after the last
+    /// word, the fallback for a lost wake-up) and what to do with the answer; the
+    /// backend only listens. Word may come late, twice or never: the machine reads
+    /// the store again after a quiet wait, and a [`Watched::Written`] record is judged
+    /// like a read one.
+    ///
+    /// The default answers [`Watched::Unsupported`] at once, and waiters poll the store
+    /// ([`Timings::poll`]) as they would without it.
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        let _ = (name, since, until);
+        Ok(Watched::Unsupported)
+    }
+
     /// Whether records must be sealed before this store sees them. True unless the
     /// store is private to one user (a `0600` file in a `0700` directory).
     fn needs_sealing(&self) -> bool {
@@ -199,6 +257,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
         (**self).release(name, holder)
+    }
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        (**self).watch(name, since, until)
     }
     fn needs_sealing(&self) -> bool {
         (**self).needs_sealing()

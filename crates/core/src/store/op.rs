@@ -3,9 +3,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Fetched, LeaseId, RecordName, Store, StoreError, Stored};
+use super::{Fetched, LeaseId, RecordName, Store, StoreError, Stored, Watched};
 
 /// One operation on the shared store.
 #[derive(Debug, Clone)]
@@ -40,6 +40,14 @@ pub enum StoreOp {
     Release {
         /// The holder.
         holder: LeaseId,
+    },
+    /// Wait for word of the record or its lease ([`Store::watch`]): a waiter's
+    /// wait on another process's renewal.
+    Watch {
+        /// Only word heard after this instant counts.
+        since: Instant,
+        /// The longest wait.
+        until: Instant,
     },
 }
 
@@ -104,6 +112,7 @@ impl StoreTask {
                 ttl,
             } => Outcome::Flag(store.write(name, expected, &record, ttl)),
             StoreOp::Release { holder } => Outcome::Unit(store.release(name, holder)),
+            StoreOp::Watch { since, until } => Outcome::Watch(store.watch(name, since, until)),
         };
         StoreDone {
             id: self.id,
@@ -125,6 +134,7 @@ pub(crate) enum Outcome {
     Read(Result<Fetched, StoreError>),
     Flag(Result<bool, StoreError>),
     Unit(Result<(), StoreError>),
+    Watch(Result<Watched, StoreError>),
 }
 
 impl Outcome {
@@ -133,6 +143,7 @@ impl Outcome {
             Outcome::Read(r) => r.as_ref().err(),
             Outcome::Flag(r) => r.as_ref().err(),
             Outcome::Unit(r) => r.as_ref().err(),
+            Outcome::Watch(r) => r.as_ref().err(),
         }
     }
 }

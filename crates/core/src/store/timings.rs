@@ -1,5 +1,5 @@
-//! The store protocol's timings: how long a lease lives, how often it is extended and
-//! how often waiters look, and the backoff of a failed store.
+//! The store protocol's timings: how long a lease lives, how often it is extended, how
+//! long waiters wait for word before they look, and the backoff of a failed store.
 
 use std::time::Duration;
 
@@ -28,7 +28,8 @@ pub struct Timings {
     /// How long a renewal lease lasts unless its holder extends it ([`LEASE_TTL`] by
     /// default). The holder extends it every third of this while it renews.
     pub lease_ttl: Duration,
-    /// How often a waiter reads the store while another process renews.
+    /// How often a waiter reads the store while another process renews, when the
+    /// store cannot wake it ([`Store::watch`](super::Store::watch) unsupported).
     pub poll: Duration,
     /// The first pause before a failed store is tried again; it doubles per failure.
     pub retry_first: Duration,
@@ -62,6 +63,21 @@ impl Timings {
     /// ```
     pub fn extend_every(&self) -> Duration {
         self.lease_ttl / 3
+    }
+
+    /// How long a waiter woken by the store ([`Store::watch`](super::Store::watch))
+    /// waits without word of the holder before it reads the store: half the lease's
+    /// time to live. A live holder speaks every third of it (each extension says it
+    /// lives), so a healthy renewal never runs into it, however slow; a lost wake-up
+    /// costs one such wait; and the lease of a holder that died ends within two.
+    ///
+    /// ```
+    /// let t = smartling_auth_core::store::Timings::default();
+    /// assert_eq!(t.quiet().as_millis(), 2500);
+    /// assert!(t.quiet() > t.extend_every());
+    /// ```
+    pub fn quiet(&self) -> Duration {
+        self.lease_ttl / 2
     }
 
     /// Sets how often waiters poll the store.
