@@ -129,24 +129,29 @@ fn token(ctx: &Context) -> Result<(), Failure> {
     // The fast path: no lock, no HTTP client.
     let now = Instant::now();
     let mut stale = None;
+    let mut store = store;
     match store.read(&name) {
-        Ok(fetched) => match shared.inspect(&fetched, now) {
-            Inspected::Fresh { pair, .. } => {
-                return output::answer(pair.access_token.secret());
+        Ok(fetched) => {
+            match shared.inspect(&fetched, now) {
+                Inspected::Fresh { pair, .. } => {
+                    return output::answer(pair.access_token.secret());
+                }
+                // A stale record's refresh token still renews without credentials.
+                Inspected::Stale { pair, .. } => stale = pair,
+                Inspected::Untrusted { reason, .. } => {
+                    let place = match &chosen {
+                        store::Chosen::File { store: file, .. } => {
+                            format!("the token cache file {}", file.path_of(&name).display())
+                        }
+                        store::Chosen::Redis(_) => "the stored token record".to_owned(),
+                    };
+                    output::warning(&format!("ignoring {place}: {reason}; it will be replaced"));
+                }
+                _ => {}
             }
-            // A stale record's refresh token still renews without credentials.
-            Inspected::Stale { pair, .. } => stale = pair,
-            Inspected::Untrusted { reason, .. } => {
-                let place = match &chosen {
-                    store::Chosen::File { store: file, .. } => {
-                        format!("the token cache file {}", file.path_of(&name).display())
-                    }
-                    store::Chosen::Redis(_) => "the stored token record".to_owned(),
-                };
-                output::warning(&format!("ignoring {place}: {reason}; it will be replaced"));
-            }
-            _ => {}
-        },
+            // The renewal's first read is this one.
+            store = Arc::new(store::Primed::new(store, name.clone(), fetched, now));
+        }
         Err(e) if e.kind == StoreErrorKind::Refused => {
             if let store::Chosen::File { explicit, .. } = &chosen {
                 return without_store(ctx, explicit.as_deref(), &sources, &e);

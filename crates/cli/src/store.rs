@@ -3,11 +3,13 @@
 //! to the file cache when it cannot be reached.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use smartling_auth_core::store::{Fetched, LeaseId, RecordName, Store, StoreError, Stored};
+use smartling_auth_core::store::{
+    Fetched, LeaseId, RecordName, Store, StoreError, Stored, Watched,
+};
 use smartling_auth_store::{FileStore, RedisStore};
 
 use crate::exit::Failure;
@@ -195,8 +197,93 @@ impl Store for Fallback {
     fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
         self.either(|s| s.release(name, holder))
     }
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        self.either(|s| s.watch(name, since, until))
+    }
     fn needs_sealing(&self) -> bool {
         true
+    }
+}
+
+/// A store whose first read of one record answers what the fast path read already:
+/// the renewal starts with a read, and the same one twice would cost every run that
+/// renews or waits one more round trip (two more Redis commands).
+#[derive(Debug)]
+pub(crate) struct Primed {
+    inner: Arc<dyn Store>,
+    /// The record's name, what its read returned, and when that read began.
+    first: Mutex<Option<(RecordName, Fetched, Instant)>>,
+}
+
+impl Primed {
+    pub(crate) fn new(
+        inner: Arc<dyn Store>,
+        name: RecordName,
+        read: Fetched,
+        began: Instant,
+    ) -> Self {
+        Self {
+            inner,
+            first: Mutex::new(Some((name, read, began))),
+        }
+    }
+}
+
+impl Store for Primed {
+    fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
+        let first = self
+            .first
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((primed, mut fetched, began)) = first
+            && primed == *name
+        {
+            // As if read now: the store's clock has moved on as this one has since the
+            // read began (counted from its start, so the record only ever looks older).
+            fetched.now += began.elapsed();
+            return Ok(fetched);
+        }
+        self.inner.read(name)
+    }
+    fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.lease(name, holder, ttl)
+    }
+    fn extend(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.extend(name, holder, ttl)
+    }
+    fn write(
+        &self,
+        name: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.write(name, expected, record, ttl)
+    }
+    fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
+        self.inner.release(name, holder)
+    }
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        self.inner.watch(name, since, until)
+    }
+    fn needs_sealing(&self) -> bool {
+        self.inner.needs_sealing()
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use smartling_auth_emulator::Emulator;
-use smartling_auth_testkit::drills::Drill;
+use smartling_auth_testkit::drills::{self, Drill};
 use smartling_auth_testkit::redis::RedisServer;
 use support::{BIN, SECRET, USER};
 
@@ -45,11 +45,21 @@ fn drill(drill: Drill, redis: Option<&RedisServer>) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (emu, home) = (emulator(), tempfile::tempdir().unwrap());
     let url = redis.map(RedisServer::url);
-    let report = drill.run(&emu, || member(&emu, home.path(), url.as_deref()));
+    let run = || drill.run(&emu, || member(&emu, home.path(), url.as_deref()));
+    let Some(server) = redis else {
+        println!("CLI, {drill:?}, over the default cache: {:?}", run());
+        return;
+    };
+    let (report, per_member, commands) = drills::counting_commands(server, drill, run);
     println!(
-        "CLI, {drill:?}, over {}: {report:?}",
-        url.as_deref().unwrap_or("the default cache")
+        "CLI, {drill:?}, over Redis: {report:?}, {per_member:.1} commands per member: {commands:?}"
     );
+    if matches!(drill, Drill::SlowServer | Drill::ColdStart) {
+        assert!(
+            per_member <= drills::COMMANDS_PER_MEMBER,
+            "{per_member:.1} Redis commands per member: {commands:?}"
+        );
+    }
     if let (Drill::HolderPaused, Some(redis)) = (drill, redis) {
         // The waiter that took over wrote version 1; the holder's late write (over
         // version 0) was refused.
@@ -73,6 +83,21 @@ fn a_paused_holder_replaces_nothing_newer_over_redis() {
 #[ignore = "needs redis-server"]
 fn a_slow_server_gets_one_login_from_the_whole_fleet_over_redis() {
     drill(Drill::SlowServer, Some(&RedisServer::start()));
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_cold_fleet_costs_redis_a_few_commands_per_process() {
+    drill(Drill::ColdStart, Some(&RedisServer::start()));
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn lost_wake_ups_cost_one_quiet_wait_over_redis() {
+    drill(
+        Drill::LostWakeups,
+        Some(&RedisServer::start_without_publish()),
+    );
 }
 
 #[test]

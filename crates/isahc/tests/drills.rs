@@ -5,12 +5,16 @@
 
 use smartling_auth_isahc::{BaseUrl, Credentials, FileStore, TokenProvider};
 use smartling_auth_store::RedisStore;
-use smartling_auth_testkit::drills;
+use std::sync::Arc;
+
+use smartling_auth_testkit::drills::{self, Counted};
 use smartling_auth_testkit::emulator::{SECRET, USER};
 
-/// A killed holder, a paused holder and a 20 s login over Redis, and a killed holder
-/// over files: at most one more login, nothing newer replaced, one login for a slow
-/// server, every member served in time with a live token.
+/// A killed holder, a paused holder, a 20 s login, a cold start and lost wake-ups
+/// over Redis, and a killed holder and a cold start over files: at most one more
+/// login, nothing newer replaced, one login for a slow server, every member served in
+/// time with a live token, at most 10 Redis commands and a few file reads per member
+/// for a renewal.
 #[test]
 #[ignore = "needs redis-server"]
 fn the_fleet_drills_pass_at_the_defaults() {
@@ -27,11 +31,17 @@ fn child_drill_member() {
     };
     let builder = TokenProvider::builder(BaseUrl::parse(&base).unwrap())
         .credentials(Credentials::new(USER, SECRET));
-    let builder = match store.strip_prefix("file:") {
-        Some(dir) => builder.store(FileStore::new(dir)),
+    let files = store
+        .strip_prefix("file:")
+        .map(|dir| Arc::new(Counted::new(FileStore::new(dir))));
+    let builder = match &files {
+        Some(files) => builder.store(files.clone()),
         None => builder.store(RedisStore::open(&store).unwrap()),
     };
     let provider = builder.build().unwrap();
     let token = provider.access_token().expect("served");
     drills::report_token(&token);
+    if let Some(files) = files {
+        files.report_reads();
+    }
 }

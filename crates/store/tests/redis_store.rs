@@ -277,13 +277,13 @@ fn a_kept_connection_the_server_closed_is_replaced_unseen() {
 }
 
 /// The ACL the module docs give, exactly.
-const ACL: &str = "~smartling-auth:* +time +get +set +del +pttl +pexpire +evalsha +eval";
+const ACL: &str = "~smartling-auth:* &smartling-auth:* +time +get +set +del +pttl +pexpire +publish +subscribe +evalsha +eval";
 
 #[test]
 #[ignore = "needs redis-server"]
 fn the_documented_acl_is_enough_and_an_acl_user_comes_from_the_url() {
     assert!(
-        include_str!("../src/redis.rs")
+        include_str!("../src/redis/mod.rs")
             .contains(&format!("ACL SETUSER smartling-auth on >password {ACL}\n")),
         "the module docs give this ACL"
     );
@@ -326,17 +326,31 @@ fn the_documented_acl_is_enough_and_an_acl_user_comes_from_the_url() {
     assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
     assert!(!e.to_string().contains("pw-acl-Q7"), "{e}");
 
-    // A user with the ACL of before the lease script's expiry repair (no PTTL,
-    // PEXPIRE) still takes, is refused and releases leases as before.
-    let _: () = setuser("older", &ACL.replace(" +pttl +pexpire", ""))
-        .query(&mut admin)
-        .unwrap();
+    // A user with the ACL of before the lease script's expiry repair and the
+    // wake-ups (no PTTL, PEXPIRE, channels) still takes, is refused, writes and
+    // releases as before; its waits hear nothing and end quiet, on time.
+    let _: () = setuser(
+        "older",
+        &ACL.replace(" +pttl +pexpire", "")
+            .replace(" &smartling-auth:*", "")
+            .replace(" +publish +subscribe", ""),
+    )
+    .query(&mut admin)
+    .unwrap();
     let url = server.url().replace("redis://", "redis://older:pw-acl-Q7@");
     let older = RedisStore::open(&url).unwrap();
     let other = RecordName::new(&Default::default(), "older", None);
     assert!(older.lease(&other, LeaseId(5), TTL).unwrap());
     assert!(!older.lease(&other, LeaseId(6), TTL).unwrap(), "held");
+    assert!(older.write(&other, 0, &record(1), TTL).unwrap());
     older.release(&other, LeaseId(5)).unwrap();
+    let since = std::time::Instant::now();
+    let until = since + std::time::Duration::from_millis(300);
+    assert!(matches!(
+        older.watch(&other, since, until).unwrap(),
+        smartling_auth_core::store::Watched::Quiet
+    ));
+    assert!(std::time::Instant::now() < until + std::time::Duration::from_millis(200));
     assert!(older.lease(&other, LeaseId(6), TTL).unwrap(), "released");
 
     // A user who may not GET: the write script's GET is refused, and that stops the

@@ -10,10 +10,13 @@
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::AccessToken;
-use smartling_auth_core::store::LEASE_TTL;
+use smartling_auth_core::store::{
+    Fetched, LEASE_TTL, LeaseId, RecordName, Store, StoreError, Stored, Timings, Watched,
+};
 use smartling_auth_emulator::{Emulator, Endpoint, Fault};
 
 use crate::emulator::{emulator, whoami};
@@ -41,6 +44,8 @@ struct Ended {
     /// When it exited.
     at: Instant,
     token: String,
+    /// The reads of its store it reported, if it counted them.
+    reads: Option<u64>,
     stderr: String,
 }
 
@@ -80,6 +85,12 @@ impl Member {
             ok: status.success(),
             at,
             token: token_in(&out),
+            reads: out.lines().find_map(|l| {
+                l[l.find("drill-reads=")? + "drill-reads=".len()..]
+                    .trim()
+                    .parse()
+                    .ok()
+            }),
             stderr: err,
         }
     }
@@ -157,6 +168,7 @@ fn served(emu: &Emulator, members: Vec<Member>, since: Instant) -> (Vec<Ended>, 
     let report = Report {
         logins: logins(emu),
         slowest,
+        most_reads: ended.iter().filter_map(|e| e.reads).max(),
     };
     (ended, report)
 }
@@ -182,6 +194,9 @@ pub struct Report {
     /// The slowest member's time from the fault (the kill, the pause's start, the
     /// start) to its token.
     pub slowest: Duration,
+    /// The most reads of its store one member made, when members count them
+    /// ([`Counted`]).
+    pub most_reads: Option<u64>,
 }
 
 /// **Holder killed.** The lease holder is SIGKILLed during a login that takes
@@ -252,6 +267,22 @@ pub fn slow_server(emu: &Emulator, login: Duration, member: impl Fn() -> Command
     report
 }
 
+/// **Lost wake-ups.** As [`slow_server`], over a store whose wake-ups never arrive:
+/// exactly one login, and every member served within one quiet wait
+/// ([`Timings::quiet`]) after the login lands, never held to its deadline.
+pub fn lost_wakeups(emu: &Emulator, login: Duration, member: impl Fn() -> Command) -> Report {
+    slow_logins(emu, login);
+    let start = Instant::now();
+    let members: Vec<Member> = (0..WAITERS).map(|_| Member::start(member())).collect();
+    let (_, report) = served(emu, members, start);
+    assert_eq!(report.logins, 1, "{report:?}: one login");
+    assert!(
+        report.slowest <= login + Timings::default().quiet() + SLACK,
+        "{report:?}: a lost wake-up cost more than one quiet wait"
+    );
+    report
+}
+
 /// Which drill: see [`holder_killed`], [`holder_paused`] and [`slow_server`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drill {
@@ -261,6 +292,10 @@ pub enum Drill {
     HolderPaused,
     /// [`slow_server`], with a 20 s login.
     SlowServer,
+    /// [`slow_server`] with a 3 s login: a fleet starting cold.
+    ColdStart,
+    /// [`lost_wakeups`], with a 3 s login (the store must drop its wake-ups).
+    LostWakeups,
 }
 
 impl Drill {
@@ -270,7 +305,108 @@ impl Drill {
             Drill::HolderKilled => holder_killed(emu, Duration::from_secs(3), member),
             Drill::HolderPaused => holder_paused(emu, Duration::from_secs(3), member),
             Drill::SlowServer => slow_server(emu, Duration::from_secs(20), member),
+            Drill::ColdStart => slow_server(emu, Duration::from_secs(3), member),
+            Drill::LostWakeups => lost_wakeups(emu, Duration::from_secs(3), member),
         }
+    }
+}
+
+/// The most store commands per member a renewal may cost a fleet (the holder's
+/// included, connection set-up too): a waiter is woken, it does not poll.
+pub const COMMANDS_PER_MEMBER: f64 = 10.0;
+
+/// Runs `drill` over `redis` and counts the commands Redis ran for it (`INFO
+/// commandstats`): the report, the commands per member, and the counts by command.
+#[cfg(feature = "redis")]
+pub fn counting_commands(
+    redis: &RedisServer,
+    drill: Drill,
+    run: impl FnOnce() -> Report,
+) -> (Report, f64, std::collections::BTreeMap<String, u64>) {
+    redis.reset_stats();
+    let report = run();
+    let commands = redis.commands();
+    let members = match drill {
+        Drill::HolderKilled | Drill::HolderPaused => WAITERS + 1,
+        Drill::SlowServer | Drill::ColdStart | Drill::LostWakeups => WAITERS,
+    };
+    let per_member = commands.values().sum::<u64>() as f64 / members as f64;
+    (report, per_member, commands)
+}
+
+/// A store that counts the reads made of it, for a member to report
+/// ([`report_reads`](Self::report_reads)).
+///
+/// ```
+/// use smartling_auth_core::store::{MemoryStore, RecordName, Store};
+/// let store = smartling_auth_testkit::drills::Counted::new(MemoryStore::new());
+/// store.read(&RecordName::new(&Default::default(), "u", None)).unwrap();
+/// assert_eq!(store.reads(), 1);
+/// ```
+#[derive(Debug)]
+pub struct Counted<S> {
+    inner: S,
+    reads: AtomicU64,
+}
+
+impl<S: Store> Counted<S> {
+    /// Counts the reads of `inner`.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            reads: AtomicU64::new(0),
+        }
+    }
+
+    /// The reads so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Prints them for the drill (`drill-reads=`).
+    pub fn report_reads(&self) {
+        println!("drill-reads={}", self.reads());
+    }
+}
+
+impl<S: Store> Store for Counted<S> {
+    fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.read(name)
+    }
+    fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.lease(name, holder, ttl)
+    }
+    fn extend(
+        &self,
+        name: &RecordName,
+        holder: LeaseId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.extend(name, holder, ttl)
+    }
+    fn write(
+        &self,
+        name: &RecordName,
+        expected: u64,
+        record: &Stored,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.write(name, expected, record, ttl)
+    }
+    fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
+        self.inner.release(name, holder)
+    }
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        self.inner.watch(name, since, until)
+    }
+    fn needs_sealing(&self) -> bool {
+        self.inner.needs_sealing()
     }
 }
 
@@ -310,35 +446,66 @@ pub fn report_token(token: &AccessToken) {
     println!("drill-token={}", token.secret());
 }
 
-/// Every drill a provider runs, one after the other (each starts 21 processes, and
-/// its bounds are about when they are served): the three over Redis, and a killed
-/// holder over files. Prints each report under `label`.
+/// Every drill a provider runs, one after the other (each starts 20 or 21 processes,
+/// and its bounds are about when they are served): the five over Redis, with the
+/// commands each costs per member (at most [`COMMANDS_PER_MEMBER`] for a healthy
+/// fleet's renewal), and a killed holder and a cold start over files, with the reads
+/// each member makes (a few at most). Prints each report under `label`.
 #[cfg(feature = "redis")]
 pub fn all(label: &str) {
-    for drill in [Drill::HolderKilled, Drill::HolderPaused, Drill::SlowServer] {
-        println!("{label}, {drill:?} over Redis: {:?}", over_redis(drill));
-    }
-    println!(
-        "{label}, {:?} over files: {:?}",
+    for drill in [
         Drill::HolderKilled,
-        over_files(Drill::HolderKilled)
-    );
+        Drill::HolderPaused,
+        Drill::SlowServer,
+        Drill::ColdStart,
+        Drill::LostWakeups,
+    ] {
+        let (report, per_member, commands) = over_redis(drill);
+        println!(
+            "{label}, {drill:?} over Redis: {report:?}, {per_member:.1} commands per member: {commands:?}"
+        );
+        if matches!(drill, Drill::SlowServer | Drill::ColdStart) {
+            assert!(
+                per_member <= COMMANDS_PER_MEMBER,
+                "{drill:?}: {per_member:.1} Redis commands per member: {commands:?}"
+            );
+        }
+    }
+    for drill in [Drill::HolderKilled, Drill::ColdStart] {
+        let report = over_files(drill);
+        println!("{label}, {drill:?} over files: {report:?}");
+        if drill == Drill::ColdStart {
+            let reads = report.most_reads.expect("members count their reads");
+            assert!(
+                reads <= 3,
+                "{report:?}: a waiter read the files {reads} times"
+            );
+        }
+    }
 }
 
 /// Runs `drill` with members that re-run this test binary (its `child_drill_member`
 /// test, see [`member_env`]) over a Redis server of its own, and checks afterwards
 /// that a paused holder's late write replaced nothing: the store holds version 1.
+/// With [`Drill::LostWakeups`], the server drops every publish. Also returns the
+/// commands per member and by name ([`counting_commands`]).
 #[cfg(feature = "redis")]
-pub fn over_redis(drill: Drill) -> Report {
-    let redis = RedisServer::start();
+pub fn over_redis(drill: Drill) -> (Report, f64, std::collections::BTreeMap<String, u64>) {
+    let redis = if drill == Drill::LostWakeups {
+        RedisServer::start_without_publish()
+    } else {
+        RedisServer::start()
+    };
     let emu = emulator();
-    let report = drill.run(&emu, || rerun_as_member(&emu.base_url(), &redis.url()));
+    let counted = counting_commands(&redis, drill, || {
+        drill.run(&emu, || rerun_as_member(&emu.base_url(), &redis.url()))
+    });
     if drill == Drill::HolderPaused {
         // The waiter that took over wrote version 1; the holder's late write (over
         // version 0) was refused.
         assert_eq!(redis.record_versions(), [1]);
     }
-    report
+    counted
 }
 
 /// Runs `drill` with members that re-run this test binary over a file store in a

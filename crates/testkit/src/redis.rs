@@ -44,6 +44,8 @@ pub struct RedisServer {
     dir: PathBuf,
     password: Option<String>,
     tls: Option<Tls>,
+    /// More `redis-server` arguments.
+    extra: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -123,6 +125,7 @@ impl RedisServer {
             dir,
             password,
             tls,
+            extra: Vec::new(),
         };
         server.spawn();
         server
@@ -153,6 +156,7 @@ impl RedisServer {
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
         }
+        cmd.args(&self.extra);
         let mut child = cmd.spawn().expect("redis-server starts");
         // Bounded in time and, through the sleep, in count (at most 500 tries).
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -230,15 +234,7 @@ impl RedisServer {
     /// assert!(redis.record_versions().is_empty());
     /// ```
     pub fn record_versions(&self) -> Vec<u64> {
-        let cli = |args: &[&str]| -> Vec<u8> {
-            let out = Command::new("redis-cli")
-                .args(["-p", &self.port.to_string(), "--raw"])
-                .args(args)
-                .output()
-                .expect("redis-cli runs");
-            assert!(out.status.success(), "redis-cli {args:?} failed");
-            out.stdout
-        };
+        let cli = |args: &[&str]| self.cli(args);
         let keys = String::from_utf8(cli(&["KEYS", "smartling-auth:*"])).expect("ASCII keys");
         keys.lines()
             .filter(|k| !k.is_empty() && !k.ends_with(":lease"))
@@ -256,6 +252,70 @@ impl RedisServer {
                     .parse()
                     .expect("a version")
             })
+            .collect()
+    }
+
+    /// Starts a server whose `PUBLISH` is renamed away (`rename-command`), so every
+    /// publish, the store scripts' wake-ups included, fails: a fleet whose wake-ups
+    /// are all lost.
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start_without_publish();
+    /// assert!(redis.commands().is_empty());
+    /// ```
+    pub fn start_without_publish() -> Self {
+        let mut server = Self::launch(None, None);
+        server.extra = vec!["--rename-command".into(), "PUBLISH".into(), String::new()];
+        server.restart();
+        server
+    }
+
+    /// Runs `redis-cli` with `args` against this server; its output.
+    fn cli(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--raw"])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success(), "redis-cli {args:?} failed");
+        out.stdout
+    }
+
+    /// Zeroes the server's command counts (`CONFIG RESETSTAT`).
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start();
+    /// redis.reset_stats();
+    /// ```
+    pub fn reset_stats(&self) {
+        self.cli(&["CONFIG", "RESETSTAT"]);
+    }
+
+    /// The commands the server ran since its start or [`reset_stats`](Self::reset_stats),
+    /// by name, counted by `INFO commandstats` (commands that scripts call are
+    /// counted too). The counting's own `CONFIG RESETSTAT` and `INFO` are left out.
+    ///
+    /// ```
+    /// # if !smartling_auth_testkit::redis::redis_available() { return; }
+    /// let redis = smartling_auth_testkit::redis::RedisServer::start();
+    /// assert!(redis.commands().is_empty());
+    /// ```
+    pub fn commands(&self) -> std::collections::BTreeMap<String, u64> {
+        let info = String::from_utf8(self.cli(&["INFO", "commandstats"])).expect("ASCII");
+        info.lines()
+            .filter_map(|line| {
+                let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = stats
+                    .strip_prefix("calls=")?
+                    .split(',')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                Some((name.to_owned(), calls))
+            })
+            .filter(|(name, _)| name != "config|resetstat" && name != "info")
             .collect()
     }
 

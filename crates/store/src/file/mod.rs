@@ -4,6 +4,7 @@
 mod lock;
 mod place;
 mod trust;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use smartling_auth_core::store::{
-    Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored,
+    Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored, Watched,
 };
 
 use lock::{Lock, LockError};
@@ -35,7 +36,8 @@ pub const DEFAULT_FILE_TIMEOUT: Duration = Duration::from_secs(1);
 ///   record, so a reader never sees half a file;
 /// - the renewal lease is an advisory lock on `<record>.lease`, which the kernel
 ///   releases when its holder dies, even on `kill -9` (so the lease's time to live is
-///   not needed here);
+///   not needed here); a waiter blocks on that lock (a thread per waiting process and
+///   record), so the holder's release wakes it without any polling;
 /// - a file of ours that cannot be parsed reads as version 0, and the protocol
 ///   replaces it with a warning.
 ///
@@ -67,6 +69,7 @@ pub struct FileStore {
     owner: Owner,
     timeout: Duration,
     leases: Mutex<HashMap<(String, LeaseId), Lock>>,
+    watches: watch::LockWatches,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +176,7 @@ impl FileStore {
             owner: Owner::current(),
             timeout: DEFAULT_FILE_TIMEOUT,
             leases: Mutex::default(),
+            watches: watch::LockWatches::default(),
         }
     }
 
@@ -278,6 +282,20 @@ impl Store for FileStore {
         self.lock_leases()
             .remove(&(name.as_str().to_owned(), holder));
         Ok(())
+    }
+
+    /// Blocks (on a thread of its own, shared by this process's waiters) until the
+    /// holder's lock on the lease is gone; at `until`, a lock still held says its
+    /// holder lives.
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        let place = self.ready(name)?;
+        self.watches
+            .watch(&place.lease_path(), &self.owner, since, until)
     }
 
     fn needs_sealing(&self) -> bool {

@@ -1,13 +1,16 @@
 //! [`RedisStore`]: token records in Redis, shared by a fleet of machines (its docs
-//! give the keys, the ACL, TLS and why the client is sync).
+//! give the keys, the ACL, TLS and why the client is sync); waiters are woken over
+//! pub/sub ([`wake`]).
+
+mod wake;
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use redis::{Client, Cmd, Connection, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
 use smartling_auth_core::store::{
-    Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored,
+    Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored, Watched,
 };
 
 /// The default time limit of one operation.
@@ -22,7 +25,9 @@ const POOL: usize = 4;
 /// Writes `ARGV[2]` (expiring after `ARGV[3]` ms) if the record's version is `ARGV[1]`;
 /// anything that is not `SA1 <digits> ` counts as version 0, a value of another type
 /// (a list, a hash) too. Any other error of `GET` (an ACL refusal) stops the script:
-/// reading it as version 0 would let a stale writer through.
+/// reading it as version 0 would let a stale writer through. A write is published on
+/// `ARGV[4]` with the store's clock, so waiters take the record without a read; a
+/// user without the right to publish still writes (`pcall`).
 const WRITE: &str = r"
 local cur = redis.pcall('GET', KEYS[1])
 if type(cur) == 'table' and cur.err then
@@ -36,6 +41,8 @@ if type(cur) == 'string' then
 end
 if v == tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  local t = redis.call('TIME')
+  redis.pcall('PUBLISH', ARGV[4], 'W ' .. t[1] .. ' ' .. t[2] .. ' ' .. ARGV[2])
   return 1
 end
 return 0
@@ -48,9 +55,13 @@ return 0
 /// longer than `ARGV[3]` ms, which no holder ever sets) would hold every renewal for
 /// good: it is given the lease's time and ends like a dead holder's lease (2, for a
 /// warning). The repair runs under `pcall`: a user whose ACL lacks `PTTL` or `PEXPIRE`
-/// still gets the lease as before.
+/// still gets the lease as before. A lease taken is published on `ARGV[4]` (the
+/// holder lives), so waiters of a holder that died hear of the next one.
 const LEASE: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.pcall('PUBLISH', ARGV[4], 'A')
+  return 1
+end
 local t = redis.pcall('PTTL', KEYS[1])
 if t == -1 or (type(t) == 'number' and t > tonumber(ARGV[3])) then
   redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
@@ -67,19 +78,24 @@ fn lease_ceiling(ttl: Duration) -> Duration {
 
 /// Extends the lease to `ARGV[2]` ms from now if `ARGV[1]` still holds it: a live
 /// holder keeps its lease however slow the server is; a dead one loses it within one
-/// lease's time.
+/// lease's time. Each extension is published on `ARGV[3]`: the waiters' sign that
+/// the holder lives, so they wait on without reading.
 const EXTEND: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.pcall('PUBLISH', ARGV[3], 'A')
   return 1
 end
 return 0
 ";
 
-/// Deletes the lease if `ARGV[1]` still holds it.
+/// Deletes the lease if `ARGV[1]` still holds it, and publishes that on `ARGV[2]`
+/// (waiters read: the holder may have failed without a write).
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.pcall('PUBLISH', ARGV[2], 'R')
+  return 1
 end
 return 0
 ";
@@ -112,20 +128,37 @@ return 0
 /// Whatever else is found under a record's key (another format, a list or a hash) is
 /// untrusted garbage: it reads as version 0, and the next renewal writes over it.
 ///
+/// # Wake-ups
+/// Waiters do not poll: each process keeps one subscriber connection (and one thread
+/// reading it), started by its first wait, subscribed to the channel
+/// `<prefix><name>:wake` of each record it waits on. The holder's scripts publish
+/// there when it takes or extends the lease (it lives), when it writes (the record
+/// itself, so a waiter takes it without a read) and when it releases the lease. A
+/// waiter that hears nothing for half the lease's time to live reads the store: a
+/// lost message costs that wait, never a stuck caller. Plain `SUBSCRIBE`/`PUBLISH`
+/// need no server configuration (keyspace notifications would).
+///
 /// # Commands (ACL)
-/// The store runs `TIME` and `GET`, and four Lua scripts through `EVALSHA`, falling
-/// back to `EVAL` when the server's script cache is empty (after a restart): the
-/// lease, which calls `SET` (with `NX PX`), and `PTTL` and `PEXPIRE` to give a key
-/// found without an expiry one; the lease's extension, a compare-and-expire that
-/// calls `GET` and `PEXPIRE` (without `PEXPIRE` a lease ends after its first few
-/// seconds even while its holder lives, and a slow renewal may be made twice); the
-/// compare-and-set write, which calls `GET` and `SET`; and the compare-and-delete
-/// release, which calls `GET` and `DEL` (Redis checks the commands a script calls
-/// against the user's ACL too). A minimal ACL user:
+/// The store runs `TIME` and `GET`, `SUBSCRIBE` on its wake-up channels, and four Lua
+/// scripts through `EVALSHA`, falling back to `EVAL` when the server's script cache
+/// is empty (after a restart): the lease, which calls `SET` (with `NX PX`), and
+/// `PTTL` and `PEXPIRE` to give a key found without an expiry one; the lease's
+/// extension, a compare-and-expire that calls `GET` and `PEXPIRE` (without `PEXPIRE`
+/// a lease ends after its first few seconds even while its holder lives, and a slow
+/// renewal may be made twice); the compare-and-set write, which calls `GET`, `SET`
+/// and `TIME`; and the compare-and-delete release, which calls `GET` and `DEL`. The
+/// lease, extension, write and release also `PUBLISH` on the record's wake-up
+/// channel. (Redis checks the commands a script calls against the user's ACL too.) A
+/// minimal ACL user:
 ///
 /// ```text
-/// ACL SETUSER smartling-auth on >password ~smartling-auth:* +time +get +set +del +pttl +pexpire +evalsha +eval
+/// ACL SETUSER smartling-auth on >password ~smartling-auth:* &smartling-auth:* +time +get +set +del +pttl +pexpire +publish +subscribe +evalsha +eval
 /// ```
+///
+/// Without the channel rights (`&…`, `+publish`, `+subscribe`; Redis 7 gives a new
+/// user no channels) everything works as before but the wake-ups: the scripts
+/// publish under `pcall`, the subscriber warns once, and waiters read the store after
+/// each quiet wait instead.
 ///
 /// # Connections
 /// `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
@@ -137,7 +170,11 @@ return 0
 /// and `AUTH`) and for each read and write, so a hung Redis delays a caller by about that
 /// much (twice, at worst, when it also has to connect), never indefinitely.
 ///
-/// A few connections are kept for reuse; one that fails is dropped. A kept connection
+/// A few connections are kept for reuse; one that fails is dropped. The subscriber's
+/// connection is one more, for the store's life; it connects again after a failure,
+/// after a pause that grows from 1 s to 30 s. Connections skip the `CLIENT SETINFO`
+/// pair that names the client library (two commands each, where a waiter's whole
+/// renewal costs six). A kept connection
 /// the server has closed meanwhile (a restart, or an idle-client `timeout` in the
 /// server's configuration) is found closed on its next use; the operation then runs
 /// once more on a new connection, as nothing reached the server the first time.
@@ -162,6 +199,7 @@ pub struct RedisStore {
     extend: Lua,
     write: Lua,
     release: Lua,
+    wakes: wake::Wakes,
 }
 
 /// A Lua script run by `EVALSHA`, or by `EVAL` when the server does not know it yet.
@@ -256,6 +294,7 @@ impl RedisStore {
         Ok(Self {
             client,
             idle: Mutex::default(),
+            wakes: wake::Wakes::default(),
             ..self
         })
     }
@@ -307,12 +346,17 @@ impl RedisStore {
         if url.starts_with("rediss://") {
             ensure_crypto_provider();
         }
-        let client = Client::open(url).map_err(|e| {
+        let invalid = |e: RedisError| {
             StoreError::new(
                 StoreErrorKind::Refused,
                 format!("invalid Redis URL: {:?}", e.kind()),
             )
-        })?;
+        };
+        let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
+        // No `CLIENT SETINFO` pair on each new connection: two commands that tell the
+        // server the client library's name, where a waiter's whole renewal costs six.
+        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let client = Client::open(info.set_redis_settings(settings)).map_err(invalid)?;
         let password = client
             .get_connection_info()
             .redis_settings()
@@ -328,7 +372,13 @@ impl RedisStore {
             extend: Lua::new(EXTEND),
             write: Lua::new(WRITE),
             release: Lua::new(RELEASE),
+            wakes: wake::Wakes::default(),
         })
+    }
+
+    /// The pub/sub channel of `name`'s wake-ups.
+    fn channel_of(&self, name: &RecordName) -> String {
+        format!("{}:wake", self.key_of(name))
     }
 
     /// Runs `op` on a kept connection (or a new one), keeping it only on success. A kept
@@ -498,8 +548,14 @@ impl Store for RedisStore {
         let key = format!("{}:lease", self.key_of(name));
         let ceiling = ms(lease_ceiling(ttl)).to_string();
         let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
+        let channel = self.channel_of(name);
         let taken: i64 = self.with("lease", |con| {
-            let args: [&[u8]; 3] = [holder.as_bytes(), ttl.as_bytes(), ceiling.as_bytes()];
+            let args: [&[u8]; 4] = [
+                holder.as_bytes(),
+                ttl.as_bytes(),
+                ceiling.as_bytes(),
+                channel.as_bytes(),
+            ];
             self.lease.run(con, &key, &args)
         })?;
         if taken == 2 {
@@ -519,9 +575,10 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         let key = format!("{}:lease", self.key_of(name));
         let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
+        let channel = self.channel_of(name);
         let held: i64 = self.with("extend", |con| {
-            self.extend
-                .run(con, &key, &[holder.as_bytes(), ttl.as_bytes()])
+            let args: [&[u8]; 3] = [holder.as_bytes(), ttl.as_bytes(), channel.as_bytes()];
+            self.extend.run(con, &key, &args)
         })?;
         Ok(held == 1)
     }
@@ -537,8 +594,14 @@ impl Store for RedisStore {
         let mut value = format!("SA1 {} ", record.version).into_bytes();
         value.extend_from_slice(&record.payload);
         let (expected, ttl) = (expected.to_string(), ms(ttl).to_string());
+        let channel = self.channel_of(name);
         let written: i64 = self.with("write", |con| {
-            let args: [&[u8]; 3] = [expected.as_bytes(), &value, ttl.as_bytes()];
+            let args: [&[u8]; 4] = [
+                expected.as_bytes(),
+                &value,
+                ttl.as_bytes(),
+                channel.as_bytes(),
+            ];
             self.write.run(con, &key, &args)
         })?;
         Ok(written == 1)
@@ -546,11 +609,27 @@ impl Store for RedisStore {
 
     fn release(&self, name: &RecordName, holder: LeaseId) -> Result<(), StoreError> {
         let key = format!("{}:lease", self.key_of(name));
-        let holder = holder.0.to_string();
+        let (holder, channel) = (holder.0.to_string(), self.channel_of(name));
         let _: i64 = self.with("release", |con| {
-            self.release.run(con, &key, &[holder.as_bytes()])
+            self.release
+                .run(con, &key, &[holder.as_bytes(), channel.as_bytes()])
         })?;
         Ok(())
+    }
+
+    /// Waits on the process's subscription to `name`'s channel (one connection and
+    /// thread per store, started by the first watch). Never fails: a subscription
+    /// that is down is a wait without word, after which the waiter reads.
+    fn watch(
+        &self,
+        name: &RecordName,
+        since: Instant,
+        until: Instant,
+    ) -> Result<Watched, StoreError> {
+        let channel = self.channel_of(name);
+        Ok(self
+            .wakes
+            .watch(&self.client, self.timeout, &channel, since, until))
     }
 }
 

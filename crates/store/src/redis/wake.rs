@@ -1,0 +1,354 @@
+//! Wake-ups over Redis pub/sub: one subscriber connection and thread per store,
+//! shared by every waiter of the process.
+//!
+//! The holder's scripts publish on the record's channel (`<record key>:wake`): `A`
+//! when it takes or extends the lease (it lives), `W <secs> <micros> <value>` when it
+//! writes a record (the store's clock at the write, then the value as stored), `R`
+//! when it releases the lease. The thread notes the last word of each kind per
+//! channel; [`Wakes::watch`] answers from those notes. A message lost (the connection
+//! dropped, a user without channel rights) costs the waiter one quiet wait, after
+//! which the machine reads the store: nothing here needs to be reliable.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use event_listener::{Event, Listener};
+use redis::{Client, Connection, Msg, RedisResult, Value};
+use smartling_auth_core::store::{Fetched, Watched};
+
+/// How often the listening thread looks up from the socket, for channels to add and
+/// for the store's end. It reads no store: a quiet socket costs one wake-up of
+/// this thread per tick.
+const TICK: Duration = Duration::from_millis(500);
+/// The first and the longest pause before the thread connects again.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The process's subscription: started by the first watch, ended with the store.
+#[derive(Debug, Default)]
+pub(super) struct Wakes {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Notified on every word heard.
+    heard: Event,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    channels: HashMap<String, Heard>,
+    started: bool,
+    stop: bool,
+    /// The subscription is down; said once per outage.
+    down: bool,
+}
+
+/// The last word of each kind on one channel, with when this process heard it.
+#[derive(Debug, Default)]
+struct Heard {
+    written: Option<(Instant, Fetched)>,
+    changed: Option<Instant>,
+    alive: Option<Instant>,
+    /// The server refused this channel (ACL): not asked again.
+    refused: bool,
+}
+
+impl Drop for Wakes {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+    }
+}
+
+impl Wakes {
+    /// Waits for word on `channel` heard after `since`, until `until`.
+    pub(super) fn watch(
+        &self,
+        client: &Client,
+        timeout: Duration,
+        channel: &str,
+        since: Instant,
+        until: Instant,
+    ) -> Watched {
+        self.ensure(client, timeout, channel);
+        loop {
+            // Listen before looking, so word in between is not missed.
+            let listener = self.shared.heard.listen();
+            if let Some(word) = self
+                .shared
+                .lock()
+                .channels
+                .get(channel)
+                .and_then(|h| h.after(since))
+            {
+                return word;
+            }
+            if Instant::now() >= until {
+                return Watched::Quiet;
+            }
+            listener.wait_deadline(until);
+        }
+    }
+
+    /// Subscribes to `channel` (through the thread, started on first use).
+    fn ensure(&self, client: &Client, timeout: Duration, channel: &str) {
+        let mut state = self.shared.lock();
+        state.channels.entry(channel.to_owned()).or_default();
+        if state.started {
+            return;
+        }
+        state.started = true;
+        drop(state);
+        let (shared, client) = (self.shared.clone(), client.clone());
+        let spawned = std::thread::Builder::new()
+            .name("smartling-auth-redis-wake".to_owned())
+            .spawn(move || listen(&shared, &client, timeout));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the Redis wake-up thread; waiters read the store after each quiet wait");
+            self.shared.lock().started = false;
+        }
+    }
+}
+
+impl Heard {
+    /// The weightiest word heard after `since`: a record, a change, a sign of life.
+    fn after(&self, since: Instant) -> Option<Watched> {
+        if let Some((_, fetched)) = self.written.as_ref().filter(|(at, _)| *at > since) {
+            return Some(Watched::Written(fetched.clone()));
+        }
+        if self.changed.is_some_and(|at| at > since) {
+            return Some(Watched::Changed);
+        }
+        self.alive.filter(|at| *at > since).map(Watched::Alive)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stopped(&self) -> bool {
+        self.lock().stop
+    }
+
+    /// Notes a message.
+    fn hear(&self, channel: &str, payload: &[u8]) {
+        let now = Instant::now();
+        {
+            let mut state = self.lock();
+            let Some(heard) = state.channels.get_mut(channel) else {
+                return;
+            };
+            match parse(payload) {
+                Some(Word::Alive) => heard.alive = Some(now),
+                Some(Word::Written(fetched)) => heard.written = Some((now, fetched)),
+                // A release, or a write this process cannot parse: read the store.
+                Some(Word::Changed) | None => heard.changed = Some(now),
+            }
+        }
+        self.heard.notify(usize::MAX);
+    }
+
+    fn down(&self, error: &redis::RedisError) {
+        let mut state = self.lock();
+        if !std::mem::replace(&mut state.down, true) {
+            tracing::warn!(error = %error, "Redis wake-ups are down; waiters read the store after each quiet wait until they are back");
+        }
+    }
+
+    fn up(&self) {
+        let mut state = self.lock();
+        if std::mem::replace(&mut state.down, false) {
+            tracing::info!("Redis wake-ups are back");
+        }
+    }
+
+    /// The channels to subscribe to, beyond `subscribed`.
+    fn wanted(&self, subscribed: &HashSet<String>) -> Vec<String> {
+        self.lock()
+            .channels
+            .iter()
+            .filter(|(c, h)| !h.refused && !subscribed.contains(*c))
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    fn refuse(&self, channels: &[String], error: &str) {
+        let mut state = self.lock();
+        for c in channels {
+            if let Some(h) = state.channels.get_mut(c) {
+                h.refused = true;
+            }
+        }
+        tracing::warn!(
+            error,
+            "the Redis user may not subscribe to the store's wake-up channels (grant &<prefix>*); waiters read the store after each quiet wait instead of being woken"
+        );
+    }
+}
+
+enum Word {
+    Alive,
+    Written(Fetched),
+    Changed,
+}
+
+/// Parses a message: `A`, `R`, or `W <secs> <micros> <value>`.
+fn parse(payload: &[u8]) -> Option<Word> {
+    match payload {
+        b"A" => Some(Word::Alive),
+        b"R" => Some(Word::Changed),
+        _ => {
+            let rest = payload.strip_prefix(b"W ")?;
+            let mut parts = rest.splitn(3, |b| *b == b' ');
+            let number = |p: Option<&[u8]>| -> Option<u64> {
+                let p = p?;
+                if p.is_empty() || p.len() > 19 || !p.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                std::str::from_utf8(p).ok()?.parse().ok()
+            };
+            let (secs, micros) = (number(parts.next())?, number(parts.next())?);
+            let value = parts.next()?;
+            let now = UNIX_EPOCH
+                .checked_add(Duration::from_secs(secs))?
+                .checked_add(Duration::from_micros(micros))?;
+            let stored = super::parse(value.to_vec());
+            // A value this process would not read as a record is news only.
+            (stored.version > 0).then(|| {
+                Word::Written(Fetched {
+                    record: Some(stored),
+                    now,
+                })
+            })
+        }
+    }
+}
+
+/// The thread: connects, subscribes, notes what it hears; connects again after a
+/// failure, with a growing pause; ends with the store.
+fn listen(shared: &Shared, client: &Client, timeout: Duration) {
+    let mut pause = RETRY_FIRST;
+    while !shared.stopped() {
+        let started = Instant::now();
+        match session(shared, client, timeout) {
+            Ok(()) => return,
+            Err(e) => shared.down(&e),
+        }
+        if started.elapsed() > RETRY_MAX {
+            pause = RETRY_FIRST;
+        }
+        let resume = Instant::now() + pause;
+        while Instant::now() < resume && !shared.stopped() {
+            std::thread::sleep(TICK.min(resume.saturating_duration_since(Instant::now())));
+        }
+        pause = (pause * 2).min(RETRY_MAX);
+    }
+}
+
+/// One connection's life: `Ok` when the store ended, `Err` when the connection did.
+fn session(shared: &Shared, client: &Client, timeout: Duration) -> RedisResult<()> {
+    let mut con = client.get_connection_with_timeout(timeout)?;
+    con.set_write_timeout(Some(timeout))?;
+    let mut subscribed = HashSet::new();
+    loop {
+        if shared.stopped() {
+            return Ok(());
+        }
+        let wanted = shared.wanted(&subscribed);
+        if !wanted.is_empty() {
+            subscribe(shared, &mut con, &wanted, timeout)?;
+            subscribed.extend(wanted);
+            shared.up();
+        }
+        con.set_read_timeout(Some(TICK))?;
+        // `PubSub` reads without taking a timeout for a lost reply (a plain read
+        // would skip the next message after one). Forgotten, not dropped: its drop
+        // unsubscribes, and the connection stays subscribed.
+        let mut pubsub = con.as_pubsub();
+        let got = pubsub.get_message();
+        std::mem::forget(pubsub);
+        match got {
+            Ok(msg) => shared.hear(msg.get_channel_name(), msg.get_payload_bytes()),
+            Err(e) if e.is_timeout() => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Subscribes to `channels`, noting any message that arrives before the
+/// confirmations; a refusal (ACL) marks them refused.
+fn subscribe(
+    shared: &Shared,
+    con: &mut Connection,
+    channels: &[String],
+    timeout: Duration,
+) -> RedisResult<()> {
+    con.set_read_timeout(Some(timeout))?;
+    con.send_packed_command(&redis::cmd("SUBSCRIBE").arg(channels).get_packed_command())?;
+    let mut confirmed = 0;
+    while confirmed < channels.len() {
+        let reply = match con.recv_response() {
+            Ok(reply) => reply,
+            Err(e) if e.code() == Some("NOPERM") => {
+                shared.refuse(channels, &e.to_string());
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match reply {
+            Value::ServerError(e) => {
+                shared.refuse(channels, &format!("{e:?}"));
+                return Ok(());
+            }
+            other => match Msg::from_owned_value(other.clone()) {
+                Some(msg) => shared.hear(msg.get_channel_name(), msg.get_payload_bytes()),
+                None => confirmed += 1,
+            },
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_parse_strictly() {
+        assert!(matches!(parse(b"A"), Some(Word::Alive)));
+        assert!(matches!(parse(b"R"), Some(Word::Changed)));
+        let Some(Word::Written(f)) = parse(b"W 1700000000 250000 SA1 7 payload") else {
+            panic!("a write parses");
+        };
+        let stored = f.record.unwrap();
+        assert_eq!((stored.version, &stored.payload[..]), (7, &b"payload"[..]));
+        assert_eq!(
+            f.now,
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_micros(250_000)
+        );
+        for bad in [
+            &b""[..],
+            b"a",
+            b"AA",
+            b"W",
+            b"W 1 2",
+            b"W x 2 SA1 1 p",
+            b"W 1 -2 SA1 1 p",
+            b"W 1 2 garbage",
+            b"W 1 2 SA1 0 p",
+            b"W 99999999999999999999 2 SA1 1 p",
+            b"W 18446744073709551615 0 SA1 1 p",
+        ] {
+            assert!(
+                !matches!(parse(bad), Some(Word::Written(_) | Word::Alive)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
