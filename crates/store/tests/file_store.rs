@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use smartling_auth_core::store::{LeaseId, RecordName, Store, StoreErrorKind, Stored};
+use smartling_auth_core::store::{LeaseId, RecordName, Store, StoreErrorKind, Stored, Watched};
 use smartling_auth_store::FileStore;
 
 const TTL: Duration = Duration::from_secs(60);
@@ -85,6 +85,48 @@ fn the_lease_excludes_a_second_holder_until_released() {
     assert!(b.lease(&name(), LeaseId(2), TTL).unwrap());
 }
 
+/// A waiter on a held lease hears that its holder lives when its wait ends, and is
+/// let through by the release (the holder's write comes before it), however the
+/// release and the wait interleave.
+#[test]
+fn a_waiter_blocks_on_the_holders_lock_until_it_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let (holder, waiter) = (FileStore::new(dir.path()), FileStore::new(dir.path()));
+    let since = Instant::now();
+    assert!(holder.lease(&name(), LeaseId(1), TTL).unwrap());
+    assert!(!waiter.lease(&name(), LeaseId(2), TTL).unwrap());
+    let until = Instant::now() + Duration::from_millis(300);
+    let heard = waiter.watch(&name(), since, until).unwrap();
+    assert!(
+        matches!(heard, Watched::Alive(at) if at >= until),
+        "{heard:?}"
+    );
+    let (heard, waited) = std::thread::scope(|s| {
+        let w = s.spawn(|| {
+            let started = Instant::now();
+            let heard = waiter.watch(&name(), since, started + Duration::from_secs(20));
+            (heard, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(holder.write(&name(), 0, &record(1), TTL).unwrap());
+        holder.release(&name(), LeaseId(1)).unwrap();
+        w.join().unwrap()
+    });
+    assert!(matches!(heard, Ok(Watched::Changed)), "{heard:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    assert_eq!(waiter.read(&name()).unwrap().record.unwrap().version, 1);
+    // Released before the wait began: through at once.
+    let since = Instant::now();
+    assert!(holder.lease(&name(), LeaseId(3), TTL).unwrap());
+    holder.release(&name(), LeaseId(3)).unwrap();
+    let started = Instant::now();
+    let heard = waiter
+        .watch(&name(), since, started + Duration::from_secs(20))
+        .unwrap();
+    assert!(matches!(heard, Watched::Changed), "{heard:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
 /// The child role: take the lease in the directory given, say so, then wait to be
 /// killed.
 #[test]
@@ -130,12 +172,28 @@ fn the_kernel_releases_a_dead_holders_lease() {
         panic!("the child did not take the lease: {held:?}");
     }
     let store = FileStore::new(&path);
+    let since = Instant::now();
     assert!(
         !store.lease(&name(), LeaseId(1), TTL).unwrap(),
         "held by the child"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // A waiter blocked on the child's lock is let through by its death.
+    let (heard, waited) = std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let started = Instant::now();
+            let heard = store.watch(&name(), since, started + Duration::from_secs(20));
+            (heard, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        waiter.join().unwrap()
+    });
+    assert!(matches!(heard, Ok(Watched::Changed)), "{heard:?}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken by the kernel: {waited:?}"
+    );
     assert!(
         store.lease(&name(), LeaseId(1), TTL).unwrap(),
         "released by the kernel"

@@ -2,9 +2,9 @@
 //! there is none; `cargo xtask ci` runs them.
 #![cfg(feature = "redis")]
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use smartling_auth_core::store::{LeaseId, RecordName, Store, StoreErrorKind, Stored};
+use smartling_auth_core::store::{LeaseId, RecordName, Store, StoreErrorKind, Stored, Watched};
 use smartling_auth_store::RedisStore;
 use smartling_auth_testkit::redis::RedisServer;
 
@@ -444,4 +444,167 @@ fn rediss_works_with_the_tests_ca_and_fails_without_it() {
         "an unknown CA is not trusted: {e}"
     );
     assert!(e.message.contains("certificate"), "{e}");
+}
+
+/// Waits on `store` for word of `name()` heard after `since`, for at most 3 s.
+fn watch(store: &RedisStore, since: Instant) -> (Watched, Duration) {
+    let started = Instant::now();
+    let heard = store
+        .watch(&name(), since, started + Duration::from_secs(3))
+        .unwrap();
+    (heard, started.elapsed())
+}
+
+/// Subscribes `store` (its first watch starts the subscriber) and waits until a
+/// publish reaches it, bounded.
+fn subscribed(store: &RedisStore, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let channel = format!("{}:wake", store.key_of(&name()));
+    loop {
+        let since = Instant::now();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg("A")
+            .query(&mut raw(url))
+            .unwrap();
+        if let Watched::Alive(_) = store
+            .watch(&name(), since, since + Duration::from_millis(100))
+            .unwrap()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the subscriber never came up");
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_waiter_hears_the_holders_lease_extensions_record_and_release() {
+    let server = RedisServer::start();
+    let (holder, waiter) = (
+        RedisStore::open(&server.url()).unwrap(),
+        RedisStore::open(&server.url()).unwrap(),
+    );
+    subscribed(&waiter, &server.url());
+
+    // A lease taken and each extension: the holder lives.
+    let since = Instant::now();
+    assert!(holder.lease(&name(), LeaseId(1), TTL).unwrap());
+    assert!(matches!(watch(&waiter, since).0, Watched::Alive(at) if at > since));
+    let since = Instant::now();
+    assert!(holder.extend(&name(), LeaseId(1), TTL).unwrap());
+    assert!(matches!(watch(&waiter, since).0, Watched::Alive(_)));
+    // Another's extension is refused and says nothing.
+    let since = Instant::now();
+    assert!(!holder.extend(&name(), LeaseId(2), TTL).unwrap());
+    let (heard, took) = {
+        let started = Instant::now();
+        let heard = waiter
+            .watch(&name(), since, started + Duration::from_millis(300))
+            .unwrap();
+        (heard, started.elapsed())
+    };
+    assert!(matches!(heard, Watched::Quiet), "{heard:?}");
+    assert!(took >= Duration::from_millis(290), "{took:?}");
+
+    // The write carries the record and the store's clock: no read needed.
+    let since = Instant::now();
+    let before = SystemTime::now();
+    let waiting = std::thread::scope(|s| {
+        let w = s.spawn(|| watch(&waiter, since));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(holder.write(&name(), 0, &record(1), TTL).unwrap());
+        w.join().unwrap()
+    });
+    let (Watched::Written(fetched), took) = waiting else {
+        panic!("the write wakes the waiter with the record: {waiting:?}");
+    };
+    assert_eq!(fetched.record.unwrap(), record(1));
+    assert!(
+        fetched.now >= before - Duration::from_secs(1),
+        "the store's clock"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "woken, not timed out: {took:?}"
+    );
+    // Word heard before `since` is old news.
+    let (heard, _) = {
+        let started = Instant::now();
+        let heard = waiter
+            .watch(&name(), started, started + Duration::from_millis(100))
+            .unwrap();
+        (heard, ())
+    };
+    assert!(matches!(heard, Watched::Quiet), "{heard:?}");
+
+    // A refused write publishes nothing; a release says "read".
+    let since = Instant::now();
+    assert!(!holder.write(&name(), 0, &record(2), TTL).unwrap());
+    holder.release(&name(), LeaseId(1)).unwrap();
+    assert!(matches!(watch(&waiter, since).0, Watched::Changed));
+    // Another's release of a free lease says nothing.
+    let since = Instant::now();
+    holder.release(&name(), LeaseId(1)).unwrap();
+    let heard = waiter
+        .watch(&name(), since, Instant::now() + Duration::from_millis(200))
+        .unwrap();
+    assert!(matches!(heard, Watched::Quiet), "{heard:?}");
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_forged_or_garbled_wake_up_is_at_most_a_read() {
+    let server = RedisServer::start();
+    let waiter = RedisStore::open(&server.url()).unwrap();
+    subscribed(&waiter, &server.url());
+    let channel = format!("{}:wake", waiter.key_of(&name()));
+    for garbage in [
+        &b"W"[..],
+        b"W 1 2 not a record",
+        b"W 99999999999999999999999 0 SA1 1 p",
+        b"\xff\x00",
+        b"",
+    ] {
+        let since = Instant::now();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(garbage)
+            .query(&mut raw(&server.url()))
+            .unwrap();
+        let (heard, _) = watch(&waiter, since);
+        assert!(
+            matches!(heard, Watched::Changed),
+            "{}: {heard:?}",
+            String::from_utf8_lossy(garbage)
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_subscriber_whose_connection_is_killed_comes_back() {
+    let server = RedisServer::start();
+    let (holder, waiter) = (
+        RedisStore::open(&server.url()).unwrap(),
+        RedisStore::open(&server.url()).unwrap(),
+    );
+    subscribed(&waiter, &server.url());
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"][..])
+        .query(&mut raw(&server.url()))
+        .unwrap();
+    assert_eq!(killed, 1, "one subscriber connection per store");
+    // Down: a watch ends quiet at its end, never early, never late.
+    let since = Instant::now();
+    assert!(holder.lease(&name(), LeaseId(1), TTL).unwrap());
+    let heard = waiter
+        .watch(&name(), since, Instant::now() + Duration::from_millis(200))
+        .unwrap();
+    assert!(matches!(heard, Watched::Quiet), "{heard:?}");
+    // Back within its first pause (1 s), subscribed again.
+    subscribed(&waiter, &server.url());
+    let since = Instant::now();
+    assert!(holder.write(&name(), 0, &record(1), TTL).unwrap());
+    assert!(matches!(watch(&waiter, since).0, Watched::Written(_)));
 }
