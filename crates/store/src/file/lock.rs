@@ -69,11 +69,23 @@ pub(crate) fn try_acquire(path: &Path, owner: &Owner) -> Result<Option<Lock>, Lo
         Opened::Failed(e) => return Err(LockError::Io(e)),
         Opened::Missing => return Err(LockError::Io(io::ErrorKind::NotFound.into())),
     };
-    match FileExt::try_lock(&file) {
-        Ok(()) => Ok(Some(Lock { _file: file })),
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(e)) => Err(LockError::Io(e)),
+    // Waiters hold the lease's lock shared for an instant when it frees (see
+    // `watch`): the lease is free while no one can hold it exclusive, so a lock we
+    // can share is theirs, and is tried again shortly. Bounded: 20 tries, 1 ms apart.
+    for _ in 0..20 {
+        match FileExt::try_lock(&file) {
+            Ok(()) => return Ok(Some(Lock { _file: file })),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        }
+        match FileExt::try_lock_shared(&file) {
+            Ok(()) => FileExt::unlock(&file).map_err(LockError::Io)?,
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
+    Ok(None)
 }
 
 #[cfg(test)]
