@@ -198,6 +198,14 @@ pub fn bench(root: &Path, length: Length) -> Result {
     let measured = read_criterion(&target_dir(root).join("criterion"), since);
     let cli = run_cli_timing(root, length, &mut failed);
     let herd = run_herd(root, &mut failed);
+    // Written by the store benchmark in this run (an older file is not this run's).
+    let commands_file = target_dir(root).join("criterion").join("store_commands.txt");
+    let commands = std::fs::metadata(&commands_file)
+        .and_then(|m| m.modified())
+        .ok()
+        .filter(|at| *at >= since)
+        .and_then(|_| std::fs::read_to_string(&commands_file).ok())
+        .and_then(|text| report::Commands::parse(&text));
     let report = Report {
         when: machine::utc(since),
         machine: machine.with_load_after(),
@@ -205,6 +213,7 @@ pub fn bench(root: &Path, length: Length) -> Result {
         measured,
         cli,
         herd,
+        commands,
     };
     let text = report.render();
     println!("\n{text}");

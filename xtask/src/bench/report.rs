@@ -106,12 +106,39 @@ const ROWS: &[Row] = &[
     },
 ];
 
-/// The waiter benchmark: from a record's write to a waiting provider handing it out.
+/// The waiter benchmark: from a record's write to a waiting provider handing it out,
+/// woken by the store.
 const WAITER: Id = ("store_waiter", "write_to_seen/file");
-/// The same over Redis; only measured where `redis-server` is installed.
+/// The same, polling the store every 50 ms (the baseline: every waiter before
+/// wake-ups).
+const WAITER_POLLED: Id = ("store_waiter", "write_to_seen/file_polled");
+/// The same two over Redis; only measured where `redis-server` is installed.
 const WAITER_REDIS: Id = ("store_waiter", "write_to_seen/redis");
-/// The most the waiter latency may be (the store is polled every 50 ms).
-const WAITER_BOUND_MS: f64 = 250.0;
+const WAITER_REDIS_POLLED: Id = ("store_waiter", "write_to_seen/redis_polled");
+/// The waiter latency's target on loopback (mean).
+const WAITER_TARGET_MS: f64 = 5.0;
+
+/// Redis commands per member for one renewal of a cold fleet, woken and polled, as
+/// the store benchmark writes them (`store_commands.txt` beside criterion's output).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Commands {
+    pub woken: f64,
+    pub polled: f64,
+}
+
+impl Commands {
+    /// Parses `woken <n>` and `polled <n>` lines.
+    pub fn parse(text: &str) -> Option<Self> {
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+        };
+        Some(Self {
+            woken: value("woken ")?,
+            polled: value("polled ")?,
+        })
+    }
+}
 
 /// The herd run's line: `herd of 20 x 50: 1 login, 2 refreshes for 2 expiries`.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +229,8 @@ pub struct Report {
     pub cli: Option<String>,
     /// The herd run's counts.
     pub herd: Option<Herd>,
+    /// The store benchmark's Redis command counts.
+    pub commands: Option<Commands>,
 }
 
 impl Report {
@@ -217,7 +246,7 @@ impl Report {
             .iter()
             .filter(|r| !r.optional)
             .flat_map(|r| [r.a, r.b])
-            .chain([WAITER])
+            .chain([WAITER, WAITER_POLLED])
             .filter(|id| self.find(*id).is_none())
             .map(|(g, f)| format!("{g}/{f}"))
             .collect();
@@ -354,26 +383,40 @@ impl Report {
     /// herd's requests per renewal.
     fn store_section(&self) -> String {
         let mut s = String::from("\n## Token store\n\n");
-        for (id, over) in [(WAITER, "a file store"), (WAITER_REDIS, "Redis")] {
-            match self.find(id) {
-                Some(w) => {
-                    let ms = w.mean / 1e6;
-                    let verdict = if ms < WAITER_BOUND_MS {
+        for (woken, polled, over) in [
+            (WAITER, WAITER_POLLED, "a file store"),
+            (WAITER_REDIS, WAITER_REDIS_POLLED, "Redis"),
+        ] {
+            match (self.find(woken), self.find(polled)) {
+                (Some(w), Some(p)) => {
+                    let verdict = if w.mean / 1e6 < WAITER_TARGET_MS {
                         "ok"
                     } else {
-                        "EXCEEDED"
+                        "MISSED"
                     };
                     let _ = writeln!(
                         s,
-                        "- Over {over}, a waiting provider hands out a record {} (mean; median {}) after it was written; bound {WAITER_BOUND_MS} ms with the store polled every 50 ms: {verdict}",
+                        "- Over {over}, a waiting provider hands out a record {} (mean; median {}) after it was written, woken by the store; {} (mean; median {}) polling it every 50 ms, as before wake-ups; target under {WAITER_TARGET_MS} ms: {verdict}",
                         fmt_ns(w.mean),
-                        fmt_ns(w.median)
+                        fmt_ns(w.median),
+                        fmt_ns(p.mean),
+                        fmt_ns(p.median)
                     );
                 }
-                None => {
+                _ => {
                     let _ = writeln!(s, "- Waiter latency over {over}: not measured in this run.");
                 }
             }
+        }
+        match self.commands {
+            Some(c) => {
+                let _ = writeln!(
+                    s,
+                    "- Redis commands per member for one renewal, 20 providers with stores of their own starting cold on a 3 s login (`INFO commandstats`, connection set-up included): {:.1} woken, {:.1} polling every 50 ms",
+                    c.woken, c.polled
+                );
+            }
+            None => s.push_str("- Redis commands per member: not measured in this run.\n"),
         }
         match &self.herd {
             Some(h) => {
@@ -427,6 +470,7 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
             measured: read_criterion(dir, SystemTime::UNIX_EPOCH),
             cli: cli.map(str::to_owned),
             herd: Herd::parse("test x ... herd of 20 x 50: 1 login, 2 refreshes for 2 expiries"),
+            commands: Commands::parse("woken 6.9\npolled 150.2\n"),
         }
     }
 
@@ -437,7 +481,7 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
         for (g, f) in ROWS
             .iter()
             .flat_map(|r| [r.a, r.b])
-            .chain([WAITER, WAITER_REDIS])
+            .chain([WAITER, WAITER_POLLED, WAITER_REDIS, WAITER_REDIS_POLLED])
         {
             let id = format!("{g}/{f}");
             if !ids.contains(&id) {
@@ -524,6 +568,7 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
         assert!(text.contains("| n/a | n/a | n/a | n/a | not measured |"));
         assert!(text.contains("Not measured in this run."));
         assert!(text.contains("- Herd: not measured in this run."));
+        assert!(text.contains("- Redis commands per member for one renewal"));
         assert!(text.contains("- Waiter latency over a file store: not measured in this run."));
         // Without redis-server the Redis waiter is absent, and not a missing row.
         assert!(text.contains("- Waiter latency over Redis: not measured in this run."));

@@ -219,12 +219,10 @@ fn parse(payload: &[u8]) -> Option<Word> {
                 .checked_add(Duration::from_micros(micros))?;
             let stored = super::parse(value.to_vec());
             // A value this process would not read as a record is news only.
-            (stored.version > 0).then(|| {
-                Word::Written(Fetched {
-                    record: Some(stored),
-                    now,
-                })
-            })
+            (stored.version > 0).then_some(Word::Written(Fetched {
+                record: Some(stored),
+                now,
+            }))
         }
     }
 }
