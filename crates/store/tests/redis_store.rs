@@ -608,3 +608,29 @@ fn a_subscriber_whose_connection_is_killed_comes_back() {
     assert!(holder.write(&name(), 0, &record(1), TTL).unwrap());
     assert!(matches!(watch(&waiter, since).0, Watched::Written(_)));
 }
+
+#[test]
+#[ignore = "needs redis-server"]
+fn a_record_first_waited_on_later_is_subscribed_at_once() {
+    let server = RedisServer::start();
+    let (holder, waiter) = (
+        RedisStore::open(&server.url()).unwrap(),
+        RedisStore::open(&server.url()).unwrap(),
+    );
+    subscribed(&waiter, &server.url());
+    let other = RecordName::new(&Default::default(), "another user", None);
+    let since = Instant::now();
+    let (heard, took) = std::thread::scope(|s| {
+        let w = s.spawn(|| {
+            let heard = waiter.watch(&other, since, since + Duration::from_secs(3));
+            (heard, since.elapsed())
+        });
+        // Well inside the subscriber's half-second look up from its socket: only
+        // the announcement on its own channel gets the new channel subscribed.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(holder.lease(&other, LeaseId(1), TTL).unwrap());
+        w.join().unwrap()
+    });
+    assert!(matches!(heard, Ok(Watched::Alive(_))), "{heard:?}");
+    assert!(took < Duration::from_millis(400), "{took:?}");
+}

@@ -199,7 +199,9 @@ pub fn bench(root: &Path, length: Length) -> Result {
     let cli = run_cli_timing(root, length, &mut failed);
     let herd = run_herd(root, &mut failed);
     // Written by the store benchmark in this run (an older file is not this run's).
-    let commands_file = target_dir(root).join("criterion").join("store_commands.txt");
+    let commands_file = target_dir(root)
+        .join("criterion")
+        .join("store_commands.txt");
     let commands = std::fs::metadata(&commands_file)
         .and_then(|m| m.modified())
         .ok()

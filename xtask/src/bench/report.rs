@@ -478,11 +478,12 @@ token warm / --version, wall (median)      1.11x  (target <= 1.5x: ok)
     /// and half of that (median).
     fn every_row(dir: &Path) {
         let mut ids: Vec<String> = Vec::new();
-        for (g, f) in ROWS
-            .iter()
-            .flat_map(|r| [r.a, r.b])
-            .chain([WAITER, WAITER_POLLED, WAITER_REDIS, WAITER_REDIS_POLLED])
-        {
+        for (g, f) in ROWS.iter().flat_map(|r| [r.a, r.b]).chain([
+            WAITER,
+            WAITER_POLLED,
+            WAITER_REDIS,
+            WAITER_REDIS_POLLED,
+        ]) {
             let id = format!("{g}/{f}");
             if !ids.contains(&id) {
                 ids.push(id);

@@ -182,7 +182,11 @@ impl Store for MemoryStore {
             let now = Instant::now();
             {
                 let inner = self.lock();
-                if inner.changes.get(name.as_str()).is_some_and(|at| *at > since) {
+                if inner
+                    .changes
+                    .get(name.as_str())
+                    .is_some_and(|at| *at > since)
+                {
                     return Ok(Watched::Changed);
                 }
                 if now >= until {
@@ -190,7 +194,11 @@ impl Store for MemoryStore {
                         .leases
                         .get(name.as_str())
                         .is_some_and(|(_, end)| *end > now);
-                    return Ok(if held { Watched::Alive(now) } else { Watched::Quiet });
+                    return Ok(if held {
+                        Watched::Alive(now)
+                    } else {
+                        Watched::Quiet
+                    });
                 }
             }
             listener.wait_deadline(until);

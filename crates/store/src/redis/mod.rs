@@ -294,7 +294,7 @@ impl RedisStore {
         Ok(Self {
             client,
             idle: Mutex::default(),
-            wakes: wake::Wakes::default(),
+            wakes: wake::Wakes::new(&self.prefix),
             ..self
         })
     }
@@ -308,6 +308,7 @@ impl RedisStore {
     /// ```
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self.wakes = wake::Wakes::new(&self.prefix);
         self
     }
 
@@ -372,7 +373,7 @@ impl RedisStore {
             extend: Lua::new(EXTEND),
             write: Lua::new(WRITE),
             release: Lua::new(RELEASE),
-            wakes: wake::Wakes::default(),
+            wakes: wake::Wakes::new(DEFAULT_PREFIX),
         })
     }
 
@@ -627,9 +628,18 @@ impl Store for RedisStore {
         until: Instant,
     ) -> Result<Watched, StoreError> {
         let channel = self.channel_of(name);
+        let announce = |control: &str| {
+            // Lost, it costs the new channel up to half a second: not worth a warning.
+            let _ = self.with("announce", |con| {
+                redis::cmd("PUBLISH")
+                    .arg(control)
+                    .arg("S")
+                    .query::<i64>(con)
+            });
+        };
         Ok(self
             .wakes
-            .watch(&self.client, self.timeout, &channel, since, until))
+            .watch(&self.client, self.timeout, &channel, since, until, announce))
     }
 }
 

@@ -8,6 +8,10 @@
 //! channel; [`Wakes::watch`] answers from those notes. A message lost (the connection
 //! dropped, a user without channel rights) costs the waiter one quiet wait, after
 //! which the machine reads the store: nothing here needs to be reliable.
+//!
+//! The thread also listens on a channel of its own (`<prefix>wake-ctl:<random>`): a
+//! record first waited on while the thread runs is announced there, so it is
+//! subscribed to at once rather than at the thread's next look up from the socket.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,18 +21,20 @@ use event_listener::{Event, Listener};
 use redis::{Client, Connection, Msg, RedisResult, Value};
 use smartling_auth_core::store::{Fetched, Watched};
 
-/// How often the listening thread looks up from the socket, for channels to add and
-/// for the store's end. It reads no store: a quiet socket costs one wake-up of
-/// this thread per tick.
+/// How often the listening thread looks up from the socket, for the store's end (and
+/// for channels to add, should their announcement be lost). It reads no store: a
+/// quiet socket costs one wake-up of this thread per tick.
 const TICK: Duration = Duration::from_millis(500);
 /// The first and the longest pause before the thread connects again.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// The process's subscription: started by the first watch, ended with the store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Wakes {
     shared: Arc<Shared>,
+    /// The thread's own channel, for announcing channels to add.
+    control: String,
 }
 
 #[derive(Debug, Default)]
@@ -64,7 +70,21 @@ impl Drop for Wakes {
 }
 
 impl Wakes {
-    /// Waits for word on `channel` heard after `since`, until `until`.
+    /// No subscription yet; `prefix` names the thread's own channel.
+    pub(super) fn new(prefix: &str) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // Random enough to tell this store's thread from every other's.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        Self {
+            shared: Arc::default(),
+            control: format!("{prefix}wake-ctl:{:016x}", h.finish()),
+        }
+    }
+
+    /// Waits for word on `channel` heard after `since`, until `until`. `announce`
+    /// publishes on the channel it is given (the thread's own), when the thread must
+    /// hear of a new channel at once.
     pub(super) fn watch(
         &self,
         client: &Client,
@@ -72,8 +92,11 @@ impl Wakes {
         channel: &str,
         since: Instant,
         until: Instant,
+        announce: impl FnOnce(&str),
     ) -> Watched {
-        self.ensure(client, timeout, channel);
+        if self.ensure(client, timeout, channel) {
+            announce(&self.control);
+        }
         loop {
             // Listen before looking, so word in between is not missed.
             let listener = self.shared.heard.listen();
@@ -93,14 +116,18 @@ impl Wakes {
         }
     }
 
-    /// Subscribes to `channel` (through the thread, started on first use).
-    fn ensure(&self, client: &Client, timeout: Duration, channel: &str) {
+    /// Subscribes to `channel` (through the thread, started on first use, with its
+    /// own channel). True when the channel is new to a thread already running,
+    /// which must then be told.
+    fn ensure(&self, client: &Client, timeout: Duration, channel: &str) -> bool {
         let mut state = self.shared.lock();
+        let new = !state.channels.contains_key(channel);
         state.channels.entry(channel.to_owned()).or_default();
         if state.started {
-            return;
+            return new;
         }
         state.started = true;
+        state.channels.entry(self.control.clone()).or_default();
         drop(state);
         let (shared, client) = (self.shared.clone(), client.clone());
         let spawned = std::thread::Builder::new()
@@ -110,6 +137,7 @@ impl Wakes {
             tracing::warn!(error = %e, "cannot start the Redis wake-up thread; waiters read the store after each quiet wait");
             self.shared.lock().started = false;
         }
+        false
     }
 }
 
