@@ -131,7 +131,24 @@ impl RedisServer {
         server
     }
 
+    /// Starts the server; on a port another process took meanwhile (`free_port`'s
+    /// race), on another free port, at most 5 times.
     fn spawn(&mut self) {
+        for _ in 0..4 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(failure) if failure.contains("Address already in use") => {
+                    self.port = free_port();
+                }
+                Err(failure) => panic!("{failure}"),
+            }
+        }
+        if let Err(failure) = self.try_spawn() {
+            panic!("{failure}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new("redis-server");
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -164,9 +181,11 @@ impl RedisServer {
             if let Ok(Some(status)) = child.try_wait() {
                 break format!("exited ({status})");
             }
-            if self.answers() {
+            // Another test's server may hold the port (free_port's race): only our
+            // own process counts as up.
+            if self.answers() && self.is_ours(child.id()) {
                 self.child = Some(child);
-                return;
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
@@ -177,11 +196,48 @@ impl RedisServer {
         };
         let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
-        panic!(
+        Err(format!(
             "redis-server on port {} {failure}; the end of its log:\n{}",
             self.port,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
+        ))
+    }
+
+    /// Whether the server on the port is process `pid` (`INFO server`); a TLS
+    /// server is taken on trust.
+    fn is_ours(&self, pid: u32) -> bool {
+        if self.tls.is_some() {
+            return true;
+        }
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let auth = self
+            .password
+            .as_ref()
+            .map(|pw| format!("AUTH {pw}\r\n"))
+            .unwrap_or_default();
+        if s
+            .write_all(format!("{auth}INFO server\r\n").as_bytes())
+            .is_err()
+        {
+            return false;
+        }
+        let want = format!("process_id:{pid}\r\n");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Bounded: at most 16 reads of a reply of a few kilobytes.
+        for _ in 0..16 {
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+            if String::from_utf8_lossy(&seen).contains(&want) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Whether the server accepts a connection (and, without TLS, answers PING).
