@@ -318,7 +318,11 @@ impl RedisServer {
     /// ```
     /// # if !smartling_auth_testkit::redis::redis_available() { return; }
     /// let redis = smartling_auth_testkit::redis::RedisServer::start_without_publish();
-    /// assert!(redis.commands().is_empty());
+    /// let out = std::process::Command::new("redis-cli")
+    ///     .args(["-p", &redis.port().to_string(), "PUBLISH", "c", "m"])
+    ///     .output()
+    ///     .unwrap();
+    /// assert!(String::from_utf8_lossy(&out.stdout).contains("unknown command"));
     /// ```
     pub fn start_without_publish() -> Self {
         let mut server = Self::launch(None, None);
@@ -356,7 +360,13 @@ impl RedisServer {
     /// ```
     /// # if !smartling_auth_testkit::redis::redis_available() { return; }
     /// let redis = smartling_auth_testkit::redis::RedisServer::start();
+    /// redis.reset_stats();
     /// assert!(redis.commands().is_empty());
+    /// std::process::Command::new("redis-cli")
+    ///     .args(["-p", &redis.port().to_string(), "GET", "k"])
+    ///     .output()
+    ///     .unwrap();
+    /// assert_eq!(redis.commands().get("get"), Some(&1));
     /// ```
     pub fn commands(&self) -> std::collections::BTreeMap<String, u64> {
         let info = String::from_utf8(self.cli(&["INFO", "commandstats"])).expect("ASCII");
