@@ -81,7 +81,7 @@ pub(crate) fn choose(
             shown: shown(&target),
             primary: redis,
             // No warning yet about a missing home directory: Redis may well work.
-            local: FileStore::default_dir().map(FileStore::new),
+            local: FileStore::default_cache(),
             failed: AtomicBool::new(false),
         }))));
     }
@@ -103,11 +103,11 @@ pub(crate) fn choose(
 }
 
 fn default_file() -> Option<FileStore> {
-    let dir = FileStore::default_dir();
-    if dir.is_none() {
+    let store = FileStore::default_cache();
+    if store.is_none() {
         output::warning("no cache directory (no home directory found); continuing without a cache");
     }
-    dir.map(FileStore::new)
+    store
 }
 
 /// Whether a Redis URL carries a password (`redis://[user]:password@host`).

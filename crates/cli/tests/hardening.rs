@@ -600,3 +600,29 @@ fn refresh_reads_stdin_against_the_deadline() {
     assert_eq!(env.count(Endpoint::Refresh, Outcome::Success), 0);
     assert_eq!(env.count(Endpoint::Refresh, Outcome::Rejected), 0);
 }
+
+/// `--store DIR` on a shared sticky directory or a setgid project directory: refused
+/// with exit 2, no request, and the directory as it was (it used to become 0700, even
+/// though the command was then refused).
+#[test]
+fn a_directory_named_by_store_is_refused_and_never_changed() {
+    let env = Env::start();
+    for loose in [0o1777, 0o2775] {
+        let dir = env.dir.path().join(format!("shared-{loose:o}"));
+        mkdir_mode(&dir, loose);
+        let before = env.counters();
+        let mut cmd = env.bare();
+        cmd.args(["--base-url", &env.base_url(), "--store"])
+            .arg(&dir)
+            .arg("token")
+            .env("SMARTLING_USER_IDENTIFIER", USER)
+            .env("SMARTLING_USER_SECRET", SECRET);
+        let run = run(&mut cmd);
+        run.assert_failure(2);
+        assert!(run.stderr.contains("--store"), "{}", run.stderr);
+        assert_eq!(env.counters(), before, "no request");
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, loose, "{loose:o}: changed");
+        assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    }
+}

@@ -282,18 +282,48 @@ fn what_is_not_a_private_file_of_ours_is_neither_read_nor_replaced() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     refused(&store);
     assert_eq!(fs::read(&path).unwrap(), b"{}");
-    // A directory others may write: refused when the user chose it; a directory of
-    // the store's own is tightened back to 0700 instead.
+    // A directory others may write, chosen by the user: refused, and never changed.
     fs::remove_file(&path).unwrap();
     fs::set_permissions(dir.path().join("t"), fs::Permissions::from_mode(0o777)).unwrap();
     refused(&FileStore::file(dir.path().join("t/chosen.json")));
-    assert!(store.read(&name()).is_ok());
-    let mode = fs::metadata(dir.path().join("t"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o700);
+    refused(&store);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&dir.path().join("t")), 0o777);
+}
+
+/// A directory the user names is never changed, whatever the command does with it: a
+/// shared sticky directory and a setgid project directory are refused as they are
+/// (the store used to make them 0700 before judging them). One the store creates is
+/// 0700.
+#[cfg(unix)]
+#[test]
+fn a_directory_the_user_names_is_refused_untouched_and_one_it_creates_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let dir = tempfile::tempdir().unwrap();
+    for loose in [0o1777, 0o2775, 0o0777, 0o0755 | 0o020] {
+        let named = dir.path().join(format!("named-{loose:o}"));
+        fs::create_dir(&named).unwrap();
+        fs::set_permissions(&named, fs::Permissions::from_mode(loose)).unwrap();
+        let store = FileStore::new(&named);
+        for e in [
+            store.read(&name()).map(drop).unwrap_err(),
+            store.lease(&name(), LeaseId(1), TTL).map(drop).unwrap_err(),
+            store
+                .write(&name(), 0, &record(1), TTL)
+                .map(drop)
+                .unwrap_err(),
+            store.check(&name()).unwrap_err(),
+        ] {
+            assert_eq!(e.kind, StoreErrorKind::Refused, "{loose:o}: {e}");
+        }
+        assert_eq!(mode(&named), loose, "{} was changed", named.display());
+        assert_eq!(fs::read_dir(&named).unwrap().count(), 0, "nothing written");
+    }
+    let created = dir.path().join("made/by/the/store");
+    let store = FileStore::new(&created);
+    assert!(store.write(&name(), 0, &record(1), TTL).unwrap());
+    assert_eq!(mode(&created), 0o700);
 }
 
 #[cfg(unix)]

@@ -82,7 +82,9 @@ enum Target {
 
 impl FileStore {
     /// A store keeping one file per record in `dir`, created (mode `0700`) when
-    /// missing.
+    /// missing. A directory that exists is the user's, and is never changed: one that
+    /// others may write (a shared `1777` or a setgid `2775` project directory) is
+    /// refused, untouched.
     ///
     /// ```
     /// let store = smartling_auth_store::FileStore::new("/tmp/never-created-until-used");
@@ -91,8 +93,21 @@ impl FileStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self::with_target(Target::Dir {
             dir: dir.into(),
-            own: true,
+            own: false,
         })
+    }
+
+    /// A store in the per-user cache directory ([`default_dir`](Self::default_dir)),
+    /// or `None` without a home directory. That directory is the store's own: created
+    /// `0700`, and tightened back to `0700` should it have been loosened.
+    ///
+    /// ```
+    /// if let Some(store) = smartling_auth_store::FileStore::default_cache() {
+    ///     assert!(format!("{store:?}").contains("smartling-auth"));
+    /// }
+    /// ```
+    pub fn default_cache() -> Option<Self> {
+        Self::default_dir().map(|dir| Self::with_target(Target::Dir { dir, own: true }))
     }
 
     /// A store keeping one record in the file `path` (the command line's

@@ -61,8 +61,9 @@ pub(crate) enum DirError {
 pub(crate) struct Place {
     /// The path as named: on the command line, or the default location.
     path: PathBuf,
-    /// Created (and tightened to 0700) when missing; `false` for a user-chosen
-    /// `--cache-file`, whose existing directory is left as the user set it.
+    /// The store's own directory (the default location): tightened back to 0700 if
+    /// loosened. `false` for a directory the user chose, which is never changed
+    /// (only created, 0700, when missing).
     own_dir: bool,
     /// Whose files may be used, and where the walk up the directories stops.
     owner: Owner,
@@ -72,8 +73,8 @@ pub(crate) struct Place {
 }
 
 impl Place {
-    /// The file at `path`; `own_dir` when its directory is ours to create and
-    /// tighten (the default location), not a directory the user chose.
+    /// The file at `path`; `own_dir` when its directory is ours to tighten (the
+    /// default location), not a directory the user chose.
     pub(crate) fn at(path: PathBuf, own_dir: bool, owner: Owner) -> Self {
         Self {
             path,
