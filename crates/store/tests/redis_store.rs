@@ -634,3 +634,37 @@ fn a_record_first_waited_on_later_is_subscribed_at_once() {
     assert!(matches!(heard, Ok(Watched::Alive(_))), "{heard:?}");
     assert!(took < Duration::from_millis(400), "{took:?}");
 }
+
+/// A fake Redis that answers every read (`TIME`, then `GET`) with `time` and no
+/// record, on each connection, for as long as the test runs.
+fn lying_clock(time: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Bounded: a few connections, each answered once.
+        for con in listener.incoming().take(4) {
+            let Ok(mut con) = con else { return };
+            let mut buf = [0u8; 1024];
+            let _ = con.read(&mut buf);
+            let _ = con.write_all(time.as_bytes());
+            let _ = con.write_all(b"$-1\r\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn a_time_that_is_no_time_is_an_error_not_a_panic() {
+    for time in [
+        "*2\r\n$20\r\n18446744073709551615\r\n$1\r\n0\r\n",
+        "*2\r\n$10\r\n1700000000\r\n$20\r\n18446744073709551615\r\n",
+        "*2\r\n$10\r\n1700000000\r\n$7\r\n1000000\r\n",
+    ] {
+        let port = lying_clock(time);
+        let store = RedisStore::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
+        let e = store.read(&name()).unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Protocol, "{e}");
+        assert!(e.message.contains("TIME"), "{e}");
+    }
+}

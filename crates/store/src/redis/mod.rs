@@ -538,7 +538,18 @@ impl Store for RedisStore {
                 other => other,
             }
         })?;
-        let now = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+        // Checked: a server may answer any numbers (a `TIME` of 2^64 - 1 seconds
+        // panicked the client).
+        let now = UNIX_EPOCH
+            .checked_add(Duration::from_secs(secs))
+            .and_then(|t| t.checked_add(Duration::from_micros(micros)))
+            .filter(|_| micros < 1_000_000)
+            .ok_or_else(|| {
+                StoreError::new(
+                    StoreErrorKind::Protocol,
+                    format!("the server's TIME is not a time: {secs} s {micros} µs"),
+                )
+            })?;
         Ok(Fetched {
             record: value.map(parse),
             now,
