@@ -218,8 +218,7 @@ impl RedisServer {
             .as_ref()
             .map(|pw| format!("AUTH {pw}\r\n"))
             .unwrap_or_default();
-        if s
-            .write_all(format!("{auth}INFO server\r\n").as_bytes())
+        if s.write_all(format!("{auth}INFO server\r\n").as_bytes())
             .is_err()
         {
             return false;
