@@ -6,7 +6,7 @@
 //! [`Call::poll`] hands out and feeds each outcome back.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use event_listener::EventListener;
 use tracing::debug;
@@ -180,9 +180,10 @@ pub struct Call<'a> {
     listener: Option<EventListener>,
     /// "Another process is renewing" is said once per flight.
     said_waiting: bool,
-    /// When this flight's last read was handed out: a record a watch hears of, newer
-    /// than that read found, was written after it.
-    read_at: Option<Instant>,
+    /// This flight's last read: when it was handed out, and the store's clock in it.
+    /// A record a watch hears of that is newer than that read found, written by a
+    /// later store clock, was written after the read began.
+    last_read: Option<(Instant, SystemTime)>,
 }
 
 impl<'a> Call<'a> {
@@ -199,7 +200,7 @@ impl<'a> Call<'a> {
             events: VecDeque::new(),
             listener: None,
             said_waiting: false,
-            read_at: None,
+            last_read: None,
         }
     }
 
@@ -303,7 +304,7 @@ impl<'a> Call<'a> {
         }
         match (out.what, done.outcome) {
             (Kind::Read, Outcome::Read(read)) => {
-                self.read_at = Some(out.at);
+                self.last_read = read.as_ref().ok().map(|f| (out.at, f.now));
                 // The token refused by an API call as of now: one refused while this
                 // flight waited is never adopted back.
                 let rejected = self.cache.rejected_token();
@@ -311,14 +312,17 @@ impl<'a> Call<'a> {
                 flight.read_done(now, judged);
             }
             (Kind::Watch, Outcome::Watch(Ok(Watched::Written(fetched))))
-                if fetched
-                    .record
-                    .as_ref()
-                    .is_some_and(|r| r.version > flight.expected()) =>
+                if let Some((read_at, store_then)) = self.last_read
+                    && fetched.now > store_then
+                    && fetched
+                        .record
+                        .as_ref()
+                        .is_some_and(|r| r.version > flight.expected()) =>
             {
-                // Written after this flight's last read began, so judged from that
-                // instant: never younger than it is, however late the word came.
-                let read_at = self.read_at.unwrap_or(out.at);
+                // Written after this flight's last read began (a newer version, by a
+                // later store clock: a late word of a record the store has since lost
+                // is neither), so judged from that instant: never younger than it
+                // is, however late the word came.
                 let rejected = self.cache.rejected_token();
                 let judged = shared.judge(&fetched, read_at, rejected.as_ref());
                 flight.read_done(now, Ok(judged));
@@ -327,7 +331,8 @@ impl<'a> Call<'a> {
                 if let Err(e) = &heard {
                     debug!(error = %e, "the store's watch failed; reading it after a quiet wait");
                 }
-                // Old news (a record no newer than the last read's) reads the store.
+                // Old news (a record no newer than the last read's, or written by an
+                // earlier store clock) reads the store.
                 let heard = heard.map(|w| match w {
                     Watched::Written(_) => Watched::Changed,
                     other => other,
@@ -386,7 +391,7 @@ impl<'a> Call<'a> {
     ///
     /// ```
     /// use smartling_auth_core::*;
-    /// use std::time::{Duration, Instant};
+    /// use std::time::{Duration, Instant, SystemTime};
     /// let cache = TokenCache::new(Session::new(BaseUrl::default(), Policy::default()));
     /// let now = Instant::now();
     /// assert_eq!(cache.call().remaining(now), None);
@@ -469,7 +474,7 @@ impl<'a> Call<'a> {
                 if let Some(shared) = cache.store() {
                     self.flight = Some(shared.flight(now, self.deadline.map(|(at, _)| at)));
                     self.said_waiting = false;
-                    self.read_at = None;
+                    self.last_read = None;
                 }
                 return None;
             }

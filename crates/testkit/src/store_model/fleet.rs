@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smartling_auth_core::fuzzing::MAX_VERSION;
 use smartling_auth_core::store::{
-    Record, RecordName, SealKey, SharedStore, StoreDone, StoreOp, StoreTask, Stored,
+    Record, RecordName, SealKey, SharedStore, StoreDone, StoreOp, StoreTask, Stored, Timings,
 };
 use smartling_auth_core::{
     AccessToken, BaseUrl, Call, Credentials, Grant, Handled, HttpRequest, Policy, RefreshToken,
@@ -19,7 +19,7 @@ use smartling_auth_core::{
 use super::sim::{Generation, Server, SimHandle, SimStore, Transit};
 use super::{
     Case, DRAIN_MS, OP_LIMIT_MS, Op, Pace, Plant, REQUEST_TIMEOUT_MS, SHADOW_MS, SLOW_MS, Tally,
-    Violation,
+    Violation, WAITER_READS, WAKE_SLACK_MS, Wakes, Watching,
 };
 use crate::answers;
 
@@ -89,7 +89,13 @@ impl Machines {
             .unwrap_or_default()
             .as_millis() as i64;
         let epoch_ms = (wall + i64::from(case.store_skew_s) * 1000).max(0) as u64;
-        let store = Arc::new(SimHandle::new(epoch_ms, case.sealed));
+        let store = Arc::new(SimHandle::new(
+            epoch_ms,
+            case.sealed,
+            case.watching,
+            case.wakes,
+            case.seed,
+        ));
         let procs = usize::from(case.procs.clamp(2, 6));
         let crashes = case
             .ops
@@ -161,6 +167,13 @@ struct Proc<'m> {
     last_read: Option<(u64, u64)>,
     /// Its call's flight is counted in the tally.
     counted: bool,
+    /// When its call first watched (true time): it waits on another's renewal.
+    watched_t: Option<u64>,
+    /// The reads its call made since, and the fleet's records landed before.
+    reads: u32,
+    landed_before: u32,
+    /// When it last read the store or asked for the lease (true time).
+    looked_t: u64,
 }
 
 /// A fleet under a [`Case`]: apply operations one by one, then [`drain`](Self::drain).
@@ -191,6 +204,12 @@ pub struct Fleet<'m> {
     last_fault: Option<u64>,
     last_landed: Option<Stored>,
     tally: Tally,
+    /// A waiter's quiet spell (milliseconds), from the machine's own timings.
+    quiet_ms: u64,
+    /// The store wakes waiters: (g) holds them to few reads.
+    can_watch: bool,
+    /// And no wake-up is lost: (g) allows no quiet spell.
+    wakes_kept: bool,
 }
 
 impl<'m> Fleet<'m> {
@@ -221,6 +240,9 @@ impl<'m> Fleet<'m> {
             last_fault: None,
             last_landed: None,
             tally: Tally::default(),
+            quiet_ms: Timings::for_policy(&machines.policy).quiet().as_millis() as u64,
+            can_watch: case.watching != Watching::Unsupported,
+            wakes_kept: matches!(case.wakes, Wakes::Prompt | Wakes::Late | Wakes::Twice),
         }
     }
 
@@ -228,10 +250,17 @@ impl<'m> Fleet<'m> {
     ///
     /// See [`Machines`] for an example.
     pub fn tally(&self) -> Tally {
+        let s = self.store();
+        let answered = &s.answered;
         Tally {
             issues: self.server.issues,
-            refused: self.store().refused,
+            refused: s.refused,
             end_ms: self.t,
+            written: answered.written,
+            changed: answered.changed,
+            alive: answered.alive,
+            quiet: answered.quiet,
+            unsupported: answered.unsupported,
             ..self.tally.clone()
         }
     }
@@ -296,7 +325,8 @@ impl<'m> Fleet<'m> {
                 self.fault();
             }
             Op::ExpireLease => {
-                self.store().lease = None;
+                let t = self.t;
+                self.store().let_go(t);
                 self.fault();
             }
             Op::LoseNextWrite => {
@@ -350,7 +380,7 @@ impl<'m> Fleet<'m> {
             }
         }
         self.settle();
-        Ok(())
+        self.check_waiters()
     }
 
     /// After the operations, with the store as they left it (down, or up): every
@@ -378,6 +408,7 @@ impl<'m> Fleet<'m> {
             if self.procs.iter().zip(&before).all(|(p, b)| p.grants > *b) {
                 return Ok(());
             }
+            self.check_waiters()?;
             self.t += 100;
             self.settle();
         }
@@ -398,10 +429,14 @@ impl<'m> Fleet<'m> {
         let proc = &self.procs[i];
         let store = proc.store_op.and_then(|(ticket, hung)| {
             let tr = self.transit.iter().find(|tr| tr.ticket == ticket)?;
-            Some(match (tr.result.is_some(), hung) {
-                (true, _) => self.t,
-                (false, false) => tr.issued_t + OP_LIMIT_MS / 2,
-                (false, true) => tr.issued_t + OP_LIMIT_MS + 1,
+            Some(match (tr.result.is_some(), hung, tr.watch_span()) {
+                (true, _, _) => self.t,
+                (false, false, None) => tr.issued_t + OP_LIMIT_MS / 2,
+                // A watch answers once word is heard, or at its end.
+                (false, false, Some((since_t, until_t))) => {
+                    self.store().watch_ready_t(since_t, until_t)
+                }
+                (false, true, _) => limit_t(tr) + 1,
             })
         });
         let request = proc.request.as_ref().map(|r| match (&r.answer, r.hung) {
@@ -439,6 +474,7 @@ impl<'m> Fleet<'m> {
             self.t = at;
             self.settle();
             self.turn(i, Pace::NextTurn)?;
+            self.check_waiters()?;
         }
         Err(Violation(format!(
             "(d) {PASS_TURNS} turns without reaching {end} ms: the fleet spins"
@@ -454,8 +490,8 @@ impl<'m> Fleet<'m> {
         // A lease that ran out: its holder died, paused, went away mid-write or lost
         // the store (each a fault already). A live holder extends its lease, so a
         // lapse is no excuse of its own.
-        if s.lease.is_some_and(|(_, until)| until <= t) {
-            s.lease = None;
+        if let Some((_, until)) = s.lease.filter(|(_, until)| *until <= t) {
+            s.let_go(until);
         }
         if s.record.as_ref().is_some_and(|(_, end)| *end <= t) {
             let lease = s.lease.take();
@@ -483,8 +519,11 @@ impl<'m> Fleet<'m> {
             if let Some(token) = self.procs[i].cache.cached(now) {
                 return self.check_served(i, &token);
             }
-            self.procs[i].call = Some(self.procs[i].cache.call());
-            self.procs[i].counted = false;
+            let proc = &mut self.procs[i];
+            proc.call = Some(proc.cache.call());
+            proc.counted = false;
+            proc.watched_t = None;
+            proc.reads = 0;
         }
         self.deliver(i)?;
         for _ in 0..TURN_STEPS {
@@ -494,6 +533,7 @@ impl<'m> Fleet<'m> {
             self.events(i)?;
             match step {
                 Step::UseToken(grant) => {
+                    self.waited(i)?;
                     self.procs[i].call = None;
                     self.procs[i].answers_refusal = false;
                     return self.check_grant(i, &grant);
@@ -609,7 +649,7 @@ impl<'m> Fleet<'m> {
             .position(|tr| tr.ticket == ticket)
             .expect("an owned operation stays in transit");
         if self.transit[k].result.is_none() {
-            if t > self.transit[k].issued_t + OP_LIMIT_MS {
+            if t > limit_t(&self.transit[k]) {
                 // The caller gives up; the store may still act on it later.
                 self.transit[k].owner = None;
                 self.fault();
@@ -624,6 +664,10 @@ impl<'m> Fleet<'m> {
                 return Ok(());
             }
             self.act(k)?;
+            if self.transit[k].result.is_none() {
+                // A watch with nothing to say yet.
+                return Ok(());
+            }
         }
         let tr = self.transit.remove(k);
         self.procs[i].store_op = None;
@@ -682,6 +726,9 @@ impl<'m> Fleet<'m> {
 
     fn handled(&mut self, i: usize, handled: Handled) -> Result<(), Violation> {
         trace!(self, "  p{i} handled: {handled:?}");
+        // A renewal ended (adopted, renewed, or failed): a wait on it is over. The
+        // call may go on to another (an adopted token already due for renewal).
+        self.waited(i)?;
         match handled {
             Handled::Adopted(pair) => {
                 let token = pair.access_token.secret().to_owned();
@@ -703,10 +750,23 @@ impl<'m> Fleet<'m> {
     /// Checks an operation the machine hands out: a write is a compare-and-set of the
     /// next version over what this process's last read found, of a renewal of its own.
     fn check_op(&mut self, i: usize, task: &StoreTask) -> Result<(), Violation> {
+        let proc = &mut self.procs[i];
         match task.op() {
-            StoreOp::Read if !self.procs[i].counted => {
-                self.procs[i].counted = true;
-                self.tally.flights += 1;
+            StoreOp::Read => {
+                if !proc.counted {
+                    proc.counted = true;
+                    self.tally.flights += 1;
+                }
+                if proc.watched_t.is_some() {
+                    proc.reads += 1;
+                    self.tally.waiter_reads = self.tally.waiter_reads.max(proc.reads);
+                }
+                proc.looked_t = self.t;
+            }
+            StoreOp::Lease { .. } => proc.looked_t = self.t,
+            StoreOp::Watch { .. } if proc.watched_t.is_none() => {
+                proc.watched_t = Some(self.t);
+                proc.landed_before = self.tally.landed;
             }
             StoreOp::Write {
                 expected, record, ..
@@ -732,6 +792,87 @@ impl<'m> Fleet<'m> {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// (f) A waiter falls back on the store: while the lease is free, a process
+    /// waiting on another's renewal reads the store or asks for the lease within a
+    /// quiet spell plus [`WAKE_SLACK_MS`] of the latest of its first watch, the lease's
+    /// end, its last look and the last fault's shadow ([`SHADOW_MS`]). And it is
+    /// served as soon after the fleet's record lands: a lost wake-up costs one quiet
+    /// spell, never the waiter's deadline. (While the lease is held, waiting on it is
+    /// right: a waiter that took it after the landing, to read the record under it,
+    /// is a holder the others wait on.) A call that answers an invalidation renews
+    /// rather than adopt, and a record that turns stale before the waiter is due may
+    /// be renewed: neither is held to the second part.
+    fn check_waiters(&self) -> Result<(), Violation> {
+        let (g, let_go_t) = {
+            let s = self.store();
+            if s.lease.is_some_and(|(_, end)| end > self.t) {
+                return Ok(());
+            }
+            (s.generation.clone(), s.let_go_t)
+        };
+        let spell = self.quiet_ms + WAKE_SLACK_MS;
+        let shadow_t = self.last_fault.map_or(0, |f| f + SHADOW_MS);
+        let t = self.t;
+        for (i, proc) in self.procs.iter().enumerate() {
+            let Some(watched_t) = proc.watched_t.filter(|_| proc.call.is_some()) else {
+                continue;
+            };
+            let start = watched_t.max(let_go_t).max(shadow_t);
+            let looked_t = proc.looked_t.max(start);
+            ensure!(
+                t <= looked_t + spell,
+                "(f) process {i} waits from {watched_t} ms, last looked at the store at {} ms, \
+                 and at {t} ms still has not, though the lease was free from {let_go_t} ms and \
+                 the last fault's shadow ended at {shadow_t} ms (due by {} ms)",
+                proc.looked_t,
+                looked_t + spell
+            );
+            let Some(g) = g.as_ref().filter(|_| !proc.answers_refusal) else {
+                continue;
+            };
+            let due = start.max(g.landed_t) + spell;
+            ensure!(
+                t <= due || due >= g.refresh_t,
+                "(f) process {i} waits from {watched_t} ms; the fleet's record landed at {} ms \
+                 (fresh until {} ms), the lease was free from {let_go_t} ms, the last fault's \
+                 shadow ended at {shadow_t} ms, and at {t} ms it is not served (due by {due} ms)",
+                g.landed_t,
+                g.refresh_t,
+            );
+        }
+        Ok(())
+    }
+
+    /// (g) A renewal waited on makes at most [`WAITER_READS`] reads from its first
+    /// watch on when the store wakes it, plus one per record landed meanwhile (a
+    /// short-lived token's record may be due for renewal when read, and the waiter
+    /// then waits on the next one) and, when wake-ups may be lost, one per quiet
+    /// spell; unless a fault happened within [`SHADOW_MS`] of it. Then the wait is
+    /// over.
+    fn waited(&mut self, i: usize) -> Result<(), Violation> {
+        let proc = &mut self.procs[i];
+        let (Some(watched_t), reads) = (proc.watched_t.take(), std::mem::take(&mut proc.reads))
+        else {
+            return Ok(());
+        };
+        let spells = if self.wakes_kept {
+            0
+        } else {
+            (self.t - watched_t) / self.quiet_ms + 1
+        };
+        let landings = self.tally.landed - proc.landed_before;
+        let allowed = WAITER_READS + landings + spells as u32;
+        ensure!(
+            reads <= allowed
+                || !self.can_watch
+                || self.last_fault.is_some_and(|f| f + SHADOW_MS >= watched_t),
+            "(g) process {i} read the store {reads} times while it waited from {watched_t} ms to {} ms \
+             (at most {allowed}): a waiter woken by the store polls it",
+            self.t
+        );
         Ok(())
     }
 
@@ -768,6 +909,7 @@ impl<'m> Fleet<'m> {
             acted_empties: 0,
             read_version: None,
             owner: Some(i),
+            base: self.procs[i].base,
         });
         self.procs[i].store_op = Some((ticket, pace == Pace::Hang));
         if pace == Pace::Now {
@@ -783,6 +925,13 @@ impl<'m> Fleet<'m> {
         let (version, empties, answers) = {
             let mut s = self.store();
             s.t = t;
+            // A watch cannot block: it is acted on once it can answer, and not before.
+            if let Some((since_t, until_t)) = self.transit[k].watch_span() {
+                if s.watch_ready_t(since_t, until_t) > t {
+                    return Ok(());
+                }
+                s.watcher = Some((self.transit[k].base, since_t, until_t));
+            }
             (s.version(), s.empties, s.up && !s.time_out_next)
         };
         let done = self.transit[k].task.clone().run();
@@ -940,6 +1089,8 @@ impl<'m> Fleet<'m> {
         proc.request = None;
         proc.store_op = None;
         proc.wait_until = None;
+        proc.watched_t = None;
+        proc.reads = 0;
         let Some(mut call) = proc.call.take() else {
             return Ok(());
         };
@@ -1070,6 +1221,17 @@ impl<'m> Proc<'m> {
             paused_until: 0,
             last_read: None,
             counted: false,
+            watched_t: None,
+            reads: 0,
+            landed_before: 0,
+            looked_t: 0,
         }
     }
+}
+
+/// When the caller of the operation in transit `tr` gives up (true time): a second
+/// after it was issued, or for a watch, a second after its end.
+fn limit_t(tr: &Transit) -> u64 {
+    let end = tr.watch_span().map_or(tr.issued_t, |(_, until_t)| until_t);
+    end.max(tr.issued_t) + OP_LIMIT_MS
 }
