@@ -56,6 +56,14 @@ fn malformed_store_urls_and_keys_are_usage_errors_that_quote_no_secret() {
         r.stderr
     );
     assert!(!r.stderr.contains("k3y-not-hex"), "{}", r.stderr);
+    // Well formed but not random: all zero, one byte repeated.
+    for weak in ["00".repeat(32), "5a".repeat(32)] {
+        let r = run(token(&env, &["--store", "redis://127.0.0.1:1/"])
+            .env("SMARTLING_AUTH_STORE_KEY", &weak));
+        r.assert_failure(2);
+        assert!(r.stderr.contains("distinct bytes"), "{}", r.stderr);
+        assert!(!r.stderr.contains(&weak), "{}", r.stderr);
+    }
     assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
 }
 
@@ -109,7 +117,10 @@ fn a_refresh_token_alone_with_redis_needs_the_store_key() {
     );
     assert!(!r.stderr.contains(&pair.refresh));
     // With a key it runs (Redis is down: the local file cache takes over).
-    cmd.env("SMARTLING_AUTH_STORE_KEY", "ab".repeat(32));
+    cmd.env(
+        "SMARTLING_AUTH_STORE_KEY",
+        "3f9c0e51a7d2b8460c1e95f3a27d6b08e4c1795a0d3b6f2e8a51c7940b6de2f1",
+    );
     run(&mut cmd).token();
 }
 

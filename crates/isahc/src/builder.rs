@@ -279,7 +279,7 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     ///
     /// ```
     /// use smartling_auth_isahc::{RefreshToken, TokenProvider, store::{MemoryStore, SealKey}};
-    /// let key = SealKey::parse(&"5a".repeat(32)).unwrap();
+    /// let key = SealKey::parse("3f9c0e51a7d2b8460c1e95f3a27d6b08e4c1795a0d3b6f2e8a51c7940b6de2f1").unwrap();
     /// let p = TokenProvider::builder(Default::default())
     ///     .refresh_token(RefreshToken::new("r"))
     ///     .store(MemoryStore::new())

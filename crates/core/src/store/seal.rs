@@ -35,20 +35,30 @@ pub struct SealKey {
     fingerprint: String,
 }
 
-/// An explicit key that could not be read.
+/// An explicit key that could not be read, or that is not random.
 ///
 /// ```
-/// assert!(smartling_auth_core::store::SealKey::parse("short").is_err());
+/// use smartling_auth_core::store::SealKey;
+/// assert!(SealKey::parse("short").is_err());
+/// assert!(SealKey::parse(&"00".repeat(32)).is_err(), "all zero");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "a store key must be 64 hexadecimal digits (32 bytes, e.g. from `openssl rand -hex 32`); got {len} characters"
+    "a store key must be 64 hexadecimal digits (32 random bytes, e.g. from `openssl rand -hex 32`); {}",
+    match distinct { Some(n) => format!("this one has only {n} distinct bytes, which no random key has"), None => format!("got {len} characters") }
 )]
 #[non_exhaustive]
 pub struct SealKeyError {
     /// How many characters the rejected key had (never the key itself).
     pub len: usize,
+    /// For a well-formed key that is not random (all zero, a repeated pattern): how
+    /// many distinct byte values it has.
+    pub distinct: Option<usize>,
 }
+
+/// Fewer distinct byte values than this, in 32 bytes, is no random key: 32 random
+/// bytes have about 30, and at most 7 happens with a chance below 10^-33.
+const MIN_DISTINCT_BYTES: usize = 8;
 
 impl SealKey {
     /// Derives the key of `user`'s records at `base` from the user secret.
@@ -92,16 +102,21 @@ impl SealKey {
     }
 
     /// A key written as 64 hexadecimal digits (`SMARTLING_AUTH_STORE_KEY`). Surrounding
-    /// whitespace is ignored.
+    /// whitespace is ignored. A key that is plainly not random (all zero, one byte
+    /// repeated, fewer than 8 distinct bytes) is refused: it would seal nothing.
     ///
     /// ```
-    /// let k = smartling_auth_core::store::SealKey::parse(&"ab".repeat(32)).unwrap();
-    /// assert_eq!(k.fingerprint(), smartling_auth_core::store::SealKey::from_bytes([0xab; 32]).fingerprint());
+    /// use smartling_auth_core::store::SealKey;
+    /// let hex = "3f9c0e51a7d2b8460c1e95f3a27d6b08e4c1795a0d3b6f2e8a51c7940b6de2f1";
+    /// let k = SealKey::parse(hex).unwrap();
+    /// assert_eq!(k.fingerprint().len(), 16);
+    /// assert!(SealKey::parse(&"ab".repeat(32)).is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, SealKeyError> {
         let text = text.trim();
         let err = SealKeyError {
             len: text.chars().count(),
+            distinct: None,
         };
         if text.len() != 64 || !text.is_ascii() {
             return Err(err);
@@ -113,6 +128,16 @@ impl SealKey {
                 (Some(h), Some(l)) => bytes[i] = (h * 16 + l) as u8,
                 _ => return Err(err),
             }
+        }
+        let distinct = bytes
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if distinct < MIN_DISTINCT_BYTES {
+            return Err(SealKeyError {
+                distinct: Some(distinct),
+                ..err
+            });
         }
         Ok(Self::from_bytes(*bytes))
     }
@@ -223,6 +248,10 @@ mod tests {
             &"a".repeat(63),
             &"a".repeat(65),
             &"é".repeat(32),
+            // Well formed, not random.
+            &"00".repeat(32),
+            &"ab".repeat(32),
+            &"0123456789abcd".repeat(5)[..64],
         ] {
             let e = SealKey::parse(bad).unwrap_err();
             assert!(!bad.is_empty() || e.len == 0);
@@ -230,6 +259,14 @@ mod tests {
                 assert!(!e.to_string().contains(bad));
             }
         }
-        assert!(SealKey::parse(&format!("  {}\n", "0f".repeat(32))).is_ok());
+        assert_eq!(
+            SealKey::parse(&"00".repeat(32)).unwrap_err().distinct,
+            Some(1)
+        );
+        let random = "3f9c0e51a7d2b8460c1e95f3a27d6b08e4c1795a0d3b6f2e8a51c7940b6de2f1";
+        assert!(SealKey::parse(&format!("  {random}\n")).is_ok());
+        // Eight distinct bytes is the least taken.
+        assert!(SealKey::parse(&"0001020304050607".repeat(4)).is_ok());
+        assert!(SealKey::parse(&"00010203040506".repeat(5)[..64]).is_err());
     }
 }
