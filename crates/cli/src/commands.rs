@@ -82,10 +82,7 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         return renew_and_print(ctx, None, &sources, None);
     };
     let store = chosen.store();
-    let explicit_key = match std::env::var(store::STORE_KEY)
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
+    let explicit_key = match inputs::var(store::STORE_KEY)? {
         Some(text) => Some(
             SealKey::parse(&text)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", store::STORE_KEY)))?,

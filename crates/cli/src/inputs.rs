@@ -20,7 +20,7 @@ const MAX_STDIN_LINE: u64 = 64 * 1024;
 
 /// A variable's value; unset and empty are the same, and a value that is not UTF-8 is
 /// a usage error (named, never quoted).
-fn var(name: &str) -> Result<Option<String>, Failure> {
+pub(crate) fn var(name: &str) -> Result<Option<String>, Failure> {
     match std::env::var(name) {
         Ok(v) if v.is_empty() => Ok(None),
         Ok(v) => Ok(Some(v)),

@@ -48,7 +48,8 @@ pub(crate) fn choose(
     cache_file: Option<PathBuf>,
     no_cache: bool,
 ) -> Result<Option<Chosen>, Failure> {
-    let env = std::env::var(STORE).ok().filter(|v| !v.is_empty());
+    // Like every other variable: a value that is not UTF-8 is refused, not dropped.
+    let env = crate::inputs::var(STORE)?;
     if cache_file.is_some() && (flag.is_some() || env.is_some()) {
         return Err(Failure::Usage(
             "--store (or SMARTLING_AUTH_STORE) and --cache-file cannot be used together".to_owned(),

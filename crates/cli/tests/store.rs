@@ -271,3 +271,24 @@ fn runs_share_one_token_through_redis_which_holds_no_secret() {
 fn smartling_auth_testkit_redis() -> smartling_auth_testkit::redis::RedisServer {
     smartling_auth_testkit::redis::RedisServer::start()
 }
+
+/// The store's variables are refused when not UTF-8, like every other variable (they
+/// used to be dropped: a run then used another store than the one named).
+#[test]
+fn store_variables_that_are_not_utf8_are_usage_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::start();
+    let bad = std::ffi::OsStr::from_bytes(b"redis://127.0.0.1:1/\xff");
+    for var in ["SMARTLING_AUTH_STORE", "SMARTLING_AUTH_STORE_KEY"] {
+        let args: &[&str] = if var == "SMARTLING_AUTH_STORE_KEY" {
+            &["--store", "redis://127.0.0.1:1/"]
+        } else {
+            &[]
+        };
+        let r = run(token(&env, args).env(var, bad));
+        r.assert_failure(2);
+        assert!(r.stderr.contains(var), "{var}: {}", r.stderr);
+        assert!(r.stderr.contains("UTF-8"), "{var}: {}", r.stderr);
+    }
+    assert_eq!(env.counters().total(Endpoint::Authenticate), 0);
+}
