@@ -668,3 +668,28 @@ fn a_time_that_is_no_time_is_an_error_not_a_panic() {
         assert!(e.message.contains("TIME"), "{e}");
     }
 }
+
+/// A process asking for a record's lease for the first time subscribes to its
+/// wake-ups first: a write that lands right after the refusal, before the waiter
+/// even starts to wait, still reaches it (the fleet's cold start, with a fast login).
+#[test]
+#[ignore = "needs redis-server"]
+fn a_write_right_after_a_first_refusal_is_heard() {
+    let server = RedisServer::start();
+    let holder = RedisStore::open(&server.url()).unwrap();
+    for round in 0..5 {
+        let waiter = RedisStore::open(&server.url()).unwrap();
+        let name = RecordName::new(&Default::default(), &format!("user {round}"), None);
+        assert!(holder.lease(&name, LeaseId(1), TTL).unwrap());
+        let since = Instant::now();
+        assert!(!waiter.lease(&name, LeaseId(2), TTL).unwrap());
+        assert!(holder.write(&name, 0, &record(1), TTL).unwrap());
+        let heard = waiter
+            .watch(&name, since, Instant::now() + Duration::from_secs(2))
+            .unwrap();
+        assert!(
+            matches!(heard, Watched::Written(_)),
+            "round {round}: {heard:?}"
+        );
+    }
+}

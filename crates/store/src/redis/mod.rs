@@ -130,8 +130,9 @@ return 0
 ///
 /// # Wake-ups
 /// Waiters do not poll: each process keeps one subscriber connection (and one thread
-/// reading it), started by its first wait, subscribed to the channel
-/// `<prefix><name>:wake` of each record it waits on. The holder's scripts publish
+/// reading it), subscribed to the channel `<prefix><name>:wake` of each record whose
+/// lease it has asked for, before it first asks (so nothing published after a
+/// refusal is missed). The holder's scripts publish
 /// there when it takes or extends the lease (it lives), when it writes (the record
 /// itself, so a waiter takes it without a read) and when it releases the lease. A
 /// waiter that hears nothing for half the lease's time to live reads the store: a
@@ -377,6 +378,17 @@ impl RedisStore {
         })
     }
 
+    /// Tells the subscriber thread, on its own `control` channel, of a channel to add.
+    /// Lost, it costs that channel up to half a second: not worth a warning.
+    fn announce(&self, control: &str) {
+        let _ = self.with("announce", |con| {
+            redis::cmd("PUBLISH")
+                .arg(control)
+                .arg("S")
+                .query::<i64>(con)
+        });
+    }
+
     /// The pub/sub channel of `name`'s wake-ups.
     fn channel_of(&self, name: &RecordName) -> String {
         format!("{}:wake", self.key_of(name))
@@ -561,6 +573,10 @@ impl Store for RedisStore {
         let ceiling = ms(lease_ceiling(ttl)).to_string();
         let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
         let channel = self.channel_of(name);
+        // Listening before asking: whatever the holder publishes after a refusal is
+        // heard (a write published before it is followed by a release that is).
+        self.wakes
+            .subscribed(&self.client, self.timeout, &channel, |c| self.announce(c));
         let taken: i64 = self.with("lease", |con| {
             let args: [&[u8]; 4] = [
                 holder.as_bytes(),
@@ -639,18 +655,11 @@ impl Store for RedisStore {
         until: Instant,
     ) -> Result<Watched, StoreError> {
         let channel = self.channel_of(name);
-        let announce = |control: &str| {
-            // Lost, it costs the new channel up to half a second: not worth a warning.
-            let _ = self.with("announce", |con| {
-                redis::cmd("PUBLISH")
-                    .arg(control)
-                    .arg("S")
-                    .query::<i64>(con)
-            });
-        };
         Ok(self
             .wakes
-            .watch(&self.client, self.timeout, &channel, since, until, announce))
+            .watch(&self.client, self.timeout, &channel, since, until, |c| {
+                self.announce(c)
+            }))
     }
 }
 

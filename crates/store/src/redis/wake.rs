@@ -9,6 +9,10 @@
 //! dropped, a user without channel rights) costs the waiter one quiet wait, after
 //! which the machine reads the store: nothing here needs to be reliable.
 //!
+//! A process subscribes to a record's channel before it first asks for the record's
+//! lease ([`Wakes::subscribed`]): word published after a refusal then always reaches
+//! it, and a write it missed before the refusal is followed by a release it hears.
+//!
 //! The thread also listens on a channel of its own (`<prefix>wake-ctl:<random>`): a
 //! record first waited on while the thread runs is announced there, so it is
 //! subscribed to at once rather than at the thread's next look up from the socket.
@@ -59,6 +63,8 @@ struct Heard {
     written: Option<(Instant, Fetched)>,
     changed: Option<Instant>,
     alive: Option<Instant>,
+    /// The server confirmed the subscription (on the current connection).
+    subscribed: bool,
     /// The server refused this channel (ACL): not asked again.
     refused: bool,
 }
@@ -113,6 +119,37 @@ impl Wakes {
                 return Watched::Quiet;
             }
             listener.wait_deadline(until);
+        }
+    }
+
+    /// Subscribes to `channel` and waits, until `timeout` at most, for the server to
+    /// confirm it (or refuse it, or the subscription to be down): called before the
+    /// record's lease is asked for, so no word after a refusal is missed. Returns at
+    /// once when the channel is subscribed already.
+    pub(super) fn subscribed(
+        &self,
+        client: &Client,
+        timeout: Duration,
+        channel: &str,
+        announce: impl FnOnce(&str),
+    ) {
+        if self.ensure(client, timeout, channel) {
+            announce(&self.control);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let listener = self.shared.heard.listen();
+            {
+                let state = self.shared.lock();
+                let settled = state
+                    .channels
+                    .get(channel)
+                    .is_none_or(|h| h.subscribed || h.refused);
+                if settled || state.down || !state.started || Instant::now() >= deadline {
+                    return;
+                }
+            }
+            listener.wait_deadline(deadline);
         }
     }
 
@@ -182,17 +219,32 @@ impl Shared {
     }
 
     fn down(&self, error: &redis::RedisError) {
-        let mut state = self.lock();
-        if !std::mem::replace(&mut state.down, true) {
-            tracing::warn!(error = %error, "Redis wake-ups are down; waiters read the store after each quiet wait until they are back");
+        {
+            let mut state = self.lock();
+            for heard in state.channels.values_mut() {
+                heard.subscribed = false;
+            }
+            if !std::mem::replace(&mut state.down, true) {
+                tracing::warn!(error = %error, "Redis wake-ups are down; waiters read the store after each quiet wait until they are back");
+            }
         }
+        self.heard.notify(usize::MAX);
     }
 
-    fn up(&self) {
-        let mut state = self.lock();
-        if std::mem::replace(&mut state.down, false) {
-            tracing::info!("Redis wake-ups are back");
+    /// `channels` are subscribed (the server confirmed them).
+    fn up(&self, channels: &[String]) {
+        {
+            let mut state = self.lock();
+            for c in channels {
+                if let Some(heard) = state.channels.get_mut(c) {
+                    heard.subscribed = true;
+                }
+            }
+            if std::mem::replace(&mut state.down, false) {
+                tracing::info!("Redis wake-ups are back");
+            }
         }
+        self.heard.notify(usize::MAX);
     }
 
     /// The channels to subscribe to, beyond `subscribed`.
@@ -212,6 +264,8 @@ impl Shared {
                 h.refused = true;
             }
         }
+        drop(state);
+        self.heard.notify(usize::MAX);
         tracing::warn!(
             error,
             "the Redis user may not subscribe to the store's wake-up channels (grant &<prefix>*); waiters read the store after each quiet wait instead of being woken"
@@ -288,8 +342,8 @@ fn session(shared: &Shared, client: &Client, timeout: Duration) -> RedisResult<(
         let wanted = shared.wanted(&subscribed);
         if !wanted.is_empty() {
             subscribe(shared, &mut con, &wanted, timeout)?;
+            shared.up(&wanted);
             subscribed.extend(wanted);
-            shared.up();
         }
         con.set_read_timeout(Some(TICK))?;
         // `PubSub` reads without taking a timeout for a lost reply (a plain read
