@@ -144,3 +144,27 @@ fn a_fresh_local_token_never_touches_the_store() {
         "untouched"
     );
 }
+
+#[test]
+fn a_planted_record_at_the_last_version_is_replaced_and_sharing_resumes() {
+    let store = Arc::new(MemoryStore::new());
+    let a = cache(&store);
+    let name = a.store().unwrap().name().clone();
+    // Garbage at the last version: before, no write could follow it, and every
+    // process renewed on its own at every renewal.
+    store.tamper(
+        &name,
+        store::Stored {
+            version: store::MAX_VERSION,
+            payload: b"planted".to_vec(),
+        },
+    );
+    let transport = Canned(Cell::new(0));
+    run(a.drive(&transport, None, |_, _| {})).unwrap();
+    let written = store.read(&name).unwrap().record.unwrap();
+    assert_eq!(written.version, 1, "the holder resets it under the lease");
+    // And the fleet shares again: a second process adopts without a request.
+    let b = cache(&store);
+    run(b.drive(&transport, None, |_, _| {})).unwrap();
+    assert_eq!(transport.0.get(), 1);
+}

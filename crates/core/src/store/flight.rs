@@ -30,8 +30,19 @@ use super::{LeaseId, Record, RecordError, StoreError, Timings, Watched};
 use crate::{AccessToken, Policy};
 
 /// Versions stay below 10^15, exact in any store's arithmetic (Lua numbers are
-/// doubles). A record at this version is never replaced; the fleet renews locally.
+/// doubles). The holder of the lease replaces a record at this version with version 1
+/// (a planted record there would otherwise stop the fleet sharing for good); waiters
+/// then read rather than take a version that went down on word alone.
 pub const MAX_VERSION: u64 = 999_999_999_999_999;
+
+/// The version a write after `expected` takes: the next one, or 1 after the last.
+fn next_version(expected: u64) -> u64 {
+    if expected >= MAX_VERSION {
+        1
+    } else {
+        expected + 1
+    }
+}
 
 /// How far ahead of the store's clock a record's issue time may be before it is
 /// distrusted: more than any request takes.
@@ -550,13 +561,11 @@ impl Flight {
             return;
         }
         self.state = match (renewed, self.clock) {
-            (Some(sent_at), Some((read_end, store_now)))
-                if !self.offline && self.expected < MAX_VERSION =>
-            {
+            (Some(sent_at), Some((read_end, store_now))) if !self.offline => {
                 // The store's clock at the send, from the read's pair of clocks.
                 let issued_at = store_now + sent_at.saturating_duration_since(read_end);
                 State::Write {
-                    version: self.expected + 1,
+                    version: next_version(self.expected),
                     issued_at,
                 }
             }

@@ -55,18 +55,20 @@ mod timings;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use flight::MAX_VERSION;
 pub(crate) use flight::{Flight, FlightStep};
 pub use memory::MemoryStore;
-pub use name::RecordName;
+pub use name::{Origin, RecordName};
 pub use op::{StoreDone, StoreOp, StoreTask};
 pub use record::{Record, RecordError};
 pub use seal::{SealKey, SealKeyError};
-pub use shared::{Inspected, SharedStore, StoreSetupError};
+pub use shared::{Inspected, MAX_STORE_CLOCK_GAP, SharedStore, StoreSetupError};
 pub use timings::{LEASE_TTL, Timings};
 
 /// What a store holds under one name: an opaque payload (a sealed or plain [`Record`])
-/// and its version. Versions start at 1 and grow by one per write; 0 means "no record,
-/// or one the backend could not parse".
+/// and its version. Versions start at 1 and grow by one per write (after
+/// [`MAX_VERSION`] comes 1 again); 0 means "no record, or one the backend could not
+/// parse".
 #[derive(Clone, PartialEq, Eq)]
 pub struct Stored {
     /// The record's version; writes compare and set it.

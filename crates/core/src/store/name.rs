@@ -5,7 +5,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use super::SealKey;
-use crate::BaseUrl;
+use crate::{BaseUrl, RefreshToken};
 
 /// The name of one session's record in a store: a hash of the base URL and the user
 /// identifier (or an explicit record name), then the fingerprint of the key that seals
@@ -15,6 +15,16 @@ use crate::BaseUrl;
 /// sealed under different keys live under different names, so two fleets with
 /// different keys never overwrite each other. Backends add their own prefix.
 ///
+/// A session started from a bare refresh token has no user identifier to be named
+/// by; its record also carries the token's [`Origin`] ([`with_origin`](Self::with_origin)),
+/// so a session started from another refresh token (perhaps another account's) never
+/// takes it for its own. Names compare by the name alone: the origin says whose
+/// record may be *used*, not where it lives.
+///
+/// The name is a public fact: anyone who can list the store and guesses a base URL
+/// and user identifier can confirm the guess offline (it is an unsalted hash, so every
+/// process of a fleet finds the same record).
+///
 /// ```
 /// use smartling_auth_core::{BaseUrl, store::RecordName};
 /// let a = RecordName::new(&BaseUrl::default(), "alice", None);
@@ -23,10 +33,88 @@ use crate::BaseUrl;
 /// assert!(!a.as_str().contains("alice"));
 /// assert!(a.as_str().ends_with(".plain"));
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct RecordName {
     name: String,
     owner: [u8; 16],
+    origin: Option<Origin>,
+}
+
+impl PartialEq for RecordName {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for RecordName {}
+
+impl std::hash::Hash for RecordName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+/// The refresh token a session started from, as a hash (of the base URL and the
+/// token, 128 bits): the lineage of every pair renewed from it. A record written by
+/// that session carries it, and a session that started from another token treats the
+/// record as someone else's: it renews from its own token and replaces it.
+///
+/// Only a hash of a high-entropy token, it tells nothing about the token; it lives
+/// inside the record (sealed, where the store is shared), never in a name.
+///
+/// ```
+/// use smartling_auth_core::{BaseUrl, RefreshToken, store::Origin};
+/// let alice = Origin::of(&BaseUrl::default(), &RefreshToken::new("alice's"));
+/// let bob = Origin::of(&BaseUrl::default(), &RefreshToken::new("bob's"));
+/// assert_ne!(alice, bob);
+/// assert_eq!(alice, Origin::of(&BaseUrl::default(), &RefreshToken::new("alice's")));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin([u8; 16]);
+
+impl Origin {
+    /// The origin of sessions started from `token` at `base`.
+    ///
+    /// ```
+    /// use smartling_auth_core::{BaseUrl, RefreshToken, store::Origin};
+    /// let o = Origin::of(&BaseUrl::default(), &RefreshToken::new("r"));
+    /// assert_eq!(o.to_string().len(), 32);
+    /// ```
+    pub fn of(base: &BaseUrl, token: &RefreshToken) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"smartling-auth origin v1\n");
+        h.update(base.as_str().as_bytes());
+        h.update(b"\n");
+        h.update(token.secret().as_bytes());
+        let digest = h.finalize();
+        let mut origin = [0; 16];
+        origin.copy_from_slice(&digest[..16]);
+        Self(origin)
+    }
+
+    /// Parses the hex form a record holds.
+    pub(crate) fn parse(hex_digits: &str) -> Option<Self> {
+        if hex_digits.len() != 32 || !hex_digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut origin = [0; 16];
+        for (i, byte) in origin.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex_digits.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(origin))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Origin({self})")
+    }
 }
 
 impl RecordName {
@@ -52,7 +140,36 @@ impl RecordName {
         Self {
             name: format!("{}.{suffix}", hex(&owner)),
             owner,
+            origin: None,
         }
+    }
+
+    /// The same record, for a session started from the refresh token `origin` stands
+    /// for: a record of another origin is not used, and the session's writes carry
+    /// this one.
+    ///
+    /// ```
+    /// use smartling_auth_core::{BaseUrl, RefreshToken, store::{Origin, RecordName}};
+    /// let plain = RecordName::new(&BaseUrl::default(), "", None);
+    /// let origin = Origin::of(&BaseUrl::default(), &RefreshToken::new("r"));
+    /// let seeded = plain.clone().with_origin(origin);
+    /// assert_eq!(seeded, plain); // the same record
+    /// assert_eq!(seeded.origin(), Some(origin));
+    /// ```
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The origin a record must have to be used, if any (see
+    /// [`with_origin`](Self::with_origin)).
+    ///
+    /// ```
+    /// let n = smartling_auth_core::store::RecordName::new(&Default::default(), "u", None);
+    /// assert_eq!(n.origin(), None);
+    /// ```
+    pub fn origin(&self) -> Option<Origin> {
+        self.origin
     }
 
     /// The name as a backend stores it (before its prefix).

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::name::hex;
 use super::seal::SEALED_TAG;
-use super::{RecordName, SealKey};
+use super::{Origin, RecordName, SealKey};
 use crate::response::{MAX_LIFETIME, TokenType, is_header_safe};
 use crate::{AccessToken, RefreshToken, TokenPair};
 
@@ -42,6 +42,10 @@ pub struct Record {
     pub pair: TokenPair,
     /// When the request that obtained them was sent, by the store's clock.
     pub issued_at: SystemTime,
+    /// The refresh token the session that wrote it started from, if it started from
+    /// one (see [`RecordName::with_origin`]). A name's own origin, when it has one,
+    /// is what [`encode`](Self::encode) writes.
+    pub origin: Option<Origin>,
 }
 
 /// Why a stored payload was not trusted. The payload is ignored and replaced; the
@@ -74,6 +78,10 @@ pub enum RecordError {
     /// Written for another base URL or user.
     #[error("record belongs to another user or base URL")]
     Foreign,
+    /// Written by a session started from another refresh token (perhaps another
+    /// account's), where this session started from its own.
+    #[error("record holds the session of another refresh token")]
+    AnotherOrigin,
     /// A field with an impossible value (an empty or unprintable token, a lifetime
     /// beyond any the API grants, an issue time far in the future).
     #[error("record field `{0}` is invalid")]
@@ -96,6 +104,9 @@ struct Wire<'a> {
     issued_at_ms: u64,
     expires_in_ms: u64,
     refresh_expires_in_ms: u64,
+    /// Only in records of sessions started from a bare refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    origin: Option<Cow<'a, str>>,
 }
 
 impl Record {
@@ -109,7 +120,11 @@ impl Record {
     /// assert_eq!(Record::new(pair, SystemTime::UNIX_EPOCH).pair.expires_in.as_secs(), 480);
     /// ```
     pub fn new(pair: TokenPair, issued_at: SystemTime) -> Self {
-        Self { pair, issued_at }
+        Self {
+            pair,
+            issued_at,
+            origin: None,
+        }
     }
 
     /// Encodes the record as version `version` of `name`, sealed under `key` if given.
@@ -143,6 +158,7 @@ impl Record {
                 .unwrap_or_default()),
             expires_in_ms: ms(self.pair.expires_in),
             refresh_expires_in_ms: ms(self.pair.refresh_expires_in),
+            origin: name.origin().or(self.origin).map(|o| o.to_string().into()),
         };
         // Strings and integers always serialise.
         let plain = Zeroizing::new(serde_json::to_vec(&wire).unwrap_or_default());
@@ -191,6 +207,13 @@ impl Record {
         if wire.owner != hex(name.owner()) {
             return Err(RecordError::Foreign);
         }
+        let origin = match wire.origin.as_deref() {
+            None => None,
+            Some(text) => Some(Origin::parse(text).ok_or(RecordError::Invalid("origin"))?),
+        };
+        if name.origin().is_some_and(|want| origin != Some(want)) {
+            return Err(RecordError::AnotherOrigin);
+        }
         for (field, value) in [
             ("accessToken", &wire.access_token),
             ("refreshToken", &wire.refresh_token),
@@ -224,6 +247,7 @@ impl Record {
         Ok(Self {
             pair,
             issued_at: UNIX_EPOCH + Duration::from_millis(wire.issued_at_ms),
+            origin,
         })
     }
 
@@ -366,6 +390,45 @@ mod tests {
         assert_eq!(
             Record::decode(&name, 5, &plain, Some(&key)).unwrap_err(),
             RecordError::NotSealed
+        );
+    }
+
+    #[test]
+    fn a_record_of_another_refresh_tokens_session_is_refused_and_its_origin_is_kept() {
+        let base = BaseUrl::default();
+        let plain = RecordName::new(&base, "", None);
+        let alice = Origin::of(&base, &RefreshToken::new("alice's"));
+        let bob = Origin::of(&base, &RefreshToken::new("bob's"));
+        let written = record().encode(&plain.clone().with_origin(alice), 1, None);
+        // Bob's session does not take Alice's record; Alice's does.
+        assert_eq!(
+            Record::decode(&plain.clone().with_origin(bob), 1, &written, None).unwrap_err(),
+            RecordError::AnotherOrigin
+        );
+        let back = Record::decode(&plain.clone().with_origin(alice), 1, &written, None).unwrap();
+        assert_eq!(back.origin, Some(alice));
+        // A session without a token of its own (the cache as it is) reads any origin,
+        // and writes the one it read on.
+        let read = Record::decode(&plain, 1, &written, None).unwrap();
+        assert_eq!(read.origin, Some(alice));
+        let again = read.encode(&plain, 2, None);
+        assert_eq!(
+            Record::decode(&plain, 2, &again, None).unwrap().origin,
+            Some(alice)
+        );
+        // A record without an origin (a credentials session's, an older one) is not
+        // taken for one with.
+        let none = record().encode(&plain, 1, None);
+        assert!(!String::from_utf8_lossy(&none).contains("origin"));
+        assert_eq!(
+            Record::decode(&plain.clone().with_origin(alice), 1, &none, None).unwrap_err(),
+            RecordError::AnotherOrigin
+        );
+        let text = String::from_utf8(written).unwrap();
+        let garbled = text.replace(&alice.to_string(), "not-hex");
+        assert_eq!(
+            Record::decode(&plain, 1, garbled.as_bytes(), None).unwrap_err(),
+            RecordError::Invalid("origin")
         );
     }
 

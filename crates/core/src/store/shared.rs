@@ -2,16 +2,17 @@
 //! protocol's timings, and the store's health between calls.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, warn};
 
 use super::flight::{Distrust, Judged, Judgement, judge};
 use super::health::Health;
 use super::{
-    Fetched, Flight, LeaseId, Record, RecordName, SealKey, Store, StoreError, Stored, Timings,
+    Fetched, Flight, LeaseId, Origin, Record, RecordName, SealKey, Store, StoreError, Stored,
+    Timings,
 };
 use crate::{AccessToken, BaseUrl, Policy, TokenPair};
 
@@ -65,7 +66,20 @@ pub struct SharedStore {
     policy: Policy,
     timings: Timings,
     health: Mutex<Health>,
+    /// Whether the store's clock was found too far off (warned once).
+    clock_warned: AtomicBool,
+    /// This machine's wall clock, the store clock's witness.
+    local_clock: LocalClock,
 }
+
+/// A wall clock: [`SystemTime::now`] unless a simulation gives its own.
+type LocalClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// How far the store's clock may read from this machine's before it is not believed.
+/// The store's clock is what a fleet's members agree on (their own may be off from
+/// each other by seconds or a minute); a server that is hours off, or lies, is not a
+/// clock to date tokens by.
+pub const MAX_STORE_CLOCK_GAP: Duration = Duration::from_secs(600);
 
 /// A token store that cannot be set up as configured.
 ///
@@ -130,7 +144,48 @@ impl SharedStore {
             policy: policy.clone(),
             timings: Timings::for_policy(policy),
             health: Mutex::new(Health::default()),
+            clock_warned: AtomicBool::new(false),
+            local_clock: Arc::new(SystemTime::now),
         })
+    }
+
+    /// Makes this the record of a session started from the refresh token `origin`
+    /// stands for (see [`RecordName::with_origin`]): a record of another origin is
+    /// ignored and replaced, never used. Give it to a session without credentials that
+    /// starts from a bare refresh token, so another token (another account's) that
+    /// shares its name never hands it the wrong tokens.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{MemoryStore, Origin, SharedStore};
+    /// use smartling_auth_core::{BaseUrl, RefreshToken};
+    /// let origin = Origin::of(&BaseUrl::default(), &RefreshToken::new("r"));
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &BaseUrl::default(), "", None, &Default::default()).unwrap()
+    ///     .with_origin(origin);
+    /// assert_eq!(shared.name().origin(), Some(origin));
+    /// ```
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.name = self.name.with_origin(origin);
+        self
+    }
+
+    /// Replaces this machine's wall clock, which the store's clock is checked against
+    /// (default [`SystemTime::now`]): for simulations that run on a clock of their own.
+    ///
+    /// ```
+    /// use smartling_auth_core::store::{MemoryStore, SharedStore};
+    /// use std::time::{Duration, SystemTime};
+    /// let shared = SharedStore::for_user(std::sync::Arc::new(MemoryStore::unsealed()),
+    ///     &Default::default(), "u", None, &Default::default()).unwrap()
+    ///     .with_local_clock(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// # let _ = shared;
+    /// ```
+    pub fn with_local_clock(
+        mut self,
+        clock: impl Fn() -> SystemTime + Send + Sync + 'static,
+    ) -> Self {
+        self.local_clock = Arc::new(clock);
+        self
     }
 
     /// Replaces the protocol's timings.
@@ -237,37 +292,84 @@ impl SharedStore {
             Judged::Stale { version } => {
                 // Its refresh token may still renew: the pair, dated on this clock.
                 let payload = fetched.record.as_ref().map_or(&[][..], |r| &r.payload);
-                let pair = Record::decode(&self.name, version, payload, self.key.as_ref())
-                    .ok()
-                    .and_then(|record| {
-                        let age = fetched.now.duration_since(record.issued_at).ok()?;
-                        Some((record.pair, read_at.checked_sub(age)?))
-                    });
-                Inspected::Stale { version, pair }
+                let record = Record::decode(&self.name, version, payload, self.key.as_ref()).ok();
+                let origin = record.as_ref().and_then(|r| r.origin);
+                let pair = record.and_then(|record| {
+                    let age = fetched.now.duration_since(record.issued_at).ok()?;
+                    Some((record.pair, read_at.checked_sub(age)?))
+                });
+                Inspected::Stale {
+                    version,
+                    pair,
+                    origin,
+                }
             }
         }
     }
 
-    /// [`judge`] on a read of this link's record.
+    /// [`judge`] on a read of this link's record, with this machine's clock as a
+    /// second witness: a store clock more than [`MAX_STORE_CLOCK_GAP`] from it is
+    /// replaced by it (with a warning), and a record it says is dead is never fresh.
     fn judged(
         &self,
         fetched: &Fetched,
         read_at: Instant,
         rejected: Option<&AccessToken>,
     ) -> Judgement {
+        self.judged_at(fetched, read_at, rejected, (self.local_clock)())
+    }
+
+    fn judged_at(
+        &self,
+        fetched: &Fetched,
+        read_at: Instant,
+        rejected: Option<&AccessToken>,
+        local: SystemTime,
+    ) -> Judgement {
         let stored = fetched
             .record
             .as_ref()
             .map(|s| (s.version, s.payload.as_slice()));
-        judge(
+        let gap = fetched
+            .now
+            .duration_since(local)
+            .unwrap_or_else(|e| e.duration());
+        let store_now = if gap > MAX_STORE_CLOCK_GAP {
+            if !self.clock_warned.swap(true, Ordering::Relaxed) {
+                warn!(
+                    record = %self.name,
+                    gap_s = gap.as_secs(),
+                    "the token store's clock is far from this machine's; dating its records by this machine's clock"
+                );
+            }
+            local
+        } else {
+            fetched.now
+        };
+        let mut judgement = judge(
             stored,
-            fetched.now,
+            store_now,
             read_at,
             &self.name,
             self.key.as_ref(),
             &self.policy,
             rejected,
-        )
+        );
+        // A record replayed with a store clock of its own time (within the gap) looks
+        // alive by that clock: this machine's must agree.
+        if let Judged::Fresh { record, .. } = &judgement.judged
+            && record.access_left(local).is_none()
+        {
+            let version = fetched.record.as_ref().map_or(0, |s| s.version);
+            judgement.judged = match record.refresh_left(local) {
+                Some(_) => Judged::Stale { version },
+                None => Judged::Untrusted {
+                    version,
+                    why: Distrust::Expired,
+                },
+            };
+        }
+        judgement
     }
 
     /// Encodes `record` as `version`, sealed if this link has a key.
@@ -323,6 +425,9 @@ pub enum Inspected {
         /// Its tokens and their issue instant on this process's clock (its refresh
         /// token may still renew), when they can be dated here.
         pair: Option<(TokenPair, Instant)>,
+        /// The refresh token its session started from, if any: a session that renews
+        /// from `pair` continues that one ([`SharedStore::with_origin`]).
+        origin: Option<Origin>,
     },
     /// A record that cannot be trusted: it will be replaced.
     Untrusted {
@@ -336,6 +441,94 @@ pub enum Inspected {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
+    use crate::{AccessToken, RefreshToken};
+
+    fn shared() -> SharedStore {
+        SharedStore::for_user(
+            Arc::new(MemoryStore::unsealed()),
+            &BaseUrl::default(),
+            "u",
+            None,
+            &Policy::default(),
+        )
+        .unwrap()
+    }
+
+    /// A record issued at `issued` (480 s access, 3660 s refresh), read with the store
+    /// clock saying `store_now`.
+    fn read(shared: &SharedStore, issued: SystemTime, store_now: SystemTime) -> Fetched {
+        let pair = TokenPair::new(
+            AccessToken::new("a.b.c"),
+            RefreshToken::new("r.s.t"),
+            Duration::from_secs(480),
+            Duration::from_secs(3660),
+        );
+        Fetched {
+            record: Some(shared.encode(&Record::new(pair, issued), 7)),
+            now: store_now,
+        }
+    }
+
+    #[test]
+    fn a_replayed_record_with_a_store_clock_of_its_own_time_is_not_fresh() {
+        let shared = shared();
+        let local = SystemTime::now();
+        let read_at = Instant::now();
+        // A record issued 10 minutes ago, its access token dead by this clock...
+        let old = local - Duration::from_secs(600);
+        // ...replayed with a store clock a minute after its issue (within the gap).
+        let replay = read(&shared, old, old + Duration::from_secs(60));
+        let j = shared.judged_at(&replay, read_at, None, local);
+        assert!(
+            matches!(j.judged, Judged::Stale { version: 7 }),
+            "{:?}",
+            j.judged
+        );
+        // Two hours ago: the store's clock is not believed either way, and both the
+        // tokens are dead.
+        let older = local - Duration::from_secs(2 * 3600);
+        let replay = read(&shared, older, older + Duration::from_secs(60));
+        let j = shared.judged_at(&replay, read_at, None, local);
+        assert!(
+            matches!(
+                j.judged,
+                Judged::Untrusted {
+                    why: Distrust::Expired,
+                    ..
+                }
+            ),
+            "{:?}",
+            j.judged
+        );
+        // The same record read honestly is fresh.
+        let honest = read(&shared, local - Duration::from_secs(60), local);
+        let j = shared.judged_at(&honest, read_at, None, local);
+        assert!(matches!(j.judged, Judged::Fresh { .. }), "{:?}", j.judged);
+    }
+
+    #[test]
+    fn a_store_clock_far_from_this_machines_is_replaced_by_it() {
+        let shared = shared();
+        let local = SystemTime::now();
+        let read_at = Instant::now();
+        // Fresh by this machine's clock; a store clock a day ahead would call it dead.
+        let record = read(
+            &shared,
+            local - Duration::from_secs(60),
+            local + Duration::from_secs(86_400),
+        );
+        let j = shared.judged_at(&record, read_at, None, local);
+        assert_eq!(j.store_now, local);
+        assert!(matches!(j.judged, Judged::Fresh { .. }), "{:?}", j.judged);
+        // A minute's gap is a fleet's ordinary skew: the store's clock stands.
+        let skewed = local + Duration::from_secs(60);
+        let record = read(&shared, local - Duration::from_secs(60), skewed);
+        assert_eq!(
+            shared.judged_at(&record, read_at, None, local).store_now,
+            skewed
+        );
+    }
 
     #[test]
     fn lease_ids_never_repeat_within_a_process() {

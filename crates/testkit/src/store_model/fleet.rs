@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smartling_auth_core::fuzzing::MAX_VERSION;
+use smartling_auth_core::store::MAX_STORE_CLOCK_GAP;
 use smartling_auth_core::store::{
     Record, RecordName, SealKey, SharedStore, StoreDone, StoreOp, StoreTask, Stored, Timings,
 };
@@ -74,6 +75,10 @@ pub struct Machines {
     policy: Policy,
     name: RecordName,
     key: Option<SealKey>,
+    /// The machines' wall clock at true time 0, in ms since the epoch.
+    wall_ms: u64,
+    /// Whether the store's clock is close enough to the machines' to be believed.
+    store_clock_trusted: bool,
 }
 
 impl Machines {
@@ -103,13 +108,23 @@ impl Machines {
             .filter(|op| matches!(op, Op::Crash(_)))
             .count();
         let base = BaseUrl::default();
+        let trusted = u64::from(case.store_skew_s.unsigned_abs()) <= MAX_STORE_CLOCK_GAP.as_secs();
         let caches = (0..procs + crashes)
             .map(|n| {
                 let mut policy = policy.clone();
                 policy.seed = Some(case.seed.wrapping_mul(31).wrapping_add(n as u64));
+                // The machines' wall clocks: the store's own where it is off by seconds
+                // (the fleet's clocks are modelled by their monotonic offsets), true
+                // time where the store is a day off (then it is not believed).
+                let sim = store.clone();
+                let skew_ms = if trusted { case.store_skew_s } else { 0 };
                 let shared =
                     SharedStore::for_user(store.clone(), &base, USER, key.clone(), &policy)
-                        .expect("a sealed store has its key; a plain one needs none");
+                        .expect("a sealed store has its key; a plain one needs none")
+                        .with_local_clock(move || {
+                            let t = (wall + i64::from(skew_ms) * 1000).max(0) as u64;
+                            UNIX_EPOCH + Duration::from_millis(t + sim.lock().t)
+                        });
                 TokenCache::new(
                     Session::new(base.clone(), policy)
                         .with_credentials(Credentials::new(USER, SECRET)),
@@ -123,6 +138,8 @@ impl Machines {
             caches,
             policy,
             key,
+            wall_ms: wall as u64,
+            store_clock_trusted: trusted,
         }
     }
 }
@@ -773,7 +790,8 @@ impl<'m> Fleet<'m> {
             } => {
                 let version = record.version;
                 ensure!(
-                    version == expected + 1 && version <= MAX_VERSION,
+                    (version == expected + 1 && version <= MAX_VERSION)
+                        || (*expected == MAX_VERSION && version == 1),
                     "(c) a write of version {version} over {expected}"
                 );
                 let last = self.procs[i].last_read.map(|(v, _)| v);
@@ -980,10 +998,21 @@ impl<'m> Fleet<'m> {
                 "(c) a landed record holds a token the server never issued".into(),
             ));
         };
+        let trusted = self.machines.store_clock_trusted;
+        let wall = self.machines.wall_ms;
         let (dated, empties, generation) = {
             let s = self.store();
             (
-                s.true_time(record.issued_at),
+                // A store clock far off is replaced by the machines' own (true time).
+                if trusted {
+                    s.true_time(record.issued_at)
+                } else {
+                    let ms = record
+                        .issued_at
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    ms.saturating_sub(wall)
+                },
                 s.empties,
                 s.generation.clone(),
             )
