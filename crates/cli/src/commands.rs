@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use smartling_auth_core::store::{
-    Inspected, SealKey, SharedStore, Store, StoreError, StoreErrorKind,
+    Inspected, Origin, SealKey, SharedStore, Store, StoreError, StoreErrorKind,
 };
 use smartling_auth_core::{BaseUrl, Credentials, Policy, RefreshToken, TokenPair};
 
@@ -73,9 +73,21 @@ struct Sources {
 /// Redis, other machines) share one renewal. A file that is not a private file of ours
 /// is neither read nor replaced: see `without_store`.
 fn token(ctx: &Context) -> Result<(), Failure> {
+    let credentials = inputs::credentials()?;
+    let mut refresh_token = inputs::env_refresh_token()?;
+    // The credentials decide the account: a refresh token does not say whose it is,
+    // and what it renews would be cached (and, over Redis, shared) as theirs.
+    if credentials.is_some() && refresh_token.take().is_some() {
+        output::warning(&format!(
+            "ignoring {}: {} and {} are set and decide the account",
+            inputs::REFRESH_TOKEN,
+            inputs::USER_IDENTIFIER,
+            inputs::USER_SECRET
+        ));
+    }
     let sources = Sources {
-        credentials: inputs::credentials()?,
-        refresh_token: inputs::env_refresh_token()?,
+        credentials,
+        refresh_token,
     };
     let Some(chosen) = store::choose(ctx.store.as_deref(), ctx.cache_file.clone(), ctx.no_cache)?
     else {
@@ -109,8 +121,19 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         _ => None,
     };
     let policy = Policy::default();
-    let shared = SharedStore::for_user(store.clone(), &ctx.base, &identity, key.clone(), &policy)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut shared =
+        SharedStore::for_user(store.clone(), &ctx.base, &identity, key.clone(), &policy)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+    // Without credentials, the record is this refresh token's session's, not any
+    // other token's (another account's) that was cached at the same base URL.
+    let mut origin = sources
+        .refresh_token
+        .as_ref()
+        .filter(|_| sources.credentials.is_none())
+        .map(|t| Origin::of(&ctx.base, t));
+    if let Some(origin) = origin {
+        shared = shared.with_origin(origin);
+    }
     let name = shared.name().clone();
     if let store::Chosen::File {
         store: file,
@@ -133,8 +156,16 @@ fn token(ctx: &Context) -> Result<(), Failure> {
                 Inspected::Fresh { pair, .. } => {
                     return output::answer(pair.access_token.secret());
                 }
-                // A stale record's refresh token still renews without credentials.
-                Inspected::Stale { pair, .. } => stale = pair,
+                // A stale record's refresh token still renews without credentials, and
+                // its session goes on under the record's origin.
+                Inspected::Stale {
+                    pair,
+                    origin: found,
+                    ..
+                } => {
+                    stale = pair;
+                    origin = origin.or(found);
+                }
                 Inspected::Untrusted { reason, .. } => {
                     let place = match &chosen {
                         store::Chosen::File { store: file, .. } => {
@@ -165,6 +196,7 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         store,
         identity,
         key,
+        origin,
     };
     renew_and_print(ctx, stale, &sources, Some(setup))
 }
@@ -174,6 +206,8 @@ struct StoreSetup {
     store: Arc<dyn Store>,
     identity: String,
     key: Option<SealKey>,
+    /// Whose session the record is, for a run without credentials.
+    origin: Option<Origin>,
 }
 
 /// A cache file (or a directory above it, or a lock file) that must be neither read
@@ -231,6 +265,9 @@ fn renew_and_print(
         builder = builder.store(setup.store).store_identity(setup.identity);
         if let Some(key) = setup.key {
             builder = builder.store_key(key);
+        }
+        if let Some(origin) = setup.origin {
+            builder = builder.store_origin(origin);
         }
     }
     let renewed = renew::run(builder, &ctx.limits)?;

@@ -10,7 +10,7 @@ use smartling_auth_core::{
     BaseUrl, Credentials, Error, Policy, RefreshToken, RetryPolicy, Session, Snapshot, TokenCache,
     TokenPair,
     api::DEFAULT_MAX_BODY,
-    store::{SealKey, SharedStore, Store, StoreSetupError, Timings},
+    store::{Origin, SealKey, SharedStore, Store, StoreSetupError, Timings},
 };
 
 use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -56,6 +56,7 @@ pub struct Builder<P> {
     store: Option<Arc<dyn Store>>,
     store_key: Option<SealKey>,
     store_identity: Option<String>,
+    store_origin: Option<Origin>,
     store_timings: Option<Timings>,
     _provider: PhantomData<fn() -> P>,
 }
@@ -101,6 +102,7 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
             store: None,
             store_key: None,
             store_identity: None,
+            store_origin: None,
             store_timings: None,
             _provider: PhantomData,
         }
@@ -121,6 +123,10 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
 
     /// Starts from a bare refresh token (the first use refreshes), or, with a snapshot
     /// or a pair, keeps it for when their session is spent.
+    ///
+    /// With [`credentials`](Self::credentials) and a [`store`](Self::store), it is not
+    /// used (a warning says so): the credentials decide whose record the store holds,
+    /// and a refresh token does not say whose it is.
     ///
     /// ```
     /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider};
@@ -310,6 +316,31 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
         self
     }
 
+    /// The refresh token the stored session started from, for a provider without
+    /// credentials that continues it from the store's own tokens (a
+    /// [`token_pair`](Self::token_pair) read from the record). A provider started from
+    /// a bare [`refresh_token`](Self::refresh_token) without credentials gets that
+    /// token's origin by itself: a record of another refresh token's session (perhaps
+    /// another account's, filed under the same identity) is then never used, only
+    /// replaced. See [`Origin`].
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider, store::{MemoryStore, Origin}};
+    /// let origin = Origin::of(&BaseUrl::default(), &RefreshToken::new("seed"));
+    /// let p = TokenProvider::builder(BaseUrl::default())
+    ///     .refresh_token(RefreshToken::new("rotated"))
+    ///     .store(MemoryStore::unsealed())
+    ///     .store_identity("")
+    ///     .store_origin(origin)
+    ///     .build()?;
+    /// assert_eq!(p.state().cache().store().unwrap().name().origin(), Some(origin));
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn store_origin(mut self, origin: Origin) -> Self {
+        self.store_origin = Some(origin);
+        self
+    }
+
     /// The store protocol's timings (how often waiters poll, how long a lease lasts
     /// unless its holder extends it); by default [`Timings::for_policy`]: a lease of
     /// [`LEASE_TTL`](smartling_auth_core::store::LEASE_TTL), extended every third of
@@ -376,19 +407,39 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
                         .filter(|_| store.needs_sealing())?;
                     Some(SealKey::derive(&self.base, user, c.user_secret()))
                 });
-                let shared = SharedStore::for_user(store, &self.base, user, key, &policy)
+                let mut shared = SharedStore::for_user(store, &self.base, user, key, &policy)
                     .map_err(Error::Store)?;
+                // A bare refresh token names no account: the session it starts owns
+                // its record only by that token's origin.
+                let seeded = self
+                    .refresh_token
+                    .as_ref()
+                    .filter(|_| self.credentials.is_none())
+                    .map(|t| Origin::of(&self.base, t));
+                if let Some(origin) = self.store_origin.or(seeded) {
+                    shared = shared.with_origin(origin);
+                }
                 let timings = self
                     .store_timings
                     .unwrap_or_else(|| Timings::for_policy(&policy));
                 Some(shared.with_timings(timings))
             }
         };
+        let has_credentials = self.credentials.is_some();
         if let Some(c) = self.credentials {
             session = session.with_credentials(c);
         }
-        if let Some(t) = self.refresh_token {
-            session = session.with_refresh_token(t);
+        match self.refresh_token {
+            // The credentials decide whose record this is; a refresh token that came
+            // with them may be another account's, and what it renews would be filed
+            // (and shared) as theirs.
+            Some(_) if shared.is_some() && has_credentials => {
+                tracing::warn!(
+                    "a bare refresh token given with credentials and a token store is not used: the credentials decide whose record this is"
+                );
+            }
+            Some(t) => session = session.with_refresh_token(t),
+            None => {}
         }
         if let Some((pair, sent_at)) = self.pair {
             session = session.with_token_pair(pair, sent_at);

@@ -210,3 +210,43 @@ fn a_refused_token_is_renewed_and_replaced_for_everyone() {
         "one login, one renewal"
     );
 }
+
+/// A refresh token given beside credentials may be another account's: with a store,
+/// the credentials decide (what the token renewed would be filed, and shared, as
+/// theirs). Without credentials, the token's session owns its record by origin.
+#[test]
+fn with_a_store_the_credentials_decide_and_a_bare_token_owns_its_record_by_origin() {
+    let emu = start(Emulator::builder());
+    // Whoever's it is, it is not sent: the emulator would refuse or honour it, and
+    // either is a refresh request counted.
+    let theirs = smartling_auth_isahc::RefreshToken::new("someone-elses-refresh-token");
+    let store = Arc::new(MemoryStore::new());
+    let logs = LogCapture::new();
+    let _guard = tracing::subscriber::set_default(logs.subscriber(tracing::Level::WARN));
+    let p = TokenProvider::builder(base(&emu))
+        .credentials(credentials())
+        .refresh_token(theirs.clone())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let token = p.access_token().unwrap();
+    assert_eq!(whoami(&emu, &token), 200);
+    let c = emu.counters();
+    assert_eq!(c.total(Endpoint::Refresh), 0, "their token was not used");
+    assert_eq!(c.total(Endpoint::Authenticate), 1);
+    let text = logs.text();
+    assert!(text.contains("the credentials decide"), "{text}");
+    let bare = TokenProvider::builder(base(&emu))
+        .refresh_token(theirs.clone())
+        .store(MemoryStore::unsealed())
+        .store_identity("")
+        .build()
+        .unwrap();
+    assert_eq!(
+        bare.state().cache().store().unwrap().name().origin(),
+        Some(smartling_auth_isahc::store::Origin::of(
+            &base(&emu),
+            &theirs
+        ))
+    );
+}
