@@ -422,13 +422,32 @@ struct Form {
     /// token character to the last (its runs are whole, so it is judged the same
     /// wherever it appears). Empty when the form is one run.
     middle: String,
+    /// Replaced only as a whole word: the form of a secret shorter than
+    /// [`WHOLE_WORD_BELOW`] characters, which occurs inside ordinary words (a one-letter
+    /// secret turned "server" into "[redacted]erver").
+    whole: bool,
+}
+
+/// Secrets shorter than this (in characters) are redacted only as whole words.
+const WHOLE_WORD_BELOW: usize = 8;
+
+/// Whether `c` continues a word: a short secret next to one is part of another word.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Whether `text[at..at + len]` stands alone: no word character touches either end.
+fn stands_alone(text: &str, at: usize, len: usize) -> bool {
+    !text[..at].chars().next_back().is_some_and(is_word_char)
+        && !text[at + len..].chars().next().is_some_and(is_word_char)
 }
 
 impl Exact {
     /// The forms of `secrets`; empty secrets are ignored.
     pub(crate) fn new(secrets: &[&str]) -> Self {
-        let mut texts: Vec<String> = Vec::new();
+        let mut texts: Vec<(String, bool)> = Vec::new();
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            let whole = secret.chars().count() < WHOLE_WORD_BELOW;
             let quoted = serde_json::to_string(secret).unwrap_or_default();
             let json = quoted
                 .strip_prefix('"')
@@ -441,15 +460,18 @@ impl Exact {
                 html_escape(&json),
                 json,
             ] {
-                if !texts.contains(&text) {
-                    texts.push(text);
+                match texts.iter_mut().find(|(t, _)| *t == text) {
+                    // A form that is also a longer secret's stays whole-word only if
+                    // every secret it stands for is short.
+                    Some((_, w)) => *w &= whole,
+                    None => texts.push((text, whole)),
                 }
             }
         }
-        texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        texts.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
         let forms = texts
             .into_iter()
-            .map(|text| {
+            .map(|(text, whole)| {
                 let lead_len = text.len() - text.trim_start_matches(is_token_char).len();
                 let trail_len = text.len() - text.trim_end_matches(is_token_char).len();
                 if lead_len == text.len() {
@@ -458,6 +480,7 @@ impl Exact {
                         trail: String::new(),
                         middle: String::new(),
                         text,
+                        whole,
                     };
                 }
                 Form {
@@ -465,6 +488,7 @@ impl Exact {
                     trail: text[text.len() - trail_len..].to_owned(),
                     middle: sanitize(&text[lead_len..text.len() - trail_len]),
                     text,
+                    whole,
                 }
             })
             .collect();
@@ -485,11 +509,10 @@ impl Exact {
         let mut i = 0;
         while i < b.len() {
             // A valid UTF-8 needle matches valid UTF-8 only at a character boundary.
-            match self
-                .forms
-                .iter()
-                .find(|f| b[i..].starts_with(f.text.as_bytes()))
-            {
+            match self.forms.iter().find(|f| {
+                b[i..].starts_with(f.text.as_bytes())
+                    && (!f.whole || stands_alone(text, i, f.text.len()))
+            }) {
                 Some(f) => {
                     out.push_str(&text[copied..i]);
                     out.push_str(REDACTED);
@@ -522,6 +545,11 @@ impl Exact {
 
 impl Form {
     fn in_sanitized(&self, text: &str) -> Option<String> {
+        if self.whole {
+            // Short: only where it stands alone, as the request had it (a short run is
+            // never a token to the heuristic, so sanitize left it as it was).
+            return replace_alone(text, &self.text);
+        }
         if self.middle.is_empty() {
             // One run: sanitize kept it whole or redacted it (alone or with neighbours).
             return replace_all(text, &self.lead);
@@ -598,6 +626,28 @@ fn right_edge(text: &str, q: usize, trail: &str) -> usize {
     } else {
         q + (after.len() - after.trim_start_matches(is_token_char).len())
     }
+}
+
+/// `text` with each occurrence of `needle` that stands alone replaced.
+fn replace_alone(text: &str, needle: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(at) = text[from..].find(needle).map(|at| from + at) {
+        if stands_alone(text, at, needle.len()) {
+            out.push_str(&text[copied..at]);
+            out.push_str(REDACTED);
+            copied = at + needle.len();
+            from = copied;
+        } else {
+            // Past this occurrence's first character (at a character boundary).
+            from = at + text[at..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
 }
 
 fn replace_all(text: &str, needle: &str) -> Option<String> {
@@ -894,6 +944,36 @@ mod tests {
                 assert!(!clean.contains(head), "pad {pad}: {excerpt} -> {clean}");
             }
         }
+    }
+
+    #[test]
+    fn a_secret_shorter_than_8_characters_is_redacted_only_as_a_whole_word() {
+        let exact = Exact::new(&["s", "pw-12", "lé"]);
+        for (text, want) in [
+            ("internal server error", None),
+            ("pw-123 and xpw-12", None),
+            (
+                "the secret s was refused",
+                Some("the secret [redacted] was refused"),
+            ),
+            (
+                "userSecret=pw-12; user=s",
+                Some("userSecret=[redacted]; user=[redacted]"),
+            ),
+            ("\"s\"", Some("\"[redacted]\"")),
+            ("lé, lés, élé", Some("[redacted], lés, élé")),
+        ] {
+            assert_eq!(exact.in_raw(text).as_deref(), want, "raw: {text}");
+            let excerpt = body_excerpt(text.as_bytes());
+            assert_eq!(
+                exact.in_sanitized(&excerpt).as_deref(),
+                want,
+                "excerpt: {excerpt}"
+            );
+        }
+        // From 8 characters on, a secret is redacted wherever it occurs.
+        let long = Exact::new(&["abcdefgh"]);
+        assert_eq!(long.in_raw("xabcdefghx").as_deref(), Some("x[redacted]x"));
     }
 
     #[test]
