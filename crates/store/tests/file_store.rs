@@ -391,6 +391,56 @@ fn another_users_files_are_refused() {
     assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
 }
 
+/// A symlink another user planted (in a sticky directory like `/tmp`, where anyone may
+/// create one) is not followed, even to a private directory of ours; one of ours is.
+/// Needs root to give a symlink away; skipped, and says so, otherwise.
+#[cfg(unix)]
+#[test]
+fn another_users_symlink_to_the_store_is_not_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: giving a symlink to another user needs root");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("tmp");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let private = dir.path().join("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let planted = shared.join("cache");
+    std::os::unix::fs::symlink(&private, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(NOBODY), Some(NOBODY)).unwrap();
+    let store = FileStore::new(&planted);
+    let e = store.write(&name(), 0, &record(1), TTL).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    assert!(e.message.contains("owned by uid 65534"), "{e}");
+    let e = store.check(&name()).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    assert_eq!(
+        fs::read_dir(&private).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    // Through a symlink of its own, further down, too.
+    let ours = dir.path().join("ours");
+    std::os::unix::fs::symlink(&planted, &ours).unwrap();
+    let e = FileStore::new(&ours)
+        .write(&name(), 0, &record(1), TTL)
+        .unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    // A symlink of the user's own is followed.
+    let mine = shared.join("mine");
+    std::os::unix::fs::symlink(&private, &mine).unwrap();
+    assert!(
+        FileStore::new(&mine)
+            .write(&name(), 0, &record(1), TTL)
+            .unwrap()
+    );
+}
+
 #[cfg(unix)]
 fn is_root() -> bool {
     let out = Command::new("id").arg("-u").output().unwrap();

@@ -134,6 +134,7 @@ impl Owner {
     /// owned by root. For root, every directory up to `/` must be root's: a directory
     /// another user owns would let that user swap root's files.
     pub(crate) fn check_dirs(&self, dir: &Path, own: bool) -> Result<Option<PathBuf>, Refusal> {
+        self.check_links(dir, 0)?;
         let real = match fs::canonicalize(dir) {
             Ok(real) => real,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -149,6 +150,61 @@ impl Owner {
 
 #[cfg(unix)]
 impl Owner {
+    /// Refuses to follow a symlink on the way to `path` that someone other than this
+    /// user or root owns: planted in a shared directory (`/tmp`), it would point our
+    /// files wherever its owner likes (a private directory of ours among them), and
+    /// they could repoint it at any time. Each symlink's target is checked the same
+    /// way, as far as the kernel would follow (40 links).
+    fn check_links(&self, path: &Path, depth: u32) -> Result<(), Refusal> {
+        use std::os::unix::fs::MetadataExt;
+        if depth > 40 {
+            return Err(Refusal::new(
+                "directory",
+                path,
+                "too many levels of symlinks",
+            ));
+        }
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Refusal::new("directory", path, format!("cannot be resolved: {e}")))?
+                .join(path)
+        };
+        let mut walked = PathBuf::new();
+        for part in absolute.components() {
+            walked.push(part);
+            let Ok(meta) = fs::symlink_metadata(&walked) else {
+                // Missing (created later, by us) or unreadable (canonicalize says why).
+                return Ok(());
+            };
+            if !meta.file_type().is_symlink() {
+                continue;
+            }
+            if meta.uid() != self.uid && meta.uid() != 0 {
+                return Err(Refusal::new(
+                    "symlink",
+                    &walked,
+                    format!(
+                        "owned by uid {}, not by you (uid {}) or root: it is not followed",
+                        meta.uid(),
+                        self.uid
+                    ),
+                ));
+            }
+            let target = fs::read_link(&walked)
+                .map_err(|e| Refusal::new("symlink", &walked, format!("cannot be read: {e}")))?;
+            let parent = walked.parent().map(Path::to_path_buf).unwrap_or_default();
+            self.check_links(&parent.join(target), depth + 1)?;
+            // Go on from where it leads (every link on the way was just checked).
+            match fs::canonicalize(&walked) {
+                Ok(real) => walked = real,
+                Err(_) => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
     /// Sets `dir` back to 0700 if it is a real directory of ours with other bits: for
     /// the default directory, which is ours alone. Anything else is left for the
     /// checks to refuse.
@@ -278,6 +334,10 @@ fn open_no_follow(path: &Path, create: bool) -> io::Result<File> {
 #[cfg(not(unix))]
 impl Owner {
     pub(crate) fn tighten_own_dir(&self, _dir: &Path) {}
+
+    fn check_links(&self, _path: &Path, _depth: u32) -> Result<(), Refusal> {
+        Ok(())
+    }
 
     fn check_file(&self, meta: &fs::Metadata) -> Result<(), String> {
         if meta.file_type().is_symlink() {
