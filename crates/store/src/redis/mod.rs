@@ -2,13 +2,15 @@
 //! give the keys, the ACL, TLS and why the client is sync); waiters are woken over
 //! pub/sub ([`wake`]).
 
+mod endpoint;
+mod link;
 mod wake;
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use redis::{Client, Cmd, Connection, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError};
 use smartling_auth_core::store::{
     Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored, Watched,
 };
@@ -21,6 +23,9 @@ const DEFAULT_PREFIX: &str = "smartling-auth:";
 const MAX_VERSION_DIGITS: usize = 15;
 /// Idle connections kept for reuse.
 const POOL: usize = 4;
+/// The largest record the store expects (`SA1 <version> <sealed payload>`); a sealed
+/// record is a few KiB.
+const MAX_RECORD: usize = 64 * 1024;
 
 /// Writes `ARGV[2]` (expiring after `ARGV[3]` ms) if the record's version is `ARGV[1]`;
 /// anything that is not `SA1 <digits> ` counts as version 0, a value of another type
@@ -165,15 +170,23 @@ return 0
 /// `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
 /// webpki roots, or a root certificate of your own with
 /// [`RedisStore::with_root_certificate`]). The password or ACL user comes from the URL;
-/// prefer an environment variable to a command-line argument, which `ps` shows.
+/// prefer an environment variable to a command-line argument, which `ps` shows. The
+/// store keeps the password in memory that is wiped when the store is dropped.
 ///
-/// Each operation has a time limit (default 1 s) for connecting (with the TLS handshake
-/// and `AUTH`) and for each read and write, so a hung Redis delays a caller by about that
-/// much (twice, at worst, when it also has to connect), never indefinitely.
+/// Each operation has one deadline (default 1 s, [`RedisStore::with_timeout`]) for all
+/// of it, whatever the server sends: connecting (name resolution aside, which the
+/// system's resolver bounds), the TLS handshake, `AUTH` and `SELECT`, sending the
+/// command and reading the whole reply. A silent server, or one that trickles its
+/// reply a byte at a time, delays a caller by the limit and a few milliseconds, never
+/// longer. A reply may be at most 256 KiB; whatever it declares (`$2000000000`), the store reads no more and the operation
+/// fails. The socket is the store's own (each read and write waits only for the time
+/// left); the `redis` crate packs the commands and parses the replies.
 ///
 /// A few connections are kept for reuse; one that fails is dropped. The subscriber's
 /// connection is one more, for the store's life; it connects again after a failure,
-/// after a pause that grows from 1 s to 30 s. Connections skip the `CLIENT SETINFO`
+/// after a pause that grows from 1 s to 30 s; each of its messages, once it starts,
+/// must be whole within the time limit and 256 KiB, or it connects again. Connections
+/// skip the `CLIENT SETINFO`
 /// pair that names the client library (two commands each, where a waiter's whole
 /// renewal costs six). A kept connection
 /// the server has closed meanwhile (a restart, or an idle-client `timeout` in the
@@ -190,12 +203,12 @@ return 0
 /// # Ok::<(), smartling_auth_core::store::StoreError>(())
 /// ```
 pub struct RedisStore {
-    client: Client,
-    /// For scrubbing error messages, which should never quote it anyway.
-    password: Option<String>,
+    /// Where and how to connect; holds the password (wiped on drop), also for
+    /// scrubbing error messages, which should never quote it anyway.
+    endpoint: Arc<endpoint::Endpoint>,
     prefix: String,
     timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<link::Link>>,
     lease: Lua,
     extend: Lua,
     write: Lua,
@@ -222,7 +235,7 @@ impl Lua {
     /// Runs the script on `key` with `args`.
     fn run<T: FromRedisValue>(
         &self,
-        con: &mut Connection,
+        con: &mut link::Link,
         key: &str,
         args: &[&[u8]],
     ) -> redis::RedisResult<T> {
@@ -235,9 +248,7 @@ impl Lua {
             c
         };
         match call("EVALSHA", &self.sha).query(con) {
-            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                call("EVAL", self.code).query(con)
-            }
+            Err(e) if has_code(&e, "NOSCRIPT") => call("EVAL", self.code).query(con),
             other => other,
         }
     }
@@ -245,10 +256,10 @@ impl Lua {
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let info = self.client.get_connection_info();
         f.debug_struct("RedisStore")
-            .field("addr", &info.addr().to_string())
-            .field("db", &info.redis_settings().db())
+            .field("addr", &self.endpoint.addr())
+            .field("db", &self.endpoint.db)
+            .field("tls", &self.endpoint.tls.is_some())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -260,7 +271,8 @@ impl RedisStore {
     /// now fails no one.
     ///
     /// ```
-    /// let store = smartling_auth_store::RedisStore::open("rediss://user:pw@redis.internal:6380/2")?;
+    /// use smartling_auth_store::RedisStore;
+    /// let store = RedisStore::open("rediss://user:pw@redis.internal:6380/2")?;
     /// assert!(format!("{store:?}").contains("redis.internal:6380"));
     /// # Ok::<(), smartling_auth_core::store::StoreError>(())
     /// ```
@@ -268,32 +280,29 @@ impl RedisStore {
         Self::build(url)
     }
 
-    /// Trusts `pem` (a PEM root certificate) for `rediss://` instead of the platform's
-    /// roots.
+    /// Trusts `pem` (PEM root certificates) for `rediss://` instead of the webpki
+    /// roots. A `redis://` store has no TLS, and ignores it.
     ///
     /// ```no_run
+    /// use smartling_auth_store::RedisStore;
     /// let pem = std::fs::read("ca.pem").unwrap();
-    /// let store = smartling_auth_store::RedisStore::open("rediss://127.0.0.1:6380/")?
-    ///     .with_root_certificate(pem)?;
+    /// let store = RedisStore::open("rediss://127.0.0.1:6380/")?.with_root_certificate(pem)?;
     /// # Ok::<(), smartling_auth_core::store::StoreError>(())
     /// ```
     pub fn with_root_certificate(self, pem: Vec<u8>) -> Result<Self, StoreError> {
-        let info = self.client.get_connection_info().clone();
-        let client = Client::build_with_tls(
-            info,
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem),
-            },
-        )
-        .map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Refused,
-                format!("TLS setup: {:?}", e.kind()),
-            )
-        })?;
+        if self.endpoint.tls.is_none() {
+            return Ok(self);
+        }
+        let tls = Arc::new(endpoint::tls_config(Some(&pem))?);
+        let endpoint = endpoint::Endpoint {
+            host: self.endpoint.host.clone(),
+            username: self.endpoint.username.clone(),
+            password: self.endpoint.password.clone(),
+            tls: Some(tls),
+            ..*self.endpoint
+        };
         Ok(Self {
-            client,
+            endpoint: Arc::new(endpoint),
             idle: Mutex::default(),
             wakes: wake::Wakes::new(&self.prefix),
             ..self
@@ -339,34 +348,9 @@ impl RedisStore {
     }
 
     fn build(url: &str) -> Result<Self, StoreError> {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(StoreError::new(
-                StoreErrorKind::Refused,
-                "a Redis store URL starts with redis:// or rediss://",
-            ));
-        }
-        if url.starts_with("rediss://") {
-            ensure_crypto_provider();
-        }
-        let invalid = |e: RedisError| {
-            StoreError::new(
-                StoreErrorKind::Refused,
-                format!("invalid Redis URL: {:?}", e.kind()),
-            )
-        };
-        let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
-        // No `CLIENT SETINFO` pair on each new connection: two commands that tell the
-        // server the client library's name, where a waiter's whole renewal costs six.
-        let settings = info.redis_settings().clone().set_skip_set_lib_name();
-        let client = Client::open(info.set_redis_settings(settings)).map_err(invalid)?;
-        let password = client
-            .get_connection_info()
-            .redis_settings()
-            .password()
-            .map(str::to_owned);
+        let endpoint = endpoint::Endpoint::parse(url)?;
         Ok(Self {
-            client,
-            password,
+            endpoint: Arc::new(endpoint),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             idle: Mutex::default(),
@@ -397,29 +381,34 @@ impl RedisStore {
     /// Runs `op` on a kept connection (or a new one), keeping it only on success. A kept
     /// connection found closed (the server restarted, or closed it as idle) gets the
     /// operation once more on a new one: the first attempt never reached a server.
+    /// One deadline, the store's time limit from now, bounds all of it.
     fn with<T>(
         &self,
         what: &str,
-        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
+        op: impl Fn(&mut link::Link) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + self.timeout;
         let kept = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         let result = match kept {
-            Some(mut con) => match op(&mut con) {
-                Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
-                    // The others were likely closed with it.
-                    self.idle
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .clear();
-                    self.fresh(&op)
+            Some(mut con) => {
+                con.arm(deadline);
+                match op(&mut con) {
+                    Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
+                        // The others were likely closed with it.
+                        self.idle
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clear();
+                        self.fresh(deadline, &op)
+                    }
+                    done => done.map(|value| (value, con)),
                 }
-                done => done.map(|value| (value, con)),
-            },
-            None => self.fresh(&op),
+            }
+            None => self.fresh(deadline, &op),
         };
         match result {
             Ok((value, con)) => {
@@ -433,26 +422,22 @@ impl RedisStore {
         }
     }
 
-    /// Runs `op` on a new connection.
+    /// Runs `op` on a new connection, all before `deadline`.
     fn fresh<T>(
         &self,
-        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
-    ) -> redis::RedisResult<(T, Connection)> {
-        let mut con = self.connect()?;
+        deadline: Instant,
+        op: impl Fn(&mut link::Link) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<(T, link::Link)> {
+        let mut con = link::Link::connect(&self.endpoint, deadline)?;
         op(&mut con).map(|value| (value, con))
     }
 
-    fn connect(&self) -> redis::RedisResult<Connection> {
-        let con = self.client.get_connection_with_timeout(self.timeout)?;
-        con.set_read_timeout(Some(self.timeout))?;
-        con.set_write_timeout(Some(self.timeout))?;
-        Ok(con)
-    }
-
     fn error(&self, what: &str, e: &RedisError) -> StoreError {
-        let tls = tls_error(e);
+        let tls = io_cause::<rustls::Error>(e);
         let kind = if e.is_timeout() {
             StoreErrorKind::Timeout
+        } else if io_cause::<link::TooLong>(e).is_some() {
+            StoreErrorKind::Protocol
         } else if let Some(tls) = tls {
             // A certificate not trusted stays so until someone changes the setup.
             if matches!(tls, rustls::Error::InvalidCertificate(_)) {
@@ -461,6 +446,7 @@ impl RedisStore {
                 StoreErrorKind::Protocol
             }
         } else if e.kind() == ErrorKind::AuthenticationFailed
+            || e.kind() == ErrorKind::InvalidClientConfig
             || e.code()
                 .is_some_and(|c| c == "NOPERM" || c == "WRONGPASS" || c == "NOAUTH")
             // An ACL refusal inside a script comes back as a plain ERR, in these words.
@@ -473,11 +459,11 @@ impl RedisStore {
         } else {
             StoreErrorKind::Protocol
         };
-        let addr = self.client.get_connection_info().addr().to_string();
+        let addr = self.endpoint.addr();
         let mut message = format!("{what} on {addr}: {e}");
         // Redis never quotes a password, but should a message contain it by chance, say
         // less: blanking out the password's every occurrence would spell out a short one.
-        if let Some(pw) = self.password.as_deref().filter(|p| !p.is_empty())
+        if let Some(pw) = self.endpoint.password.as_deref().filter(|p| !p.is_empty())
             && message.contains(pw)
         {
             message = format!("{what}: Redis error {:?}", e.kind());
@@ -486,18 +472,10 @@ impl RedisStore {
     }
 }
 
-/// rustls picks its process-wide crypto provider from its crate features, and cannot
-/// when a build enables both ring and aws-lc-rs (another crate may). Install ring, the
-/// one this crate asks for, unless the application installed one already.
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
-/// The TLS error under `e`, if any: rustls reports through an `io::Error`, which redis
-/// keeps in an `Arc` (the Redis TLS test checks that this still finds it).
-fn tls_error(e: &RedisError) -> Option<&rustls::Error> {
+/// The error of type `T` under `e`'s `io::Error`, if any (rustls reports through one,
+/// and so does the socket's byte budget), which redis keeps in an `Arc` (the Redis TLS
+/// test checks that this still finds it).
+fn io_cause<T: std::error::Error + 'static>(e: &RedisError) -> Option<&T> {
     type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
     let source = std::error::Error::source(e)?;
     let io = match source.downcast_ref::<Shared>() {
@@ -507,12 +485,12 @@ fn tls_error(e: &RedisError) -> Option<&rustls::Error> {
     io.get_ref()?.downcast_ref()
 }
 
-/// Whether `e` says a command met a value of another type (`WRONGTYPE`), alone or
-/// inside a pipeline's failures.
-fn wrong_type(e: &RedisError) -> bool {
-    e.clone()
-        .into_server_errors()
-        .is_some_and(|errs| errs.iter().any(|(_, s)| s.code() == "WRONGTYPE"))
+/// Whether `e` is the server's `code`, alone or inside a pipeline's failures.
+fn has_code(e: &RedisError, code: &str) -> bool {
+    e.code() == Some(code)
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|errs| errs.iter().any(|(_, s)| s.code() == code))
 }
 
 /// Parses `SA1 <version> <payload>`; anything else is version 0 (replaced).
@@ -546,7 +524,9 @@ impl Store for RedisStore {
                 // A value of another type under our key is garbage like any other: an
                 // empty version-0 record, which the next write replaces. (Every reply
                 // of the pipeline was read, so the connection is still in step.)
-                Err(e) if wrong_type(&e) => Ok((redis::cmd("TIME").query(con)?, Some(Vec::new()))),
+                Err(e) if has_code(&e, "WRONGTYPE") => {
+                    Ok((redis::cmd("TIME").query(con)?, Some(Vec::new())))
+                }
                 other => other,
             }
         })?;
@@ -576,7 +556,9 @@ impl Store for RedisStore {
         // Listening before asking: whatever the holder publishes after a refusal is
         // heard (a write published before it is followed by a release that is).
         self.wakes
-            .subscribed(&self.client, self.timeout, &channel, |c| self.announce(c));
+            .subscribed(&self.endpoint, self.timeout, &channel, |c| {
+                self.announce(c);
+            });
         let taken: i64 = self.with("lease", |con| {
             let args: [&[u8]; 4] = [
                 holder.as_bytes(),
@@ -657,7 +639,7 @@ impl Store for RedisStore {
         let channel = self.channel_of(name);
         Ok(self
             .wakes
-            .watch(&self.client, self.timeout, &channel, since, until, |c| {
+            .watch(&self.endpoint, self.timeout, &channel, since, until, |c| {
                 self.announce(c)
             }))
     }
@@ -691,6 +673,15 @@ mod tests {
             assert_eq!(s.version, 0, "{}", String::from_utf8_lossy(bad));
             assert_eq!(s.payload, bad);
         }
+    }
+
+    #[test]
+    fn the_password_is_kept_in_memory_wiped_on_drop() {
+        let store = RedisStore::open("redis://user:pw-Z3@127.0.0.1/").unwrap();
+        // The type is the point: `Zeroizing` wipes the string when the store drops.
+        let kept: &Option<zeroize::Zeroizing<String>> = &store.endpoint.password;
+        assert_eq!(kept.as_deref().map(String::as_str), Some("pw-Z3"));
+        assert!(!format!("{:?}", store.endpoint).contains("pw-Z3"));
     }
 
     #[test]

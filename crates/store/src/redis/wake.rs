@@ -22,8 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use event_listener::{Event, Listener};
-use redis::{Client, Connection, Msg, RedisResult, Value};
+use redis::{Msg, RedisResult, Value};
 use smartling_auth_core::store::{Fetched, Watched};
+
+use super::endpoint::Endpoint;
+use super::link::Link;
 
 /// How often the listening thread looks up from the socket, for the store's end (and
 /// for channels to add, should their announcement be lost). It reads no store: a
@@ -93,14 +96,14 @@ impl Wakes {
     /// hear of a new channel at once.
     pub(super) fn watch(
         &self,
-        client: &Client,
+        endpoint: &Arc<Endpoint>,
         timeout: Duration,
         channel: &str,
         since: Instant,
         until: Instant,
         announce: impl FnOnce(&str),
     ) -> Watched {
-        if self.ensure(client, timeout, channel) {
+        if self.ensure(endpoint, timeout, channel) {
             announce(&self.control);
         }
         loop {
@@ -128,12 +131,12 @@ impl Wakes {
     /// once when the channel is subscribed already.
     pub(super) fn subscribed(
         &self,
-        client: &Client,
+        endpoint: &Arc<Endpoint>,
         timeout: Duration,
         channel: &str,
         announce: impl FnOnce(&str),
     ) {
-        if self.ensure(client, timeout, channel) {
+        if self.ensure(endpoint, timeout, channel) {
             announce(&self.control);
         }
         let deadline = Instant::now() + timeout;
@@ -156,7 +159,7 @@ impl Wakes {
     /// Subscribes to `channel` (through the thread, started on first use, with its
     /// own channel). True when the channel is new to a thread already running,
     /// which must then be told.
-    fn ensure(&self, client: &Client, timeout: Duration, channel: &str) -> bool {
+    fn ensure(&self, endpoint: &Arc<Endpoint>, timeout: Duration, channel: &str) -> bool {
         let mut state = self.shared.lock();
         let new = !state.channels.contains_key(channel);
         state.channels.entry(channel.to_owned()).or_default();
@@ -166,10 +169,10 @@ impl Wakes {
         state.started = true;
         state.channels.entry(self.control.clone()).or_default();
         drop(state);
-        let (shared, client) = (self.shared.clone(), client.clone());
+        let (shared, endpoint) = (self.shared.clone(), endpoint.clone());
         let spawned = std::thread::Builder::new()
             .name("smartling-auth-redis-wake".to_owned())
-            .spawn(move || listen(&shared, &client, timeout));
+            .spawn(move || listen(&shared, &endpoint, timeout));
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start the Redis wake-up thread; waiters read the store after each quiet wait");
             self.shared.lock().started = false;
@@ -311,11 +314,11 @@ fn parse(payload: &[u8]) -> Option<Word> {
 
 /// The thread: connects, subscribes, notes what it hears; connects again after a
 /// failure, with a growing pause; ends with the store.
-fn listen(shared: &Shared, client: &Client, timeout: Duration) {
+fn listen(shared: &Shared, endpoint: &Endpoint, timeout: Duration) {
     let mut pause = RETRY_FIRST;
     while !shared.stopped() {
         let started = Instant::now();
-        match session(shared, client, timeout) {
+        match session(shared, endpoint, timeout) {
             Ok(()) => return,
             Err(e) => shared.down(&e),
         }
@@ -331,9 +334,13 @@ fn listen(shared: &Shared, client: &Client, timeout: Duration) {
 }
 
 /// One connection's life: `Ok` when the store ended, `Err` when the connection did.
-fn session(shared: &Shared, client: &Client, timeout: Duration) -> RedisResult<()> {
-    let mut con = client.get_connection_with_timeout(timeout)?;
-    con.set_write_timeout(Some(timeout))?;
+/// Every exchange is bounded ([`Link`]): connecting and subscribing by the store's
+/// time limit; a message may keep the thread waiting for its first byte until the
+/// next tick, and must then be whole within the time limit and the byte budget, or
+/// the thread connects again. So a hostile server holds no more than that in memory,
+/// and cannot keep the thread past the store's end.
+fn session(shared: &Shared, endpoint: &Endpoint, timeout: Duration) -> RedisResult<()> {
+    let mut con = Link::connect(endpoint, Instant::now() + timeout)?;
     let mut subscribed = HashSet::new();
     loop {
         if shared.stopped() {
@@ -345,16 +352,16 @@ fn session(shared: &Shared, client: &Client, timeout: Duration) -> RedisResult<(
             shared.up(&wanted);
             subscribed.extend(wanted);
         }
-        con.set_read_timeout(Some(TICK))?;
-        // `PubSub` reads without taking a timeout for a lost reply (a plain read
-        // would skip the next message after one). Forgotten, not dropped: its drop
-        // unsubscribes, and the connection stays subscribed.
-        let mut pubsub = con.as_pubsub();
-        let got = pubsub.get_message();
-        std::mem::forget(pubsub);
-        match got {
-            Ok(msg) => shared.hear(msg.get_channel_name(), msg.get_payload_bytes()),
-            Err(e) if e.is_timeout() => {}
+        con.arm_idle(Instant::now() + TICK, timeout);
+        match con.recv() {
+            // Anything else (a late confirmation) is no news.
+            Ok(value) => {
+                if let Some(msg) = Msg::from_owned_value(value) {
+                    shared.hear(msg.get_channel_name(), msg.get_payload_bytes());
+                }
+            }
+            // A quiet tick; the parser keeps whatever part of a message it holds.
+            Err(e) if e.is_timeout() && !con.started() => {}
             Err(e) => return Err(e),
         }
     }
@@ -364,15 +371,15 @@ fn session(shared: &Shared, client: &Client, timeout: Duration) -> RedisResult<(
 /// confirmations; a refusal (ACL) marks them refused.
 fn subscribe(
     shared: &Shared,
-    con: &mut Connection,
+    con: &mut Link,
     channels: &[String],
     timeout: Duration,
 ) -> RedisResult<()> {
-    con.set_read_timeout(Some(timeout))?;
-    con.send_packed_command(&redis::cmd("SUBSCRIBE").arg(channels).get_packed_command())?;
+    con.arm(Instant::now() + timeout);
+    con.send(&redis::cmd("SUBSCRIBE").arg(channels).get_packed_command())?;
     let mut confirmed = 0;
     while confirmed < channels.len() {
-        let reply = match con.recv_response() {
+        let reply = match con.recv() {
             Ok(reply) => reply,
             Err(e) if e.code() == Some("NOPERM") => {
                 shared.refuse(channels, &e.to_string());
@@ -385,7 +392,7 @@ fn subscribe(
                 shared.refuse(channels, &format!("{e:?}"));
                 return Ok(());
             }
-            other => match Msg::from_owned_value(other.clone()) {
+            other => match Msg::from_owned_value(other) {
                 Some(msg) => shared.hear(msg.get_channel_name(), msg.get_payload_bytes()),
                 None => confirmed += 1,
             },
