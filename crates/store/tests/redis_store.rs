@@ -235,6 +235,91 @@ fn garbage_truncated_and_foreign_values_read_as_version_0_and_are_replaced() {
     }
 }
 
+/// The server's `total_net_output_bytes`: what it has sent to all its clients.
+fn net_output(con: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_net_output_bytes:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats gives total_net_output_bytes")
+}
+
+/// A value over 64 KiB under the record's key (100 MiB here, planted by someone with
+/// write access) is garbage the client never reads whole: it reads as version 0 with
+/// no payload, and the next renewal's write replaces it. A record over the limit is
+/// never written.
+#[test]
+#[ignore = "needs redis-server"]
+fn a_value_over_64_kib_is_not_read_and_is_replaced() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let key = store.key_of(&name());
+    let mut con = raw(&server.url());
+    // 100 MiB that look like a record, made inside the server.
+    let _: i64 = redis::cmd("SETRANGE")
+        .arg(&key)
+        .arg(100 << 20)
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("SETRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg("SA1 7 ")
+        .query(&mut con)
+        .unwrap();
+    let before = net_output(&mut con);
+    let read = store.read(&name()).unwrap();
+    let sent = net_output(&mut con) - before;
+    assert_eq!(
+        read.record,
+        Some(Stored {
+            version: 0,
+            payload: Vec::new()
+        })
+    );
+    eprintln!("a 100 MiB value: the server sent {sent} bytes for the read and INFO");
+    assert!(sent < 16 * 1024, "the value was not sent: {sent} bytes");
+    assert!(
+        store.write(&name(), 0, &record(1), TTL).unwrap(),
+        "replaced"
+    );
+    assert_eq!(store.read(&name()).unwrap().record.unwrap(), record(1));
+    let len: i64 = redis::cmd("STRLEN").arg(&key).query(&mut con).unwrap();
+    assert!(len < 100, "{len}");
+
+    // The limit is on the value as stored: 64 KiB exactly is a record.
+    let header = b"SA1 2 ";
+    let payload = vec![b'p'; 64 * 1024 - header.len()];
+    let mut value = header.to_vec();
+    value.extend_from_slice(&payload);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&value)
+        .query(&mut con)
+        .unwrap();
+    let got = store.read(&name()).unwrap().record.unwrap();
+    assert_eq!((got.version, got.payload.len()), (2, payload.len()));
+    value.push(b'p');
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&value)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 0);
+
+    // Writing over the limit is refused, and writes nothing.
+    let big = Stored {
+        version: 3,
+        payload: vec![0; 64 * 1024],
+    };
+    let e = store.write(&name(), 0, &big, TTL).unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
+    assert!(e.message.contains("64 KiB"), "{e}");
+    assert_eq!(store.read(&name()).unwrap().record.unwrap().version, 0);
+    assert!(store.write(&name(), 0, &record(4), TTL).unwrap());
+}
+
 #[test]
 #[ignore = "needs redis-server"]
 fn a_stopped_server_is_an_error_within_the_limit_and_a_restarted_one_is_empty() {
@@ -277,7 +362,7 @@ fn a_kept_connection_the_server_closed_is_replaced_unseen() {
 }
 
 /// The ACL the module docs give, exactly.
-const ACL: &str = "~smartling-auth:* &smartling-auth:* +time +get +set +del +pttl +pexpire +publish +subscribe +evalsha +eval";
+const ACL: &str = "~smartling-auth:* &smartling-auth:* +time +get +strlen +set +del +pttl +pexpire +publish +subscribe +evalsha +eval";
 
 #[test]
 #[ignore = "needs redis-server"]
@@ -326,12 +411,14 @@ fn the_documented_acl_is_enough_and_an_acl_user_comes_from_the_url() {
     assert_eq!(e.kind, StoreErrorKind::Refused, "{e}");
     assert!(!e.to_string().contains("pw-acl-Q7"), "{e}");
 
-    // A user with the ACL of before the lease script's expiry repair and the
-    // wake-ups (no PTTL, PEXPIRE, channels) still takes, is refused, writes and
-    // releases as before; its waits hear nothing and end quiet, on time.
+    // A user with the ACL of before the lease script's expiry repair, the
+    // wake-ups and the bounded read (no PTTL, PEXPIRE, channels, STRLEN) still reads,
+    // takes, is refused, writes and releases as before; its waits hear nothing and end
+    // quiet, on time.
     let _: () = setuser(
         "older",
         &ACL.replace(" +pttl +pexpire", "")
+            .replace(" +strlen", "")
             .replace(" &smartling-auth:*", "")
             .replace(" +publish +subscribe", ""),
     )
@@ -340,10 +427,12 @@ fn the_documented_acl_is_enough_and_an_acl_user_comes_from_the_url() {
     let url = server.url().replace("redis://", "redis://older:pw-acl-Q7@");
     let older = RedisStore::open(&url).unwrap();
     let other = RecordName::new(&Default::default(), "older", None);
+    assert!(older.read(&other).unwrap().record.is_none());
     assert!(older.lease(&other, LeaseId(5), TTL).unwrap());
     assert!(!older.lease(&other, LeaseId(6), TTL).unwrap(), "held");
     assert!(older.write(&other, 0, &record(1), TTL).unwrap());
     older.release(&other, LeaseId(5)).unwrap();
+    assert_eq!(older.read(&other).unwrap().record.unwrap(), record(1));
     let since = std::time::Instant::now();
     let until = since + std::time::Duration::from_millis(300);
     assert!(matches!(
@@ -559,8 +648,11 @@ fn a_forged_or_garbled_wake_up_is_at_most_a_read() {
     let waiter = RedisStore::open(&server.url()).unwrap();
     subscribed(&waiter, &server.url());
     let channel = format!("{}:wake", waiter.key_of(&name()));
+    let mut too_big = b"W 1 2 SA1 9 ".to_vec();
+    too_big.resize(70 * 1024, b'p');
     for garbage in [
-        &b"W"[..],
+        &too_big[..],
+        b"W",
         b"W 1 2 not a record",
         b"W 99999999999999999999999 0 SA1 1 p",
         b"\xff\x00",

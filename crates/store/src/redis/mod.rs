@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Value};
 use smartling_auth_core::store::{
     Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored, Watched,
 };
@@ -23,24 +23,44 @@ const DEFAULT_PREFIX: &str = "smartling-auth:";
 const MAX_VERSION_DIGITS: usize = 15;
 /// Idle connections kept for reuse.
 const POOL: usize = 4;
-/// The largest record the store expects (`SA1 <version> <sealed payload>`); a sealed
-/// record is a few KiB.
+/// The largest value the store reads or writes under a record's key (`SA1 <version>
+/// <sealed payload>`); a sealed record is a few KiB.
 const MAX_RECORD: usize = 64 * 1024;
+
+/// Reads the record without sending a value over `ARGV[1]` bytes: a longer one comes
+/// back as its length (an integer), a value of another type as -1, no value as nil.
+/// A user whose ACL lacks `STRLEN` (an ACL of before this script) still reads: the
+/// length is then measured inside the server.
+const READ: &str = r"
+local n = redis.pcall('STRLEN', KEYS[1])
+if type(n) == 'table' then
+  if string.sub(n.err, 1, 9) == 'WRONGTYPE' then return -1 end
+  local v = redis.call('GET', KEYS[1])
+  if v and #v > tonumber(ARGV[1]) then return #v end
+  return v
+end
+if n > tonumber(ARGV[1]) then return n end
+return redis.call('GET', KEYS[1])
+";
 
 /// Writes `ARGV[2]` (expiring after `ARGV[3]` ms) if the record's version is `ARGV[1]`;
 /// anything that is not `SA1 <digits> ` counts as version 0, a value of another type
-/// (a list, a hash) too. Any other error of `GET` (an ACL refusal) stops the script:
+/// (a list, a hash) or over [`MAX_RECORD`] bytes too (as the read script has it; such
+/// a value is not even fetched into the script, `STRLEN` first, unless the user's ACL
+/// lacks `STRLEN`). Any other error of `GET` (an ACL refusal) stops the script:
 /// reading it as version 0 would let a stale writer through. A write is published on
 /// `ARGV[4]` with the store's clock, so waiters take the record without a read; a
 /// user without the right to publish still writes (`pcall`).
 const WRITE: &str = r"
-local cur = redis.pcall('GET', KEYS[1])
+local n = redis.pcall('STRLEN', KEYS[1])
+local cur = false
+if type(n) ~= 'number' or n <= 65536 then cur = redis.pcall('GET', KEYS[1]) end
 if type(cur) == 'table' and cur.err then
   if string.sub(cur.err, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply(cur.err) end
   cur = false
 end
 local v = 0
-if type(cur) == 'string' then
+if type(cur) == 'string' and #cur <= 65536 then
   local m = string.match(cur, '^SA1 (%d+) ')
   if m and #m <= 15 then v = tonumber(m) end
 end
@@ -130,8 +150,10 @@ return 0
 ///   live is short (seconds); the holder extends it with a compare-and-expire script
 ///   while it renews, so the lease lasts as long as its holder and no longer.
 ///
-/// Whatever else is found under a record's key (another format, a list or a hash) is
-/// untrusted garbage: it reads as version 0, and the next renewal writes over it.
+/// Whatever else is found under a record's key (another format, a list or a hash, a
+/// value over 64 KiB) is untrusted garbage: it reads as version 0, and the next renewal
+/// writes over it. A value over 64 KiB is never sent to the client (the read script
+/// answers with its length); the store never writes one either.
 ///
 /// # Wake-ups
 /// Waiters do not poll: each process keeps one subscriber connection (and one thread
@@ -145,21 +167,25 @@ return 0
 /// need no server configuration (keyspace notifications would).
 ///
 /// # Commands (ACL)
-/// The store runs `TIME` and `GET`, `SUBSCRIBE` on its wake-up channels, and four Lua
-/// scripts through `EVALSHA`, falling back to `EVAL` when the server's script cache
-/// is empty (after a restart): the lease, which calls `SET` (with `NX PX`), and
-/// `PTTL` and `PEXPIRE` to give a key found without an expiry one; the lease's
-/// extension, a compare-and-expire that calls `GET` and `PEXPIRE` (without `PEXPIRE`
-/// a lease ends after its first few seconds even while its holder lives, and a slow
-/// renewal may be made twice); the compare-and-set write, which calls `GET`, `SET`
-/// and `TIME`; and the compare-and-delete release, which calls `GET` and `DEL`. The
-/// lease, extension, write and release also `PUBLISH` on the record's wake-up
-/// channel. (Redis checks the commands a script calls against the user's ACL too.) A
-/// minimal ACL user:
+/// The store runs `TIME`, `SUBSCRIBE` on its wake-up channels, and five Lua scripts
+/// through `EVALSHA`, falling back to `EVAL` when the server's script cache is empty
+/// (after a restart): the read, which calls `STRLEN` and `GET` (a read is one round
+/// trip: `TIME` and the script, pipelined); the lease, which calls `SET` (with `NX
+/// PX`), and `PTTL` and `PEXPIRE` to give a key found without an expiry one; the
+/// lease's extension, a compare-and-expire that calls `GET` and `PEXPIRE` (without
+/// `PEXPIRE` a lease ends after its first few seconds even while its holder lives,
+/// and a slow renewal may be made twice); the compare-and-set write, which calls
+/// `STRLEN`, `GET`, `SET` and `TIME`; and the compare-and-delete release, which calls
+/// `GET` and `DEL`. The lease, extension, write and release also `PUBLISH` on the
+/// record's wake-up channel. (Redis checks the commands a script calls against the
+/// user's ACL too.) A minimal ACL user:
 ///
 /// ```text
-/// ACL SETUSER smartling-auth on >password ~smartling-auth:* &smartling-auth:* +time +get +set +del +pttl +pexpire +publish +subscribe +evalsha +eval
+/// ACL SETUSER smartling-auth on >password ~smartling-auth:* &smartling-auth:* +time +get +strlen +set +del +pttl +pexpire +publish +subscribe +evalsha +eval
 /// ```
+///
+/// (An ACL without `+strlen`, from before the read script, still reads: the script
+/// then measures the value inside the server.)
 ///
 /// Without the channel rights (`&…`, `+publish`, `+subscribe`; Redis 7 gives a new
 /// user no channels) everything works as before but the wake-ups: the scripts
@@ -178,7 +204,8 @@ return 0
 /// system's resolver bounds), the TLS handshake, `AUTH` and `SELECT`, sending the
 /// command and reading the whole reply. A silent server, or one that trickles its
 /// reply a byte at a time, delays a caller by the limit and a few milliseconds, never
-/// longer. A reply may be at most 256 KiB; whatever it declares (`$2000000000`), the store reads no more and the operation
+/// longer. A reply may be at most 256 KiB (the read of a record is at most 64 KiB);
+/// whatever it declares (`$2000000000`), the store reads no more and the operation
 /// fails. The socket is the store's own (each read and write waits only for the time
 /// left); the `redis` crate packs the commands and parses the replies.
 ///
@@ -209,6 +236,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     idle: Mutex<Vec<link::Link>>,
+    read: Lua,
     lease: Lua,
     extend: Lua,
     write: Lua,
@@ -354,6 +382,7 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             idle: Mutex::default(),
+            read: Lua::new(READ),
             lease: Lua::new(LEASE),
             extend: Lua::new(EXTEND),
             write: Lua::new(WRITE),
@@ -512,6 +541,16 @@ fn parse(value: Vec<u8>) -> Stored {
     })
 }
 
+/// A reply's type, for messages (never its contents).
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "an array",
+        Value::SimpleString(_) | Value::Okay => "a status",
+        Value::ServerError(_) => "an error",
+        _ => "a value of another type",
+    }
+}
+
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -519,17 +558,50 @@ fn ms(d: Duration) -> u64 {
 impl Store for RedisStore {
     fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
         let key = self.key_of(name);
-        let ((secs, micros), value): ((u64, u64), Option<Vec<u8>>) = self.with("read", |con| {
-            match redis::pipe().cmd("TIME").cmd("GET").arg(&key).query(con) {
-                // A value of another type under our key is garbage like any other: an
-                // empty version-0 record, which the next write replaces. (Every reply
-                // of the pipeline was read, so the connection is still in step.)
-                Err(e) if has_code(&e, "WRONGTYPE") => {
-                    Ok((redis::cmd("TIME").query(con)?, Some(Vec::new())))
-                }
+        let limit = MAX_RECORD.to_string();
+        let ((secs, micros), value): ((u64, u64), Value) = self.with("read", |con| {
+            let pipe = |cmd: &str, script: &str| {
+                let mut p = redis::pipe();
+                p.cmd("TIME")
+                    .cmd(cmd)
+                    .arg(script)
+                    .arg(1)
+                    .arg(&key)
+                    .arg(&limit);
+                p
+            };
+            match pipe("EVALSHA", &self.read.sha).query(con) {
+                Err(e) if has_code(&e, "NOSCRIPT") => pipe("EVAL", self.read.code).query(con),
                 other => other,
             }
         })?;
+        let record = match value {
+            Value::Nil => None,
+            Value::BulkString(bytes) => Some(parse(bytes)),
+            // A value of another type under our key is garbage like any other: an
+            // empty version-0 record, which the next write replaces.
+            Value::Int(-1) => Some(Stored {
+                version: 0,
+                payload: Vec::new(),
+            }),
+            Value::Int(len) => {
+                tracing::warn!(
+                    record = %name,
+                    bytes = len,
+                    "the store holds a value over 64 KiB under the record's key, which no client of this store writes; not read, and replaced at the next renewal"
+                );
+                Some(Stored {
+                    version: 0,
+                    payload: Vec::new(),
+                })
+            }
+            other => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Protocol,
+                    format!("read: the server answered {}", kind_of(&other)),
+                ));
+            }
+        };
         // Checked: a server may answer any numbers (a `TIME` of 2^64 - 1 seconds
         // panicked the client).
         let now = UNIX_EPOCH
@@ -542,10 +614,7 @@ impl Store for RedisStore {
                     format!("the server's TIME is not a time: {secs} s {micros} µs"),
                 )
             })?;
-        Ok(Fetched {
-            record: value.map(parse),
-            now,
-        })
+        Ok(Fetched { record, now })
     }
 
     fn lease(&self, name: &RecordName, holder: LeaseId, ttl: Duration) -> Result<bool, StoreError> {
@@ -603,6 +672,15 @@ impl Store for RedisStore {
         let key = self.key_of(name);
         let mut value = format!("SA1 {} ", record.version).into_bytes();
         value.extend_from_slice(&record.payload);
+        if value.len() > MAX_RECORD {
+            return Err(StoreError::new(
+                StoreErrorKind::Refused,
+                format!(
+                    "write: a record of {} bytes is over the store's limit of 64 KiB",
+                    value.len()
+                ),
+            ));
+        }
         let (expected, ttl) = (expected.to_string(), ms(ttl).to_string());
         let channel = self.channel_of(name);
         let written: i64 = self.with("write", |con| {

@@ -302,6 +302,9 @@ fn parse(payload: &[u8]) -> Option<Word> {
             let now = UNIX_EPOCH
                 .checked_add(Duration::from_secs(secs))?
                 .checked_add(Duration::from_micros(micros))?;
+            if value.len() > super::MAX_RECORD {
+                return None;
+            }
             let stored = super::parse(value.to_vec());
             // A value this process would not read as a record is news only.
             (stored.version > 0).then_some(Word::Written(Fetched {
