@@ -668,7 +668,7 @@ fn a_forged_or_garbled_wake_up_is_at_most_a_read() {
         assert!(
             matches!(heard, Watched::Changed),
             "{}: {heard:?}",
-            String::from_utf8_lossy(garbage)
+            String::from_utf8_lossy(&garbage[..garbage.len().min(40)])
         );
     }
 }
