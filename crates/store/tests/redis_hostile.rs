@@ -1,7 +1,7 @@
 //! The Redis store against fake servers (raw RESP bytes on a loopback port) that
 //! stall, trickle, declare huge lengths or flood: each operation ends within its time
 //! limit, reads a bounded number of bytes, and fails as an error. Needs no
-//! `redis-server`.
+//! `redis-server`. Also: which URLs the store accepts (clear text only to loopback).
 #![cfg(feature = "redis")]
 
 use std::io::{Read, Write};
@@ -280,4 +280,77 @@ fn a_flooded_subscriber_reads_no_further_than_the_budget() {
     let sent = sent.load(Ordering::Relaxed);
     eprintln!("subscriber flood: server sent {sent} bytes");
     assert!(sent < 16 << 20, "the subscriber took {sent} bytes");
+}
+
+/// Clear text (`redis://`) goes to loopback only, unless the user opts in by the URL
+/// (the CLI's way) or by the constructor; `rediss://` goes anywhere. Nothing connects.
+#[test]
+fn clear_text_goes_only_to_loopback_unless_the_user_opts_in() {
+    for url in [
+        "redis://10.0.0.1/",
+        "redis://example.com/",
+        "redis://[2001:db8::1]/",
+        "redis://user:pw-Secret-9@example.com:6379/2",
+        "redis://:pw-Secret-9@10.0.0.1/?protocol=resp2",
+        "redis://localhost.example.com/",
+        "redis://128.0.0.1/",
+    ] {
+        let e = RedisStore::open(url).unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Refused, "{url}: {e}");
+        assert!(e.message.contains("rediss://"), "{url}: {e}");
+        assert!(e.message.contains("insecure=plaintext"), "{url}: {e}");
+        assert!(!e.to_string().contains("pw-Secret-9"), "{url}: {e}");
+    }
+    for url in [
+        "redis://127.0.0.1/",
+        "redis://127.9.8.7:6380/1",
+        "redis://localhost/",
+        "redis://LocalHost:6379/",
+        "redis://[::1]:6379/",
+        "redis://[::ffff:127.0.0.1]/",
+        "redis://:pw@127.0.0.1/",
+        "rediss://example.com/",
+        "rediss://[2001:db8::1]:6380/",
+        "redis://10.0.0.1/?insecure=plaintext",
+        "redis://:pw@example.com:6379/2?insecure=plaintext",
+        "redis://example.com/?protocol=resp2&insecure=plaintext",
+    ] {
+        RedisStore::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+    for url in [
+        "redis://10.0.0.1/",
+        "redis://[2001:db8::1]/",
+        "redis://example.com/",
+    ] {
+        RedisStore::open_allowing_plaintext(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+    // An opt-in is said exactly so; a fragment (the redis crate's `#insecure`, no
+    // certificate check) is refused.
+    for url in [
+        "redis://10.0.0.1/?insecure=yes",
+        "redis://10.0.0.1/?insecure",
+        "rediss://example.com/#insecure",
+    ] {
+        let e = RedisStore::open(url).unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Refused, "{url}: {e}");
+    }
+}
+
+/// The opt-in warns once per store; loopback and TLS stores say nothing.
+#[test]
+fn an_opted_in_clear_text_store_warns_once() {
+    let logs = smartling_auth_testkit::logs::LogCapture::new();
+    tracing::subscriber::with_default(logs.subscriber(tracing::Level::WARN), || {
+        let store = RedisStore::open("redis://:pw-Secret-9@10.0.0.1/?insecure=plaintext")
+            .unwrap()
+            .with_prefix("p:")
+            .with_timeout(Duration::from_millis(100));
+        drop(store);
+        RedisStore::open("redis://127.0.0.1/").unwrap();
+        RedisStore::open("rediss://example.com/").unwrap();
+    });
+    let text = logs.text();
+    assert_eq!(text.matches("clear text").count(), 1, "{text}");
+    assert!(text.contains("10.0.0.1"), "{text}");
+    assert!(!text.contains("pw-Secret-9"), "{text}");
 }

@@ -1,12 +1,18 @@
 //! Where a [`RedisStore`](super::RedisStore) connects, and how: the URL parsed once,
-//! and the TLS setup of `rediss://`.
+//! the rule that clear text goes only to loopback unless the user opts in, and the
+//! TLS setup of `rediss://`.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use redis::{ConnectionAddr, IntoConnectionInfo};
 use smartling_auth_core::store::{StoreError, StoreErrorKind};
 use zeroize::Zeroizing;
+
+/// The URL query parameter that allows `redis://` (clear text) to a host that is not
+/// loopback.
+pub(super) const PLAINTEXT_OPT_IN: &str = "insecure=plaintext";
 
 /// A parsed store URL. Its `Debug` shows no password.
 pub(super) struct Endpoint {
@@ -18,6 +24,11 @@ pub(super) struct Endpoint {
     pub(super) password: Option<Zeroizing<String>>,
     /// `rediss://`: the TLS setup.
     pub(super) tls: Option<Arc<rustls::ClientConfig>>,
+    /// Clear text allowed because the host is loopback: the addresses it resolves to
+    /// must be loopback too (a `localhost` that resolves elsewhere is refused).
+    pub(super) loopback_only: bool,
+    /// Clear text to a host that is not loopback, by the user's choice.
+    pub(super) plaintext_opted_in: bool,
 }
 
 impl fmt::Debug for Endpoint {
@@ -40,8 +51,10 @@ impl Endpoint {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// Parses `url`. Messages never quote the URL (it may hold a password).
-    pub(super) fn parse(url: &str) -> Result<Self, StoreError> {
+    /// Parses `url`; `allow_plaintext` is the builder's opt-in, the URL may carry
+    /// its own ([`PLAINTEXT_OPT_IN`]). Messages never quote the URL (it may hold a
+    /// password).
+    pub(super) fn parse(url: &str, allow_plaintext: bool) -> Result<Self, StoreError> {
         let (tls, rest) = if let Some(rest) = url.strip_prefix("rediss://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("redis://") {
@@ -56,9 +69,27 @@ impl Endpoint {
                 "a Redis store URL takes no fragment (#…); for a CA of your own, use RedisStore::with_root_certificate",
             ));
         }
+        let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut opted_in = allow_plaintext;
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            if pair == PLAINTEXT_OPT_IN {
+                opted_in = true;
+            } else if pair.split('=').next() == Some("insecure") {
+                return Err(refused(format!(
+                    "the Redis URL parameter `insecure` takes one value: `{PLAINTEXT_OPT_IN}`"
+                )));
+            } else {
+                kept.push(pair);
+            }
+        }
         // The redis crate parses the rest (host, port, user, password, database); TLS
         // is ours, so it sees a plain URL.
-        let plain = Zeroizing::new(format!("redis://{rest}"));
+        let mut plain = Zeroizing::new(format!("redis://{base}"));
+        if !kept.is_empty() {
+            plain.push('?');
+            plain.push_str(&kept.join("&"));
+        }
         let info = plain
             .as_str()
             .into_connection_info()
@@ -67,6 +98,12 @@ impl Endpoint {
             return Err(refused("a Redis store URL names a host"));
         };
         let settings = info.redis_settings();
+        let loopback = is_loopback(&host);
+        if !tls && !loopback && !opted_in {
+            return Err(refused(format!(
+                "redis:// sends the Redis password and the store's records in clear text, and {host} is not this machine: use rediss://, or opt in with ?{PLAINTEXT_OPT_IN} in the URL (or RedisStore::open_allowing_plaintext)"
+            )));
+        }
         let tls = if tls {
             Some(Arc::new(tls_config(None)?))
         } else {
@@ -76,10 +113,38 @@ impl Endpoint {
             username: settings.username().map(str::to_owned),
             password: settings.password().map(|p| Zeroizing::new(p.to_owned())),
             db: settings.db(),
+            loopback_only: tls.is_none() && loopback,
+            plaintext_opted_in: tls.is_none() && !loopback,
             host,
             port,
             tls,
         })
+    }
+}
+
+/// Whether `host` is this machine: `localhost`, 127.0.0.0/8, `::1` (or an IPv4-mapped
+/// loopback address).
+pub(super) fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(ip) => is_loopback_ip(ip),
+        Err(_) => false,
+    }
+}
+
+/// Whether `ip` is loopback (an IPv4-mapped one too).
+pub(super) fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 

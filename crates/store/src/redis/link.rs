@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Value};
 use zeroize::Zeroizing;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, is_loopback_ip};
 
 /// The most one operation reads from the server (a reply, with the connection's
 /// setup when it connects; or one pub/sub message): four times the largest record.
@@ -156,9 +156,18 @@ impl Link {
     /// Connects to `endpoint` (TCP, TLS, `AUTH`, `SELECT`) before `deadline`, and arms
     /// the connection for an operation that ends then.
     pub(super) fn connect(endpoint: &Endpoint, deadline: Instant) -> RedisResult<Self> {
-        let addrs: Vec<SocketAddr> = (endpoint.host.as_str(), endpoint.port)
+        let mut addrs: Vec<SocketAddr> = (endpoint.host.as_str(), endpoint.port)
             .to_socket_addrs()?
             .collect();
+        if endpoint.loopback_only {
+            addrs.retain(|a| is_loopback_ip(a.ip()));
+            if addrs.is_empty() {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "the host resolved to no loopback address, and redis:// (clear text) goes only to loopback",
+                )));
+            }
+        }
         let mut tcp = Err(io::Error::new(
             io::ErrorKind::NotFound,
             "the host resolved to no address",

@@ -193,11 +193,16 @@ return 0
 /// each quiet wait instead.
 ///
 /// # Connections
-/// `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS on rustls, with the
-/// webpki roots, or a root certificate of your own with
-/// [`RedisStore::with_root_certificate`]). The password or ACL user comes from the URL;
-/// prefer an environment variable to a command-line argument, which `ps` shows. The
-/// store keeps the password in memory that is wiped when the store is dropped.
+/// `rediss://[user:password@]host:port[/db]` (TLS on rustls, with the webpki roots, or
+/// a root certificate of your own with [`RedisStore::with_root_certificate`]), and
+/// `redis://…` (clear text) to this machine only: `localhost`, 127.0.0.0/8 or `::1`
+/// (and `localhost` must resolve to loopback). Clear text to another host carries the
+/// password and the sealed records past anyone on the path, and is refused unless the
+/// user opts in: `?insecure=plaintext` in the URL (what the CLI can say) or
+/// [`RedisStore::open_allowing_plaintext`]; the store then warns once. The password or
+/// ACL user comes from the URL; prefer an environment variable to a command-line
+/// argument, which `ps` shows. The store keeps the password in memory that is wiped
+/// when the store is dropped.
 ///
 /// Each operation has one deadline (default 1 s, [`RedisStore::with_timeout`]) for all
 /// of it, whatever the server sends: connecting (name resolution aside, which the
@@ -295,17 +300,36 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Parses `url` (`redis://` or `rediss://`). Connects nothing: a Redis that is down
-    /// now fails no one.
+    /// Parses `url` (`rediss://`, or `redis://` to this machine or with
+    /// `?insecure=plaintext`). Connects nothing: a Redis that is down now fails no one.
     ///
     /// ```
     /// use smartling_auth_store::RedisStore;
     /// let store = RedisStore::open("rediss://user:pw@redis.internal:6380/2")?;
     /// assert!(format!("{store:?}").contains("redis.internal:6380"));
+    /// // Clear text goes to loopback only, unless the URL opts in.
+    /// assert!(RedisStore::open("redis://127.0.0.1:6379/").is_ok());
+    /// assert!(RedisStore::open("redis://redis.internal/").is_err());
+    /// assert!(RedisStore::open("redis://redis.internal/?insecure=plaintext").is_ok());
     /// # Ok::<(), smartling_auth_core::store::StoreError>(())
     /// ```
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        Self::build(url)
+        Self::build(url, false)
+    }
+
+    /// Like [`open`](Self::open), but also takes `redis://` (clear text: the password
+    /// and the sealed records cross the network readable) to a host that is not this
+    /// machine, as `?insecure=plaintext` in the URL does. The store warns once that it
+    /// does.
+    ///
+    /// ```
+    /// use smartling_auth_store::RedisStore;
+    /// let store = RedisStore::open_allowing_plaintext("redis://10.0.0.5:6379/")?;
+    /// # let _ = store;
+    /// # Ok::<(), smartling_auth_core::store::StoreError>(())
+    /// ```
+    pub fn open_allowing_plaintext(url: &str) -> Result<Self, StoreError> {
+        Self::build(url, true)
     }
 
     /// Trusts `pem` (PEM root certificates) for `rediss://` instead of the webpki
@@ -375,8 +399,14 @@ impl RedisStore {
         format!("{}{}", self.prefix, name.as_str())
     }
 
-    fn build(url: &str) -> Result<Self, StoreError> {
-        let endpoint = endpoint::Endpoint::parse(url)?;
+    fn build(url: &str, allow_plaintext: bool) -> Result<Self, StoreError> {
+        let endpoint = endpoint::Endpoint::parse(url, allow_plaintext)?;
+        if endpoint.plaintext_opted_in {
+            tracing::warn!(
+                addr = %endpoint.addr(),
+                "the Redis store talks clear text (redis://) to a host that is not this machine, as asked: its password and records cross the network readable; prefer rediss://"
+            );
+        }
         Ok(Self {
             endpoint: Arc::new(endpoint),
             prefix: DEFAULT_PREFIX.to_owned(),
