@@ -161,6 +161,25 @@ fn a_silent_server_ends_within_the_limit() {
     }
 }
 
+/// A lease against a silent server ends within one limit too: waiting for the
+/// subscription to its wake-ups (which a lease waits for) and asking for the lease
+/// share the deadline (before, each had a full limit: 2 s).
+#[test]
+fn a_lease_against_a_silent_server_ends_within_the_limit() {
+    let port = fake(4, |mut con: TcpStream| {
+        let _ = request(&mut con);
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let (lease, took) = timed(move || {
+        let store = RedisStore::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
+        store.lease(&name(), smartling_auth_core::store::LeaseId(1), LIMIT)
+    });
+    let e = lease.unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Timeout, "{e}");
+    assert!(took < LIMIT + MARGIN, "{took:?}");
+    eprintln!("silent lease: returned after {took:?}");
+}
+
 /// (c) Replies that each take 0.9 s of the default 1 s limit are served, on a new
 /// connection and on a kept one: the limit is the operation's, not shorter.
 #[test]

@@ -207,11 +207,12 @@ return 0
 /// Each operation has one deadline (default 1 s, [`RedisStore::with_timeout`]) for all
 /// of it, whatever the server sends: connecting (name resolution aside, which the
 /// system's resolver bounds), the TLS handshake, `AUTH` and `SELECT`, sending the
-/// command and reading the whole reply. A silent server, or one that trickles its
-/// reply a byte at a time, delays a caller by the limit and a few milliseconds, never
-/// longer. A reply may be at most 256 KiB (the read of a record is at most 64 KiB);
-/// whatever it declares (`$2000000000`), the store reads no more and the operation
-/// fails. The socket is the store's own (each read and write waits only for the time
+/// command and reading the whole reply; for a lease, also the wait for the
+/// subscription to its wake-ups (half of it at most). A silent server, or one that
+/// trickles its reply a byte at a time, delays a caller by the limit and a few
+/// milliseconds, never longer. A reply may be at most 256 KiB (the read of a record
+/// is at most 64 KiB); whatever it declares (`$2000000000`), the store reads no more
+/// and the operation fails. The socket is the store's own (each read and write waits only for the time
 /// left); the `redis` crate packs the commands and parses the replies.
 ///
 /// A few connections are kept for reuse; one that fails is dropped. The subscriber's
@@ -423,8 +424,8 @@ impl RedisStore {
 
     /// Tells the subscriber thread, on its own `control` channel, of a channel to add.
     /// Lost, it costs that channel up to half a second: not worth a warning.
-    fn announce(&self, control: &str) {
-        let _ = self.with("announce", |con| {
+    fn announce(&self, control: &str, deadline: Instant) {
+        let _ = self.with_until("announce", deadline, |con| {
             redis::cmd("PUBLISH")
                 .arg(control)
                 .arg("S")
@@ -446,7 +447,16 @@ impl RedisStore {
         what: &str,
         op: impl Fn(&mut link::Link) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
-        let deadline = Instant::now() + self.timeout;
+        self.with_until(what, Instant::now() + self.timeout, op)
+    }
+
+    /// [`with`](Self::with), all of it before `deadline`.
+    fn with_until<T>(
+        &self,
+        what: &str,
+        deadline: Instant,
+        op: impl Fn(&mut link::Link) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
         let kept = self
             .idle
             .lock()
@@ -652,13 +662,16 @@ impl Store for RedisStore {
         let ceiling = ms(lease_ceiling(ttl)).to_string();
         let (holder, ttl) = (holder.0.to_string(), ms(ttl).to_string());
         let channel = self.channel_of(name);
+        // One deadline for all of it; the subscription may take half.
+        let deadline = Instant::now() + self.timeout;
+        let subscribed_by = Instant::now() + self.timeout / 2;
         // Listening before asking: whatever the holder publishes after a refusal is
         // heard (a write published before it is followed by a release that is).
         self.wakes
-            .subscribed(&self.endpoint, self.timeout, &channel, |c| {
-                self.announce(c);
+            .subscribed(&self.endpoint, self.timeout, &channel, subscribed_by, |c| {
+                self.announce(c, subscribed_by)
             });
-        let taken: i64 = self.with("lease", |con| {
+        let taken: i64 = self.with_until("lease", deadline, |con| {
             let args: [&[u8]; 4] = [
                 holder.as_bytes(),
                 ttl.as_bytes(),
@@ -748,7 +761,8 @@ impl Store for RedisStore {
         Ok(self
             .wakes
             .watch(&self.endpoint, self.timeout, &channel, since, until, |c| {
-                self.announce(c)
+                // Never past the wait's end.
+                self.announce(c, until.min(Instant::now() + self.timeout));
             }))
     }
 }

@@ -125,21 +125,22 @@ impl Wakes {
         }
     }
 
-    /// Subscribes to `channel` and waits, until `timeout` at most, for the server to
+    /// Subscribes to `channel` and waits, until `deadline` at most, for the server to
     /// confirm it (or refuse it, or the subscription to be down): called before the
     /// record's lease is asked for, so no word after a refusal is missed. Returns at
-    /// once when the channel is subscribed already.
+    /// once when the channel is subscribed already. (`timeout` is the store's limit,
+    /// for the thread's exchanges.)
     pub(super) fn subscribed(
         &self,
         endpoint: &Arc<Endpoint>,
         timeout: Duration,
         channel: &str,
+        deadline: Instant,
         announce: impl FnOnce(&str),
     ) {
         if self.ensure(endpoint, timeout, channel) {
             announce(&self.control);
         }
-        let deadline = Instant::now() + timeout;
         loop {
             let listener = self.shared.heard.listen();
             {
