@@ -7,10 +7,11 @@ mod link;
 mod wake;
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError};
 use smartling_auth_core::store::{
     Fetched, LeaseId, RecordName, Store, StoreError, StoreErrorKind, Stored, Watched,
 };
@@ -27,26 +28,10 @@ const POOL: usize = 4;
 /// <sealed payload>`); a sealed record is a few KiB.
 const MAX_RECORD: usize = 64 * 1024;
 
-/// Reads the record without sending a value over `ARGV[1]` bytes: a longer one comes
-/// back as its length (an integer), a value of another type as -1, no value as nil.
-/// A user whose ACL lacks `STRLEN` (an ACL of before this script) still reads: the
-/// length is then measured inside the server.
-const READ: &str = r"
-local n = redis.pcall('STRLEN', KEYS[1])
-if type(n) == 'table' then
-  if string.sub(n.err, 1, 9) == 'WRONGTYPE' then return -1 end
-  local v = redis.call('GET', KEYS[1])
-  if v and #v > tonumber(ARGV[1]) then return #v end
-  return v
-end
-if n > tonumber(ARGV[1]) then return n end
-return redis.call('GET', KEYS[1])
-";
-
 /// Writes `ARGV[2]` (expiring after `ARGV[3]` ms) if the record's version is `ARGV[1]`;
 /// anything that is not `SA1 <digits> ` counts as version 0, a value of another type
-/// (a list, a hash) or over [`MAX_RECORD`] bytes too (as the read script has it; such
-/// a value is not even fetched into the script, `STRLEN` first, unless the user's ACL
+/// (a list, a hash) or over [`MAX_RECORD`] bytes too (as a read has it; such a value
+/// is not even fetched into the script, `STRLEN` first, unless the user's ACL
 /// lacks `STRLEN`). Any other error of `GET` (an ACL refusal) stops the script:
 /// reading it as version 0 would let a stale writer through. A write is published on
 /// `ARGV[4]` with the store's clock, so waiters take the record without a read; a
@@ -152,8 +137,9 @@ return 0
 ///
 /// Whatever else is found under a record's key (another format, a list or a hash, a
 /// value over 64 KiB) is untrusted garbage: it reads as version 0, and the next renewal
-/// writes over it. A value over 64 KiB is never sent to the client (the read script
-/// answers with its length); the store never writes one either.
+/// writes over it. A value over 64 KiB is never sent to the client (a read asks for
+/// its first 64 KiB and one byte more, `GETRANGE`); the store never writes one
+/// either. An empty value reads as no record.
 ///
 /// # Wake-ups
 /// Waiters do not poll: each process keeps one subscriber connection (and one thread
@@ -167,25 +153,26 @@ return 0
 /// need no server configuration (keyspace notifications would).
 ///
 /// # Commands (ACL)
-/// The store runs `TIME`, `SUBSCRIBE` on its wake-up channels, and five Lua scripts
-/// through `EVALSHA`, falling back to `EVAL` when the server's script cache is empty
-/// (after a restart): the read, which calls `STRLEN` and `GET` (a read is one round
-/// trip: `TIME` and the script, pipelined); the lease, which calls `SET` (with `NX
-/// PX`), and `PTTL` and `PEXPIRE` to give a key found without an expiry one; the
-/// lease's extension, a compare-and-expire that calls `GET` and `PEXPIRE` (without
-/// `PEXPIRE` a lease ends after its first few seconds even while its holder lives,
-/// and a slow renewal may be made twice); the compare-and-set write, which calls
-/// `STRLEN`, `GET`, `SET` and `TIME`; and the compare-and-delete release, which calls
-/// `GET` and `DEL`. The lease, extension, write and release also `PUBLISH` on the
-/// record's wake-up channel. (Redis checks the commands a script calls against the
-/// user's ACL too.) A minimal ACL user:
+/// The store runs `TIME` and `GETRANGE` (a read is the two, pipelined: one round
+/// trip), `SUBSCRIBE` on its wake-up channels, and four Lua scripts through
+/// `EVALSHA`, falling back to `EVAL` when the server's script cache is empty (after a
+/// restart): the lease, which calls `SET` (with `NX PX`), and `PTTL` and `PEXPIRE` to
+/// give a key found without an expiry one; the lease's extension, a
+/// compare-and-expire that calls `GET` and `PEXPIRE` (without `PEXPIRE` a lease ends
+/// after its first few seconds even while its holder lives, and a slow renewal may be
+/// made twice); the compare-and-set write, which calls `STRLEN`, `GET`, `SET` and
+/// `TIME`; and the compare-and-delete release, which calls `GET` and `DEL`. The
+/// lease, extension, write and release also `PUBLISH` on the record's wake-up
+/// channel. (Redis checks the commands a script calls against the user's ACL too.) A
+/// minimal ACL user:
 ///
 /// ```text
-/// ACL SETUSER smartling-auth on >password ~smartling-auth:* &smartling-auth:* +time +get +strlen +set +del +pttl +pexpire +publish +subscribe +evalsha +eval
+/// ACL SETUSER smartling-auth on >password ~smartling-auth:* &smartling-auth:* +time +get +getrange +strlen +set +del +pttl +pexpire +publish +subscribe +evalsha +eval
 /// ```
 ///
-/// (An ACL without `+strlen`, from before the read script, still reads: the script
-/// then measures the value inside the server.)
+/// An ACL of before the bounded reads (without `+getrange` and `+strlen`) still
+/// works: the store then warns once and fetches whole values, as it used to, and a
+/// value over 64 KiB under a record's key fails its reads until it is deleted.
 ///
 /// Without the channel rights (`&…`, `+publish`, `+subscribe`; Redis 7 gives a new
 /// user no channels) everything works as before but the wake-ups: the scripts
@@ -242,7 +229,8 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     idle: Mutex<Vec<link::Link>>,
-    read: Lua,
+    /// The user may not run `GETRANGE` (said once).
+    getrange_refused: AtomicBool,
     lease: Lua,
     extend: Lua,
     write: Lua,
@@ -413,7 +401,7 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             idle: Mutex::default(),
-            read: Lua::new(READ),
+            getrange_refused: AtomicBool::new(false),
             lease: Lua::new(LEASE),
             extend: Lua::new(EXTEND),
             write: Lua::new(WRITE),
@@ -581,13 +569,21 @@ fn parse(value: Vec<u8>) -> Stored {
     })
 }
 
-/// A reply's type, for messages (never its contents).
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "an array",
-        Value::SimpleString(_) | Value::Okay => "a status",
-        Value::ServerError(_) => "an error",
-        _ => "a value of another type",
+/// A read's answer: the server's `TIME` (seconds, microseconds) and the value.
+type Read = ((u64, u64), Option<Vec<u8>>);
+
+/// A read's answer, where a value of another type under our key (`WRONGTYPE`) is
+/// garbage like any other: an empty version-0 record, which the next write replaces.
+/// (Every reply of the pipeline was read, so the connection is still in step.)
+fn other_type_is_garbage(
+    con: &mut link::Link,
+    read: redis::RedisResult<Read>,
+) -> redis::RedisResult<Read> {
+    match read {
+        Err(e) if has_code(&e, "WRONGTYPE") => {
+            Ok((redis::cmd("TIME").query(con)?, Some(Vec::new())))
+        }
+        other => other,
     }
 }
 
@@ -598,36 +594,36 @@ fn ms(d: Duration) -> u64 {
 impl Store for RedisStore {
     fn read(&self, name: &RecordName) -> Result<Fetched, StoreError> {
         let key = self.key_of(name);
-        let limit = MAX_RECORD.to_string();
-        let ((secs, micros), value): ((u64, u64), Value) = self.with("read", |con| {
-            let pipe = |cmd: &str, script: &str| {
-                let mut p = redis::pipe();
-                p.cmd("TIME")
-                    .cmd(cmd)
-                    .arg(script)
-                    .arg(1)
-                    .arg(&key)
-                    .arg(&limit);
-                p
-            };
-            match pipe("EVALSHA", &self.read.sha).query(con) {
-                Err(e) if has_code(&e, "NOSCRIPT") => pipe("EVAL", self.read.code).query(con),
-                other => other,
+        // The end is inclusive: one byte past the limit tells a longer value.
+        let last = MAX_RECORD.to_string();
+        let ((secs, micros), value): Read = self.with("read", |con| {
+            let read = redis::pipe()
+                .cmd("TIME")
+                .cmd("GETRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(&last)
+                .query::<((u64, u64), Vec<u8>)>(con);
+            match read {
+                // No value and an empty one read alike: no record.
+                Ok((time, value)) => Ok((time, Some(value).filter(|v| !v.is_empty()))),
+                Err(e) if has_code(&e, "NOPERM") => {
+                    // An ACL of before the bounded read: the whole value, as before.
+                    if !self.getrange_refused.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "the Redis user may not run GETRANGE (grant +getrange): the store reads whole values, and a value over 64 KiB under a record's key fails its reads"
+                        );
+                    }
+                    let got = redis::pipe().cmd("TIME").cmd("GET").arg(&key).query(con);
+                    other_type_is_garbage(con, got)
+                }
+                Err(e) => other_type_is_garbage(con, Err(e)),
             }
         })?;
         let record = match value {
-            Value::Nil => None,
-            Value::BulkString(bytes) => Some(parse(bytes)),
-            // A value of another type under our key is garbage like any other: an
-            // empty version-0 record, which the next write replaces.
-            Value::Int(-1) => Some(Stored {
-                version: 0,
-                payload: Vec::new(),
-            }),
-            Value::Int(len) => {
+            Some(value) if value.len() > MAX_RECORD => {
                 tracing::warn!(
                     record = %name,
-                    bytes = len,
                     "the store holds a value over 64 KiB under the record's key, which no client of this store writes; not read, and replaced at the next renewal"
                 );
                 Some(Stored {
@@ -635,12 +631,7 @@ impl Store for RedisStore {
                     payload: Vec::new(),
                 })
             }
-            other => {
-                return Err(StoreError::new(
-                    StoreErrorKind::Protocol,
-                    format!("read: the server answered {}", kind_of(&other)),
-                ));
-            }
+            other => other.map(parse),
         };
         // Checked: a server may answer any numbers (a `TIME` of 2^64 - 1 seconds
         // panicked the client).
