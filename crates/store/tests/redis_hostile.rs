@@ -161,6 +161,23 @@ fn a_silent_server_ends_within_the_limit() {
     }
 }
 
+/// A server that closes the connection at once (during the TLS handshake too) is
+/// unavailable, at once: the handshake loop ends on the end of the stream.
+#[test]
+fn a_server_that_closes_at_once_is_unavailable_at_once() {
+    for url in [
+        "redis://127.0.0.1:{}/",
+        "rediss://127.0.0.1:{}/",
+        "redis://:pw@127.0.0.1:{}/",
+    ] {
+        let url = url.replace("{}", &fake(2, drop).to_string());
+        let (read, took) = read_at(url.clone());
+        let e = read.unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Unavailable, "{url}: {e}");
+        assert!(took < LIMIT / 2, "{url}: {took:?}");
+    }
+}
+
 /// A lease against a silent server ends within one limit too: waiting for the
 /// subscription to its wake-ups (which a lease waits for) and asking for the lease
 /// share the deadline (before, each had a full limit: 2 s).

@@ -216,7 +216,11 @@ impl Link {
 
     /// `AUTH` (packed here, into memory wiped after) and `SELECT`, one round trip.
     fn setup(&mut self, endpoint: &Endpoint) -> RedisResult<()> {
-        let mut packed = Zeroizing::new(Vec::new());
+        // Room for all of it up front: a buffer that grew would leave the password in
+        // the one it outgrew, unwiped.
+        let secrets = endpoint.username.as_ref().map_or(0, String::len)
+            + endpoint.password.as_ref().map_or(0, |p| p.len());
+        let mut packed = Zeroizing::new(Vec::with_capacity(secrets + 128));
         let mut replies = Vec::new();
         if let Some(password) = &endpoint.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
