@@ -117,8 +117,9 @@ return 0
 /// derive the key from the user secret), so Redis never holds a token in clear.
 ///
 /// # Why the sync client
-/// The store is built on the `redis` crate's synchronous connection. The blocking
-/// provider calls it directly; the async provider runs it on smol's `blocking` thread
+/// The store is synchronous: its own blocking socket (see Connections), with the
+/// `redis` crate's command packing and reply parser. The blocking provider calls it
+/// directly; the async provider runs it on smol's `blocking` thread
 /// pool (`Transport::offload`). The crate's async support on the smol stack
 /// (`smol-comp`) still pulls in tokio and tokio-util, which the async transport avoids;
 /// and a store operation happens once per renewal, not per call, so a pool thread costs
@@ -199,16 +200,17 @@ return 0
 /// trickles its reply a byte at a time, delays a caller by the limit and a few
 /// milliseconds, never longer. A reply may be at most 256 KiB (the read of a record
 /// is at most 64 KiB); whatever it declares (`$2000000000`), the store reads no more
-/// and the operation fails. The socket is the store's own (each read and write waits only for the time
-/// left); the `redis` crate packs the commands and parses the replies.
+/// and the operation fails. The socket is the store's own (each read and write waits
+/// only for the time left); the `redis` crate packs the commands and parses the
+/// replies.
 ///
 /// A few connections are kept for reuse; one that fails is dropped. The subscriber's
 /// connection is one more, for the store's life; it connects again after a failure,
 /// after a pause that grows from 1 s to 30 s; each of its messages, once it starts,
-/// must be whole within the time limit and 256 KiB, or it connects again. Connections
-/// skip the `CLIENT SETINFO`
-/// pair that names the client library (two commands each, where a waiter's whole
-/// renewal costs six). A kept connection
+/// must be whole within the time limit and 256 KiB, or it connects again. A new
+/// connection sends only `AUTH` (with a password) and `SELECT` (a database other than
+/// 0), in one round trip: no `CLIENT SETINFO` pair naming the client library (two
+/// commands each, where a waiter's whole renewal costs six). A kept connection
 /// the server has closed meanwhile (a restart, or an idle-client `timeout` in the
 /// server's configuration) is found closed on its next use; the operation then runs
 /// once more on a new connection, as nothing reached the server the first time.
