@@ -62,11 +62,12 @@ return 0
 /// Every lease of ours expires within its holder's time to live, which its holder
 /// extends while it renews; waiters wait on a live lease until their deadline. So a
 /// key that claims more (no expiry at all, put there by hand or by `PERSIST`; or one
-/// longer than `ARGV[3]` ms, which no holder ever sets) would hold every renewal for
-/// good: it is given the lease's time and ends like a dead holder's lease (2, for a
-/// warning). The repair runs under `pcall`: a user whose ACL lacks `PTTL` or `PEXPIRE`
-/// still gets the lease as before. A lease taken is published on `ARGV[4]` (the
-/// holder lives), so waiters of a holder that died hear of the next one.
+/// longer than `ARGV[3]` ms, which no holder ever sets) is no holder's: waiting on it
+/// would hold every renewal until its caller's deadline. It is taken over at once,
+/// as a lease of `ARGV[1]`'s (2, for a warning), so the caller renews without waiting
+/// and the fleet shares its record as before. `PTTL` runs under `pcall`: a user whose
+/// ACL lacks it gets the lease as before. A lease taken is published on `ARGV[4]`
+/// (the holder lives), so waiters of a holder that died hear of the next one.
 const LEASE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.pcall('PUBLISH', ARGV[4], 'A')
@@ -74,7 +75,8 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 local t = redis.pcall('PTTL', KEYS[1])
 if t == -1 or (type(t) == 'number' and t > tonumber(ARGV[3])) then
-  redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.pcall('PUBLISH', ARGV[4], 'A')
   return 2
 end
 return 0
@@ -676,10 +678,10 @@ impl Store for RedisStore {
         if taken == 2 {
             tracing::warn!(
                 record = %name,
-                "the store's renewal lease had no expiry, or a longer one than any holder sets; it now ends like a dead holder's"
+                "the store's renewal lease had no expiry, or a longer one than any holder sets: no holder's; this process took it over"
             );
         }
-        Ok(taken == 1)
+        Ok(taken == 1 || taken == 2)
     }
 
     fn extend(
