@@ -119,7 +119,7 @@ fn whoami(
 ) -> Result<String, Box<dyn std::error::Error>> {
     let request = http::Request::get(emu.url("/auth-api/v2/whoami"))
         .header(http::header::AUTHORIZATION, authorization_header(token))
-        .body(Vec::new())?;
+        .body(Default::default())?;
     let status = client.send(&request)?.status();
     Ok(format!(
         "{} {}",

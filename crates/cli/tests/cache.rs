@@ -279,7 +279,7 @@ fn printed_pairs_and_tokens_work_against_the_server() {
         let client = smartling_auth_isahc::Client::new().unwrap();
         let req = smartling_auth_core::http::Request::get(env.emu.url("/auth-api/v2/whoami"))
             .header("Authorization", format!("Bearer {t}"))
-            .body(Vec::new())
+            .body(Default::default())
             .unwrap();
         assert_eq!(client.send(&req).unwrap().status(), 200);
     }

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use smartling_auth_core::{
-    Action, BaseUrl, Credentials, Error, HttpResponse, Policy, Session, TransportError,
+    Action, BaseUrl, Credentials, Error, HttpResponse, Policy, SecretBody, Session, TransportError,
     error::TransportErrorKind,
 };
 
@@ -67,6 +67,10 @@ fn send(
     request: smartling_auth_core::HttpRequest,
     max_body: usize,
 ) -> Result<HttpResponse, TransportError> {
+    // ureq sends the body from a borrowed slice; the `SecretBody` is wiped when it
+    // drops at the end of this function.
+    let (parts, body) = request.into_parts();
+    let request = http::Request::from_parts(parts, &body[..]);
     let mut response = agent.run(request).map_err(|e| {
         let kind = match &e {
             ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
@@ -77,13 +81,26 @@ fn send(
         };
         TransportError::new(kind, e.to_string())
     })?;
-    // Read one byte past the cap, so the parser can tell an oversized body.
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(max_body as u64 + 1)
-        .read_to_vec()
-        .map_err(|e| TransportError::new(TransportErrorKind::Protocol, e.to_string()))?;
+    // Read one byte past the cap, so the parser can tell an oversized body. The answer
+    // holds the tokens: it is read into a `SecretBody` sized so that it never grows
+    // (a growing `Vec` leaves unwiped copies behind), through a chunk wiped after.
+    let limit = max_body as u64 + 1;
+    let mut reader = response.body_mut().with_config().limit(limit).reader();
+    let mut answer = SecretBody::with_capacity(limit as usize);
+    let mut chunk = zeroize::Zeroizing::new([0u8; 4096]);
+    loop {
+        match std::io::Read::read(&mut reader, &mut chunk[..]) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e) => {
+                return Err(TransportError::new(
+                    TransportErrorKind::Protocol,
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    drop(reader);
     let (parts, _) = response.into_parts();
-    Ok(http::Response::from_parts(parts, body))
+    Ok(http::Response::from_parts(parts, answer))
 }

@@ -1,6 +1,6 @@
 //! Sans-IO core of a client for Smartling's authentication API v2.
 //!
-//! This crate builds requests as plain [`http::Request<Vec<u8>>`](HttpRequest) values,
+//! This crate builds requests as plain [`http::Request<SecretBody>`](HttpRequest) values,
 //! parses answers from bytes, and runs the whole token lifecycle as a state machine
 //! ([`Session`]) that takes the time as an argument. It does no I/O: no sockets, no
 //! runtime, no files, no threads. Bring any HTTP client.
@@ -19,7 +19,8 @@
 //! call (the token type, parse options, the `Authorization` header) in [`api`].
 //!
 //! Secrets ([`AccessToken`], [`RefreshToken`], [`UserSecret`]) print as `[redacted]`,
-//! are wiped on drop, and come out only through `secret()`.
+//! are wiped on drop, and come out only through `secret()`. The bodies of requests and
+//! answers ([`SecretBody`]) hold them too, and are wiped on drop as well.
 //!
 //! # One call, any client
 //! ```
@@ -110,7 +111,7 @@ pub use base_url::BaseUrl;
 pub use call::{Call, Step};
 pub use driver::Transport;
 pub use error::{Error, TransportError};
-pub use request::{HttpRequest, HttpResponse, authenticate_request, refresh_request};
+pub use request::{HttpRequest, HttpResponse, SecretBody, authenticate_request, refresh_request};
 pub use response::{TokenPair, parse_token_response};
 pub use secret::{AccessToken, Credentials, RefreshToken, UserSecret};
 pub use session::{

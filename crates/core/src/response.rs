@@ -188,8 +188,13 @@ impl TokenPair {
             refresh_expires_in: self.refresh_expires_in.as_secs(),
             token_type: self.token_type.as_str(),
         };
-        // Serialising borrowed strings and integers into a String cannot fail.
-        serde_json::to_string(&out).unwrap_or_default()
+        // Serialising borrowed strings and integers cannot fail. Written into a buffer
+        // sized not to grow, which would leave unwiped copies of the tokens behind.
+        let mut json = crate::SecretBody::with_capacity(
+            out.access_token.len() + out.refresh_token.len() + 128,
+        );
+        let _ = serde_json::to_writer(&mut json, &out);
+        json.into_string()
     }
 }
 

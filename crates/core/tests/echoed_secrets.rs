@@ -23,7 +23,7 @@ fn echo(status: u16, body: &[u8]) -> HttpResponse {
     );
     http::Response::builder()
         .status(status)
-        .body(page.into_bytes())
+        .body(page.into_bytes().into())
         .unwrap()
 }
 

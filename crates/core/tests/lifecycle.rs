@@ -398,7 +398,7 @@ fn retry_after_is_honoured_in_both_forms_and_clamped() {
             with_header(
                 http::Response::builder()
                     .status(429)
-                    .body(Vec::new())
+                    .body(Default::default())
                     .unwrap(),
                 "retry-after",
                 "2",

@@ -4,8 +4,7 @@
 use std::cell::RefCell;
 use std::io::Cursor;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use http::uri::Scheme;
 use isahc::config::{Configurable, RedirectPolicy};
 use isahc::{AsyncBody, HttpClient};
 use smartling_auth_core::{
-    BaseUrl, Credentials, Error, HttpRequest, HttpResponse, RefreshToken, TokenPair,
+    BaseUrl, Credentials, Error, HttpRequest, HttpResponse, RefreshToken, SecretBody, TokenPair,
     TransportError, api::ParseOptions, api::parse_token_response_with, authenticate_request,
     error::TransportErrorKind, refresh_request,
 };
@@ -23,6 +22,7 @@ use tracing::Dispatch;
 use tracing::dispatcher::DefaultGuard;
 use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
+use zeroize::Zeroizing;
 
 use crate::transport_error::{from_io, from_isahc};
 
@@ -101,8 +101,6 @@ pub struct Client {
     parse: ParseOptions,
     connect_timeout: Duration,
     timeout: Duration,
-    /// Whether `http`'s agent thread has been silenced (see [`QuietBody`]).
-    agent_silent: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -136,7 +134,6 @@ impl Client {
             parse: ParseOptions::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
-            agent_silent: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -273,9 +270,7 @@ impl Client {
             .await
             .map_err(|e| from_isahc(&e))?;
         let (parts, body) = response.into_parts();
-        let mut bytes = Vec::new();
-        body.take(self.read_limit())
-            .read_to_end(&mut bytes)
+        let bytes = read_body(body, &parts.headers, self.read_limit())
             .await
             .map_err(|e| from_io(&e))?;
         finish(parts, bytes)
@@ -370,21 +365,50 @@ impl Client {
             .map_err(|_| TransportError::new(TransportErrorKind::Other, "invalid request"))
     }
 
-    /// The request body: a [`QuietBody`] until one has silenced this client's agent
-    /// thread, plain bytes after (isahc can rewind those if curl must resend them).
-    fn body(&self, bytes: &[u8]) -> AsyncBody {
-        if bytes.is_empty() || self.agent_silent.load(Ordering::Acquire) {
-            return AsyncBody::from(bytes.to_vec());
+    /// The request body: a [`QuietBody`] over a copy that is wiped when isahc drops
+    /// it. Plain bytes (`Vec<u8>`, which isahc could rewind if curl had to resend them
+    /// on a reused connection that died) would be freed unwiped, with the secret or the
+    /// refresh token in them; without a rewind, such a request fails as a transport
+    /// error, which the renewal retries like any other.
+    fn body(&self, bytes: &SecretBody) -> AsyncBody {
+        if bytes.is_empty() {
+            return AsyncBody::empty();
         }
         let len = bytes.len() as u64;
         AsyncBody::from_reader_sized(
             QuietBody {
-                bytes: Cursor::new(bytes.to_vec()),
-                agent_silent: Arc::clone(&self.agent_silent),
+                bytes: Cursor::new(bytes.clone()),
             },
             len,
         )
     }
+}
+
+/// Reads an answer body of at most `limit` bytes into a [`SecretBody`] sized from
+/// `Content-Length` (within the limit), so that it does not grow; the chunk it reads
+/// through is wiped when done. isahc's own pipe buffers and curl's receive buffer,
+/// which the bytes crossed on the way, are out of reach.
+async fn read_body(
+    mut body: AsyncBody,
+    headers: &http::HeaderMap,
+    limit: u64,
+) -> std::io::Result<SecretBody> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut bytes = SecretBody::with_capacity(declared.unwrap_or(4096).min(limit) as usize);
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    let mut left = limit;
+    while left > 0 {
+        let want = (chunk.len() as u64).min(left) as usize;
+        let n = body.read(&mut chunk[..want]).await?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        left -= n as u64;
+    }
+    Ok(bytes)
 }
 
 /// The name isahc gives the thread that runs curl for a client (`isahc-agent-<n>`).
@@ -396,14 +420,14 @@ thread_local! {
 }
 
 /// If this is one of isahc's agent threads, makes its tracing go nowhere for the rest
-/// of its life, and answers true.
+/// of its life.
 ///
 /// curl's verbose output reaches tracing on that thread (`isahc::wire`, raw request and
 /// answer bytes). isahc turns verbose on when its request span is not `Span::none()`,
 /// which is always the case once any crate enables tracing's `log` feature, or when a
 /// `log` logger wants isahc's debug records: the calling thread's `NoSubscriber`
 /// cannot prevent it, so the thread that logs is silenced instead.
-fn silence_agent_thread() -> bool {
+fn silence_agent_thread() {
     let agent = std::thread::current()
         .name()
         .is_some_and(|n| n.starts_with(AGENT_THREAD_PREFIX));
@@ -414,15 +438,13 @@ fn silence_agent_thread() -> bool {
             });
         });
     }
-    agent
 }
 
 /// A request body that silences the thread reading it, isahc's agent thread, before
 /// curl holds a byte of it: the body is where the secret and the refresh token are.
+/// Its bytes are wiped when isahc drops it.
 struct QuietBody {
-    bytes: Cursor<Vec<u8>>,
-    /// Shared by the client and its clones: set once their agent thread is silent.
-    agent_silent: Arc<AtomicBool>,
+    bytes: Cursor<SecretBody>,
 }
 
 impl AsyncRead for QuietBody {
@@ -431,15 +453,12 @@ impl AsyncRead for QuietBody {
         _: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        if silence_agent_thread() {
-            this.agent_silent.store(true, Ordering::Release);
-        }
-        Poll::Ready(std::io::Read::read(&mut this.bytes, buf))
+        silence_agent_thread();
+        Poll::Ready(std::io::Read::read(&mut self.get_mut().bytes, buf))
     }
 }
 
-fn finish(parts: http::response::Parts, body: Vec<u8>) -> Result<HttpResponse, TransportError> {
+fn finish(parts: http::response::Parts, body: SecretBody) -> Result<HttpResponse, TransportError> {
     if parts.status.is_redirection() {
         return Err(TransportError::new(
             TransportErrorKind::Redirect,

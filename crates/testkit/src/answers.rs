@@ -93,7 +93,7 @@ pub fn truncated() -> HttpResponse {
 /// assert_eq!(answer.body(), b"not json");
 /// ```
 pub fn response(status: u16, body: impl Into<Vec<u8>>) -> HttpResponse {
-    let mut r = http::Response::new(body.into());
+    let mut r = http::Response::new(smartling_auth_core::SecretBody::from(body.into()));
     *r.status_mut() = StatusCode::from_u16(status).expect("a status code in 100..=999");
     r
 }

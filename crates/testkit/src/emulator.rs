@@ -237,10 +237,10 @@ fn client() -> &'static Client {
     default_client().expect("the default client")
 }
 
-fn whoami_request(emu: &Emulator, token: &AccessToken) -> http::Request<Vec<u8>> {
+fn whoami_request(emu: &Emulator, token: &AccessToken) -> smartling_auth_core::HttpRequest {
     http::Request::get(emu.url("/auth-api/v2/whoami"))
         .header(AUTHORIZATION, authorization_header(token))
-        .body(Vec::new())
+        .body(smartling_auth_core::SecretBody::new())
         .expect("a request")
 }
 

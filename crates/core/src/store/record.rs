@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use super::name::hex;
 use super::seal::SEALED_TAG;
@@ -160,8 +159,12 @@ impl Record {
             refresh_expires_in_ms: ms(self.pair.refresh_expires_in),
             origin: name.origin().or(self.origin).map(|o| o.to_string().into()),
         };
-        // Strings and integers always serialise.
-        let plain = Zeroizing::new(serde_json::to_vec(&wire).unwrap_or_default());
+        // Strings and integers always serialise. Into a buffer that wipes what it
+        // outgrows (sized to need none), as the plain record holds both tokens.
+        let mut plain = crate::SecretBody::with_capacity(
+            wire.access_token.len() + wire.refresh_token.len() + 256,
+        );
+        let _ = serde_json::to_writer(&mut plain, &wire);
         match key {
             Some(key) => key.seal(&context(name, version), &plain),
             None => plain.to_vec(),
