@@ -23,8 +23,7 @@ macro_rules! secret_type {
             /// assert_eq!(s.secret(), "x");
             /// ```
             pub fn new(value: impl Into<String>) -> Self {
-                // A boxed str is wiped as one slice; a `String` byte by byte.
-                Self(Arc::new(Zeroizing::new(value.into().into_boxed_str())))
+                Self(Arc::new(Zeroizing::new(boxed(value.into()))))
             }
 
             /// Returns the secret value.
@@ -74,6 +73,18 @@ secret_type!(
     /// The user secret of a Smartling API token. It does not expire.
     UserSecret
 );
+
+/// The string as a boxed str (wiped as one slice; a `String` byte by byte). A string
+/// with spare capacity would be moved by `into_boxed_str`, its old buffer freed
+/// unwiped: it is copied instead, and wiped.
+fn boxed(mut value: String) -> Box<str> {
+    if value.len() == value.capacity() {
+        return value.into_boxed_str();
+    }
+    let boxed = Box::from(value.as_str());
+    value.zeroize();
+    boxed
+}
 
 /// Length-independent comparison of the bytes, so timing says little about where two
 /// secrets differ.
