@@ -1,12 +1,13 @@
 //! Sealing records at rest: XChaCha20-Poly1305 under a key derived with HKDF-SHA256.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::name::hex;
 use crate::{BaseUrl, UserSecret};
@@ -31,8 +32,32 @@ const NONCE_LEN: usize = 24;
 /// ```
 #[derive(Clone)]
 pub struct SealKey {
-    key: Zeroizing<[u8; 32]>,
+    /// Behind a pointer, written in place: moving or cloning a `SealKey` copies no key
+    /// bytes, and the one copy is wiped when the last clone goes.
+    key: Arc<Zeroizing<[u8; 32]>>,
     fingerprint: String,
+}
+
+/// A key made in place on the heap by `fill`, which may refuse it (the key is wiped).
+fn new_key<E>(
+    fill: impl FnOnce(&mut [u8; 32]) -> Result<(), E>,
+) -> Result<Arc<Zeroizing<[u8; 32]>>, E> {
+    let mut key = Arc::new(Zeroizing::new([0u8; 32]));
+    // Just made: this is the only reference.
+    let bytes = Arc::get_mut(&mut key).expect("a new Arc is unique");
+    fill(bytes)?;
+    Ok(key)
+}
+
+/// Overwrites the stack just below the caller's frame, where the frames of the key
+/// derivation and of the cipher (HKDF's output blocks, the cipher's copy of the key,
+/// HChaCha20's state) left copies of key material when they returned.
+#[inline(never)]
+fn scrub_stack() {
+    let mut area = [0u8; 16 * 1024];
+    // Volatile writes: not optimised away.
+    area.zeroize();
+    std::hint::black_box(&area);
 }
 
 /// An explicit key that could not be read, or that is not random.
@@ -74,24 +99,33 @@ impl SealKey {
             Some(b"smartling-auth store key v1"),
             secret.secret().as_bytes(),
         );
-        let mut key = Zeroizing::new([0; 32]);
         let info = [base.as_str().as_bytes(), b"\n", user.as_bytes()].concat();
-        hk.expand(&info, key.as_mut())
-            .expect("32 bytes is a valid HKDF-SHA256 length");
-        Self::from_bytes(*key)
+        let key =
+            new_key(|key| hk.expand(&info, key)).expect("32 bytes is a valid HKDF-SHA256 length");
+        scrub_stack();
+        Self::from_key(key)
     }
 
-    /// A key given as 32 bytes.
+    /// A key given as 32 bytes. The array passed is wiped here; the caller's own copy
+    /// (an array is copied when passed) is the caller's to wipe.
     ///
     /// ```
     /// let k = smartling_auth_core::store::SealKey::from_bytes([1; 32]);
     /// assert_eq!(k.fingerprint().len(), 16);
     /// ```
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        let key = Zeroizing::new(bytes);
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let Ok(key) = new_key(|key| {
+            key.copy_from_slice(&bytes);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        bytes.zeroize();
+        Self::from_key(key)
+    }
+
+    fn from_key(key: Arc<Zeroizing<[u8; 32]>>) -> Self {
         // The fingerprint comes from its own HKDF output, so it says nothing about the
         // sealing key beyond telling keys apart.
-        let hk = Hkdf::<Sha256>::from_prk(key.as_ref()).expect("32 bytes is a valid PRK");
+        let hk = Hkdf::<Sha256>::from_prk(&key[..]).expect("32 bytes is a valid PRK");
         let mut fp = [0; 8];
         hk.expand(b"smartling-auth record name", &mut fp)
             .expect("8 bytes is a valid HKDF-SHA256 length");
@@ -121,25 +155,30 @@ impl SealKey {
         if text.len() != 64 || !text.is_ascii() {
             return Err(err);
         }
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-            let digit = |c: u8| (c as char).to_digit(16);
-            match (digit(pair[0]), digit(pair[1])) {
-                (Some(h), Some(l)) => bytes[i] = (h * 16 + l) as u8,
-                _ => return Err(err),
+        let key = new_key(|bytes| {
+            for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+                let digit = |c: u8| (c as char).to_digit(16);
+                match (digit(pair[0]), digit(pair[1])) {
+                    (Some(h), Some(l)) => bytes[i] = (h * 16 + l) as u8,
+                    _ => return Err(err.clone()),
+                }
             }
+            Ok(())
+        })?;
+        // Counted in a bitmap: a set of the bytes would be one more copy of the key.
+        let mut seen = [false; 256];
+        for b in key.iter() {
+            seen[usize::from(*b)] = true;
         }
-        let distinct = bytes
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
+        let distinct = seen.iter().filter(|s| **s).count();
+        seen.zeroize();
         if distinct < MIN_DISTINCT_BYTES {
             return Err(SealKeyError {
                 distinct: Some(distinct),
                 ..err
             });
         }
-        Ok(Self::from_bytes(*bytes))
+        Ok(Self::from_key(key))
     }
 
     /// A short public fingerprint: 16 hexadecimal digits that name the key in record
@@ -160,7 +199,8 @@ impl SealKey {
         // A nonce must never repeat under one key; only the OS generator promises that
         // across processes. Without one, sealing is impossible and nothing is written.
         getrandom::fill(&mut nonce).expect("the operating system's random source failed");
-        let cipher = XChaCha20Poly1305::new(self.key.as_ref().into());
+        // The cipher wipes its copy of the key when dropped.
+        let cipher = XChaCha20Poly1305::new(Key::from_slice(&self.key[..]));
         let sealed = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
@@ -170,6 +210,8 @@ impl SealKey {
                 },
             )
             .expect("XChaCha20-Poly1305 seals any record length");
+        drop(cipher);
+        scrub_stack();
         [&SEALED_TAG[..], &nonce, &sealed].concat()
     }
 
@@ -181,8 +223,8 @@ impl SealKey {
             return None;
         }
         let (nonce, body) = rest.split_at(NONCE_LEN);
-        let cipher = XChaCha20Poly1305::new(self.key.as_ref().into());
-        cipher
+        let cipher = XChaCha20Poly1305::new(Key::from_slice(&self.key[..]));
+        let plain = cipher
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {
@@ -191,7 +233,10 @@ impl SealKey {
                 },
             )
             .ok()
-            .map(Zeroizing::new)
+            .map(Zeroizing::new);
+        drop(cipher);
+        scrub_stack();
+        plain
     }
 }
 
