@@ -56,7 +56,7 @@ fn refresh(ctx: &Context) -> Result<(), Failure> {
 
 fn print_pair(renewed: Renewed) -> Result<(), Failure> {
     match renewed.pair {
-        Some(pair) => output::answer(&pair.secret_json()),
+        Some(pair) => output::answer(&zeroize::Zeroizing::new(pair.secret_json())),
         // A provider built without tokens sends a request before it hands one out.
         None => Err(Failure::Usage("no token pair was received".to_owned())),
     }
@@ -94,7 +94,7 @@ fn token(ctx: &Context) -> Result<(), Failure> {
         return renew_and_print(ctx, None, &sources, None);
     };
     let store = chosen.store();
-    let explicit_key = match inputs::var(store::STORE_KEY)? {
+    let explicit_key = match inputs::secret_var(store::STORE_KEY)? {
         Some(text) => Some(
             SealKey::parse(&text)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", store::STORE_KEY)))?,

@@ -1,18 +1,23 @@
 //! What the user sees: the answer on stdout, one-line diagnostics on stderr.
 
 use std::io::Write;
+use std::os::fd::AsFd;
+
+use zeroize::Zeroizing;
 
 use crate::exit::Failure;
 
-/// Writes `line` and a newline to stdout in one call, then flushes.
+/// Writes `line` and a newline to stdout in one call. The line is a secret (a token,
+/// a pair): it goes straight to the file descriptor, not through stdout's
+/// process-wide buffer, which would keep a copy; the copy with the newline is wiped.
 pub(crate) fn answer(line: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    let mut buf = String::with_capacity(line.len() + 1);
+    out.flush().map_err(Failure::Output)?;
+    let mut fd = std::fs::File::from(out.as_fd().try_clone_to_owned().map_err(Failure::Output)?);
+    let mut buf = Zeroizing::new(String::with_capacity(line.len() + 1));
     buf.push_str(line);
     buf.push('\n');
-    out.write_all(buf.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Failure::Output)
+    fd.write_all(buf.as_bytes()).map_err(Failure::Output)
 }
 
 /// `error: <message>` on one line of stderr.

@@ -49,7 +49,8 @@ pub(crate) fn choose(
     no_cache: bool,
 ) -> Result<Option<Chosen>, Failure> {
     // Like every other variable: a value that is not UTF-8 is refused, not dropped.
-    let env = crate::inputs::var(STORE)?;
+    // It may hold a Redis password: the copy is wiped when dropped.
+    let env = crate::inputs::secret_var(STORE)?;
     if cache_file.is_some() && (flag.is_some() || env.is_some()) {
         return Err(Failure::Usage(
             "--store (or SMARTLING_AUTH_STORE) and --cache-file cannot be used together".to_owned(),
@@ -64,7 +65,7 @@ pub(crate) fn choose(
             explicit: Some(path),
         }));
     }
-    let Some(target) = flag.map(str::to_owned).or(env) else {
+    let Some(target) = flag.map(|f| zeroize::Zeroizing::new(f.to_owned())).or(env) else {
         return Ok(default_file().map(|store| Chosen::File {
             store: Arc::new(store),
             explicit: None,
@@ -91,7 +92,7 @@ pub(crate) fn choose(
             "--store takes redis://…, rediss://… or a file path".to_owned(),
         ));
     }
-    let path = PathBuf::from(target);
+    let path = PathBuf::from(target.as_str());
     let store = if path.is_dir() {
         FileStore::new(&path)
     } else {
