@@ -50,7 +50,7 @@ mod transport_error;
 // `api` and `error` modules, re-exported as such.
 pub use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, Grant, Handled, HttpRequest, HttpResponse, Policy,
-    RefreshToken, RequestKind, RetryPolicy, Snapshot, TokenCache, TokenPair, Transport,
+    RefreshToken, RequestKind, RetryPolicy, SecretBody, Snapshot, TokenCache, TokenPair, Transport,
     TransportError, api, authenticate_request, error, http, parse_token_response, refresh_request,
     store,
 };
