@@ -169,12 +169,16 @@ pub fn authorization_header(token: &AccessToken) -> http::HeaderValue {
     value.push_str(token.secret());
     // Parsed tokens are visible ASCII (checked by the parser); a hand-made token that
     // is not still yields a header, with the offending bytes dropped by the check below.
+    // The header's own bytes (in `http`'s `Bytes`) are the caller's, and are not
+    // wiped when it drops: out of this crate's reach.
     let mut header = http::HeaderValue::from_str(&value).unwrap_or_else(|_| {
-        let cleaned: String = value
-            .chars()
-            .filter(|c| c.is_ascii_graphic() || *c == ' ')
-            .collect();
-        http::HeaderValue::from_str(&cleaned).unwrap_or(http::HeaderValue::from_static("Bearer"))
+        // Sized up front: a growing string would leave unwiped copies behind.
+        let mut cleaned = String::with_capacity(value.len());
+        cleaned.extend(value.chars().filter(|c| c.is_ascii_graphic() || *c == ' '));
+        let header = http::HeaderValue::from_str(&cleaned)
+            .unwrap_or(http::HeaderValue::from_static("Bearer"));
+        cleaned.zeroize();
+        header
     });
     header.set_sensitive(true);
     value.zeroize();
