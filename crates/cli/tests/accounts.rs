@@ -40,7 +40,7 @@ fn whoami(env: &Env, token: &str) -> String {
     let client = smartling_auth_isahc::Client::new().unwrap();
     let req = smartling_auth_core::http::Request::get(env.emu.url("/auth-api/v2/whoami"))
         .header("Authorization", format!("Bearer {token}"))
-        .body(Vec::new())
+        .body(Default::default())
         .unwrap();
     let answer = client.send(&req).unwrap();
     assert_eq!(answer.status(), 200, "the printed token is a live one");
