@@ -18,7 +18,7 @@
 //! subscribed to at once rather than at the thread's next look up from the socket.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use event_listener::{Event, Listener};
@@ -170,7 +170,9 @@ impl Wakes {
         state.started = true;
         state.channels.entry(self.control.clone()).or_default();
         drop(state);
-        let (shared, endpoint) = (self.shared.clone(), endpoint.clone());
+        // Weak: the thread needs the endpoint (its password) only to connect, and
+        // must not keep it alive past the store (it would never be wiped).
+        let (shared, endpoint) = (self.shared.clone(), Arc::downgrade(endpoint));
         let spawned = std::thread::Builder::new()
             .name("smartling-auth-redis-wake".to_owned())
             .spawn(move || listen(&shared, &endpoint, timeout));
@@ -318,7 +320,7 @@ fn parse(payload: &[u8]) -> Option<Word> {
 
 /// The thread: connects, subscribes, notes what it hears; connects again after a
 /// failure, with a growing pause; ends with the store.
-fn listen(shared: &Shared, endpoint: &Endpoint, timeout: Duration) {
+fn listen(shared: &Shared, endpoint: &Weak<Endpoint>, timeout: Duration) {
     let mut pause = RETRY_FIRST;
     while !shared.stopped() {
         let started = Instant::now();
@@ -343,8 +345,12 @@ fn listen(shared: &Shared, endpoint: &Endpoint, timeout: Duration) {
 /// next tick, and must then be whole within the time limit and the byte budget, or
 /// the thread connects again. So a hostile server holds no more than that in memory,
 /// and cannot keep the thread past the store's end.
-fn session(shared: &Shared, endpoint: &Endpoint, timeout: Duration) -> RedisResult<()> {
-    let mut con = Link::connect(endpoint, Instant::now() + timeout)?;
+fn session(shared: &Shared, endpoint: &Weak<Endpoint>, timeout: Duration) -> RedisResult<()> {
+    let Some(endpoint) = endpoint.upgrade() else {
+        return Ok(()); // The store is gone.
+    };
+    let mut con = Link::connect(&endpoint, Instant::now() + timeout)?;
+    drop(endpoint);
     let mut subscribed = HashSet::new();
     loop {
         if shared.stopped() {
