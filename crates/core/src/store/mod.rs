@@ -77,6 +77,13 @@ pub struct Stored {
     pub payload: Vec<u8>,
 }
 
+/// An unsealed payload holds both tokens in clear: wiped with the record.
+impl Drop for Stored {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.payload);
+    }
+}
+
 impl fmt::Debug for Stored {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stored")
