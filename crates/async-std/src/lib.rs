@@ -76,8 +76,8 @@
 //! renewal runs the core's one driver loop ([`TokenCache::drive`]); this crate only
 //! supplies an async transport that moves bytes and awaits. Waiting tasks await an event listener raced against an `async-io`
 //! timer: no thread ever blocks on a lock or sleeps. A fresh token is handed out on the
-//! first poll, without any lock. The provider's builder is the blocking crate's
-//! [`Builder`] (the shell both providers share is [`ProviderState`]), so both take
+//! first poll, without any lock. The provider's builder is the core's
+//! [`Builder`] (the shell every provider shares, with [`ProviderState`]), so all take
 //! exactly the same options.
 //!
 //! [async-std]: https://docs.rs/async-std
@@ -104,5 +104,6 @@ pub use smartling_auth_store::RedisStore;
 pub use client::{AsyncClientExt, authenticate, refresh};
 pub use provider::{AccessTokenFuture, TokenProvider};
 pub use smartling_auth_isahc::{
-    Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, ProviderState,
+    Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, Limits, Provider,
+    ProviderState,
 };

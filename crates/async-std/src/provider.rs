@@ -15,7 +15,7 @@ use smartling_auth_core::{
     Transport, TransportError,
     store::{StoreDone, StoreTask},
 };
-use smartling_auth_isahc::{Builder, Client, ProviderState};
+use smartling_auth_isahc::{Builder, Client, Limits, Provider, ProviderState};
 
 /// A valid access token from any task, renewed ahead of expiry by one caller while the
 /// others keep going. `Clone + Send + Sync`; its futures are `Send`.
@@ -175,8 +175,18 @@ impl TokenProvider {
 }
 
 /// What the builder makes a provider from.
-impl From<Arc<ProviderState>> for TokenProvider {
-    fn from(state: Arc<ProviderState>) -> Self {
+impl Provider for TokenProvider {
+    type HttpClient = smartling_auth_isahc::isahc::HttpClient;
+    type Client = Client;
+
+    fn client(
+        limits: &Limits,
+        given: Option<smartling_auth_isahc::isahc::HttpClient>,
+    ) -> Result<Client, Error> {
+        smartling_auth_isahc::make_client(limits, given)
+    }
+
+    fn from_state(state: Arc<ProviderState>) -> Self {
         Self(state)
     }
 }

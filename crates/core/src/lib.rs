@@ -93,6 +93,7 @@ mod driver;
 pub mod error;
 mod excerpt;
 mod fast_path;
+pub mod provider;
 mod request;
 mod response;
 mod retry_after;

@@ -26,10 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::transport_error::{from_io, from_isahc};
 
-/// Default connect timeout: 10 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default total timeout of one request, body included: 30 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub use smartling_auth_core::provider::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
 /// An isahc client configured for the auth API. Cheap to clone; reuse it.
 ///

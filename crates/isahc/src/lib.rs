@@ -40,10 +40,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod builder;
 mod client;
 mod provider;
-mod state;
 mod transport_error;
 
 // The names a user of this crate needs, from the core; the rest stays in the core's
@@ -58,7 +56,21 @@ pub use smartling_auth_store::FileStore;
 #[cfg(feature = "redis")]
 pub use smartling_auth_store::RedisStore;
 
-pub use builder::{Builder, DEFAULT_DEADLINE};
 pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, default_client};
-pub use provider::{TokenProvider, authenticate, refresh};
-pub use state::ProviderState;
+/// The isahc crate this one is built on, for a ready-made client
+/// ([`Builder::http_client`]) of the same version.
+pub use isahc;
+pub use provider::{TokenProvider, authenticate, make_client, refresh};
+pub use smartling_auth_core::provider::{Builder, DEFAULT_DEADLINE, Limits, Provider};
+
+/// What a provider over this crate's [`Client`] is made of (the core's shell): the
+/// token cache, the client and the per-call deadline. Both this crate's
+/// [`TokenProvider`] and `smartling-auth-async-std`'s wrap one.
+///
+/// ```
+/// # let p = smartling_auth_isahc::TokenProvider::new(Default::default(), smartling_auth_isahc::Credentials::new("id", "s"))?;
+/// let state: &smartling_auth_isahc::ProviderState = p.state();
+/// assert_eq!(state.client().timeout(), smartling_auth_isahc::DEFAULT_TIMEOUT);
+/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+pub type ProviderState = smartling_auth_core::provider::ProviderState<Client>;

@@ -13,9 +13,10 @@ use smartling_auth_core::{
     RequestKind, Snapshot, Transport, TransportError,
 };
 
-use crate::builder::Builder;
+use smartling_auth_core::provider::{Builder, Limits, Provider};
+
+use crate::ProviderState;
 use crate::client::Client;
-use crate::state::ProviderState;
 
 /// A valid access token from any thread, renewed ahead of expiry by one caller while
 /// the others keep going.
@@ -40,10 +41,35 @@ use crate::state::ProviderState;
 #[derive(Clone, Debug)]
 pub struct TokenProvider(Arc<ProviderState>);
 
-impl From<Arc<ProviderState>> for TokenProvider {
-    fn from(state: Arc<ProviderState>) -> Self {
+impl Provider for TokenProvider {
+    type HttpClient = isahc::HttpClient;
+    type Client = Client;
+
+    fn client(limits: &Limits, given: Option<isahc::HttpClient>) -> Result<Client, Error> {
+        make_client(limits, given)
+    }
+
+    fn from_state(state: Arc<ProviderState>) -> Self {
         Self(state)
     }
+}
+
+/// The client of a provider over isahc (this crate's and the async crate's): around
+/// `given`, or a new one, with the builder's timeouts and body cap.
+///
+/// ```
+/// use smartling_auth_isahc::{Limits, make_client};
+/// let client = make_client(&Limits::default(), None)?;
+/// assert_eq!(client.max_body_bytes(), 64 * 1024);
+/// # Ok::<(), smartling_auth_isahc::Error>(())
+/// ```
+pub fn make_client(limits: &Limits, given: Option<isahc::HttpClient>) -> Result<Client, Error> {
+    Ok(match given {
+        Some(http) => Client::with_http_client(http),
+        None => Client::new()?,
+    }
+    .timeouts(limits.connect_timeout, limits.timeout)
+    .max_body(limits.max_body))
 }
 
 impl TokenProvider {

@@ -2,7 +2,6 @@
 //! provider builder pointed at it, a provider whose tokens are already old, and a
 //! `whoami` check of a token.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smartling_auth_core::http::{self, header::AUTHORIZATION};
@@ -11,7 +10,7 @@ use smartling_auth_core::{
     authenticate_request, parse_token_response,
 };
 use smartling_auth_emulator::{Emulator, EmulatorBuilder, Endpoint, Fault, Outcome};
-use smartling_auth_isahc::{Builder, Client, ProviderState, default_client};
+use smartling_auth_isahc::{Builder, Client, Provider, default_client};
 
 /// The user every [`start`]ed emulator knows.
 pub const USER: &str = "test-user";
@@ -100,7 +99,7 @@ pub fn error_envelope(status: u16) -> Fault {
 /// let provider = for_emulator(TokenProvider::builder, &emu, quick_policy()).build().unwrap();
 /// assert_eq!(whoami(&emu, &provider.access_token().unwrap()), 200);
 /// ```
-pub fn for_emulator<P: From<Arc<ProviderState>>>(
+pub fn for_emulator<P: Provider>(
     new: fn(BaseUrl) -> Builder<P>,
     emu: &Emulator,
     policy: Policy,
@@ -127,7 +126,7 @@ pub fn for_emulator<P: From<Arc<ProviderState>>>(
 /// assert_eq!(emu.pending_faults(Endpoint::Authenticate), 1);
 /// assert_eq!(whoami(&emu, &provider.access_token().unwrap()), 200);
 /// ```
-pub fn held_login<P: From<Arc<ProviderState>>>(
+pub fn held_login<P: Provider>(
     new: fn(BaseUrl) -> Builder<P>,
     emu: &Emulator,
     hold: Duration,
@@ -184,7 +183,7 @@ pub const AGE: Duration = Duration::from_secs(430);
 /// // Past the refresh-ahead point: the next call refreshes.
 /// assert!(!provider.access_token().unwrap().same_secret(&pair.access_token));
 /// ```
-pub async fn aged<P: From<Arc<ProviderState>>>(
+pub async fn aged<P: Provider>(
     emu: &Emulator,
     builder: Builder<P>,
     age: Duration,

@@ -1,25 +1,18 @@
-//! The provider builder, shared by this crate's blocking provider and by the async
-//! transport, so both take exactly the same options and the same token sources.
+//! The provider builder every transport shares, so all take exactly the same options
+//! and the same token sources, and the rules of a token store are written once.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use isahc::HttpClient;
-use smartling_auth_core::{
+use super::{DEFAULT_DEADLINE, Limits, Provider, ProviderState};
+use crate::store::{Origin, SealKey, SharedStore, Store, StoreSetupError, Timings};
+use crate::{
     BaseUrl, Credentials, Error, Policy, RefreshToken, RetryPolicy, Session, Snapshot, TokenCache,
     TokenPair,
-    api::DEFAULT_MAX_BODY,
-    store::{Origin, SealKey, SharedStore, Store, StoreSetupError, Timings},
 };
 
-use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-use crate::state::ProviderState;
-
-/// Default longest time one `access_token()` call waits for a token: 60 s.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Builds a token provider `P` (anything made from an `Arc<`[`ProviderState`]`>`).
+/// Builds a token provider `P` (any [`Provider`]: the transports' `TokenProvider`s, or
+/// [`ProviderState::builder`]'s bare state).
 ///
 /// # Token sources
 /// A provider may start from a [`snapshot`](Self::snapshot) or a
@@ -30,9 +23,9 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// cap), and a login with the credentials whenever no refresh token can be used.
 ///
 /// ```
-/// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+/// use smartling_auth_core::{BaseUrl, Credentials, provider::ProviderState};
 /// use std::time::Duration;
-/// let provider = TokenProvider::builder(BaseUrl::default())
+/// let provider = ProviderState::builder(BaseUrl::default())
 ///     .credentials(Credentials::new("id", "secret"))
 ///     .timeouts(Duration::from_secs(5), Duration::from_secs(20))
 ///     .max_body(32 * 1024)
@@ -41,49 +34,46 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// # drop(provider);
 /// ```
 #[must_use]
-pub struct Builder<P> {
+pub struct Builder<P: Provider> {
     base: BaseUrl,
     credentials: Option<Credentials>,
     refresh_token: Option<RefreshToken>,
     pair: Option<(TokenPair, Instant)>,
     snapshot: Option<Snapshot>,
     policy: Policy,
-    connect_timeout: Duration,
-    timeout: Duration,
-    max_body: usize,
+    limits: Limits,
     deadline: Duration,
-    http_client: Option<HttpClient>,
+    http_client: Option<P::HttpClient>,
     store: Option<Arc<dyn Store>>,
     store_key: Option<SealKey>,
     store_identity: Option<String>,
     store_origin: Option<Origin>,
     store_timings: Option<Timings>,
-    _provider: PhantomData<fn() -> P>,
 }
 
-impl<P> std::fmt::Debug for Builder<P> {
+impl<P: Provider> std::fmt::Debug for Builder<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
             .field("base", &self.base)
             .field("credentials", &self.credentials)
             .field("policy", &self.policy)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("max_body", &self.max_body)
+            .field("limits", &self.limits)
             .field("deadline", &self.deadline)
+            .field("http_client", &self.http_client.is_some())
             .field("store", &self.store)
             .field("store_key", &self.store_key)
             .finish_non_exhaustive()
     }
 }
 
-impl<P: From<Arc<ProviderState>>> Builder<P> {
+impl<P: Provider> Builder<P> {
     /// A builder for the API at `base`. Give it credentials, a refresh token, a token
     /// pair or a snapshot before building.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, Builder, TokenProvider};
-    /// let b: Builder<TokenProvider> = Builder::new(BaseUrl::default());
+    /// use smartling_auth_core::{BaseUrl, provider::{Builder, ProviderState}};
+    /// use std::sync::Arc;
+    /// let b: Builder<Arc<ProviderState<()>>> = Builder::new(BaseUrl::default());
     /// # drop(b);
     /// ```
     pub fn new(base: BaseUrl) -> Self {
@@ -94,9 +84,7 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
             pair: None,
             snapshot: None,
             policy: Policy::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
-            max_body: DEFAULT_MAX_BODY,
+            limits: Limits::default(),
             deadline: DEFAULT_DEADLINE,
             http_client: None,
             store: None,
@@ -104,15 +92,14 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
             store_identity: None,
             store_origin: None,
             store_timings: None,
-            _provider: PhantomData,
         }
     }
 
     /// Credentials to log in with, first and whenever the refresh token cannot be used.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
-    /// let p = TokenProvider::builder(BaseUrl::default())
+    /// use smartling_auth_core::{BaseUrl, Credentials, provider::ProviderState};
+    /// let p = ProviderState::builder(BaseUrl::default())
     ///     .credentials(Credentials::new("id", "secret")).build().unwrap();
     /// # drop(p);
     /// ```
@@ -129,8 +116,8 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// and a refresh token does not say whose it is.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider};
-    /// let p = TokenProvider::builder(BaseUrl::default())
+    /// use smartling_auth_core::{BaseUrl, RefreshToken, provider::ProviderState};
+    /// let p = ProviderState::builder(BaseUrl::default())
     ///     .refresh_token(RefreshToken::new("r")).build().unwrap();
     /// # drop(p);
     /// ```
@@ -142,13 +129,13 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// Starts from an existing token pair, obtained by a request sent at `sent_at`.
     ///
     /// ```
-    /// use smartling_auth_isahc::{AccessToken, BaseUrl, RefreshToken, TokenPair, TokenProvider};
+    /// use smartling_auth_core::{AccessToken, BaseUrl, RefreshToken, TokenPair, provider::ProviderState};
     /// use std::time::{Duration, Instant};
     /// let pair = TokenPair::new(AccessToken::new("a"), RefreshToken::new("r"),
     ///     Duration::from_secs(480), Duration::from_secs(3660));
-    /// let p = TokenProvider::builder(BaseUrl::default())
+    /// let p = ProviderState::builder(BaseUrl::default())
     ///     .token_pair(pair, Instant::now()).build().unwrap();
-    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// assert_eq!(p.snapshot().unwrap().access_token.secret(), "a");
     /// ```
     pub fn token_pair(mut self, pair: TokenPair, sent_at: Instant) -> Self {
         self.pair = Some((pair, sent_at));
@@ -158,12 +145,12 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// Starts from a snapshot taken earlier, perhaps by another process.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, Snapshot, TokenProvider};
+    /// use smartling_auth_core::{BaseUrl, Snapshot, provider::ProviderState};
     /// let json = br#"{"accessToken":"a","refreshToken":"r","tokenType":"Bearer",
     ///   "accessExpiresAt":4102444800,"refreshExpiresAt":4102444800,"refreshUsable":true}"#;
-    /// let p = TokenProvider::builder(BaseUrl::default())
+    /// let p = ProviderState::builder(BaseUrl::default())
     ///     .snapshot(Snapshot::from_json(json).unwrap()).build().unwrap();
-    /// assert_eq!(p.access_token().unwrap().secret(), "a");
+    /// assert_eq!(p.snapshot().unwrap().access_token.secret(), "a");
     /// ```
     pub fn snapshot(mut self, snapshot: Snapshot) -> Self {
         self.snapshot = Some(snapshot);
@@ -173,10 +160,10 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// The lifecycle policy: refresh-ahead window, hard margin, retries.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, Policy, TokenProvider};
+    /// use smartling_auth_core::{BaseUrl, Policy, provider::ProviderState};
     /// let mut policy = Policy::default();
     /// policy.refresh_ahead = Some(std::time::Duration::from_secs(120));
-    /// let b = TokenProvider::builder(BaseUrl::default()).policy(policy);
+    /// let b = ProviderState::builder(BaseUrl::default()).policy(policy);
     /// # drop(b);
     /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
@@ -187,10 +174,10 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// The retry policy alone.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, RetryPolicy, TokenProvider};
+    /// use smartling_auth_core::{BaseUrl, RetryPolicy, provider::ProviderState};
     /// let mut retry = RetryPolicy::default();
     /// retry.max_attempts = 3;
-    /// let b = TokenProvider::builder(BaseUrl::default()).retry(retry);
+    /// let b = ProviderState::builder(BaseUrl::default()).retry(retry);
     /// # drop(b);
     /// ```
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
@@ -201,15 +188,15 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// Connect and total timeouts of each request (defaults 10 s and 30 s).
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
+    /// use smartling_auth_core::{BaseUrl, provider::ProviderState};
     /// use std::time::Duration;
-    /// let b = TokenProvider::builder(BaseUrl::default())
+    /// let b = ProviderState::builder(BaseUrl::default())
     ///     .timeouts(Duration::from_secs(1), Duration::from_secs(3));
     /// # drop(b);
     /// ```
     pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.timeout = total;
+        self.limits.connect_timeout = connect;
+        self.limits.timeout = total;
         self
     }
 
@@ -218,8 +205,8 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// total timeout.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
-    /// let b = TokenProvider::builder(BaseUrl::default()).deadline(std::time::Duration::from_secs(5));
+    /// use smartling_auth_core::{BaseUrl, provider::ProviderState};
+    /// let b = ProviderState::builder(BaseUrl::default()).deadline(std::time::Duration::from_secs(5));
     /// # drop(b);
     /// ```
     pub fn deadline(mut self, deadline: Duration) -> Self {
@@ -230,24 +217,25 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// The body cap in bytes (default 64 KiB).
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
-    /// let b = TokenProvider::builder(BaseUrl::default()).max_body(8 * 1024);
+    /// use smartling_auth_core::{BaseUrl, provider::ProviderState};
+    /// let b = ProviderState::builder(BaseUrl::default()).max_body(8 * 1024);
     /// # drop(b);
     /// ```
     pub fn max_body(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
+        self.limits.max_body = bytes;
         self
     }
 
-    /// A ready-made isahc client to send with.
+    /// A ready-made HTTP client of the transport's to send with (isahc's
+    /// `HttpClient`, reqwest's `Client`); the builder's limits still apply to each
+    /// request.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, TokenProvider};
-    /// let b = TokenProvider::builder(BaseUrl::default())
-    ///     .http_client(isahc::HttpClient::new().unwrap());
+    /// use smartling_auth_core::{BaseUrl, provider::ProviderState};
+    /// let b = ProviderState::builder(BaseUrl::default()).http_client(());
     /// # drop(b);
     /// ```
-    pub fn http_client(mut self, client: HttpClient) -> Self {
+    pub fn http_client(mut self, client: P::HttpClient) -> Self {
         self.http_client = Some(client);
         self
     }
@@ -267,12 +255,12 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// [`FileStore`]: https://docs.rs/smartling-auth-store/latest/smartling_auth_store/struct.FileStore.html
     ///
     /// ```
-    /// use smartling_auth_isahc::{Credentials, TokenProvider, store::MemoryStore};
-    /// let p = TokenProvider::builder(Default::default())
+    /// use smartling_auth_core::{Credentials, provider::ProviderState, store::MemoryStore};
+    /// let p = ProviderState::builder(Default::default())
     ///     .credentials(Credentials::new("user", "secret"))
     ///     .store(MemoryStore::new())
     ///     .build()?;
-    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// # Ok::<(), smartling_auth_core::Error>(())
     /// ```
     pub fn store(mut self, store: impl Store + 'static) -> Self {
         self.store = Some(Arc::new(store));
@@ -284,15 +272,15 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// and so do the processes it shares records with.
     ///
     /// ```
-    /// use smartling_auth_isahc::{RefreshToken, TokenProvider, store::{MemoryStore, SealKey}};
+    /// use smartling_auth_core::{RefreshToken, provider::ProviderState, store::{MemoryStore, SealKey}};
     /// let key = SealKey::parse("3f9c0e51a7d2b8460c1e95f3a27d6b08e4c1795a0d3b6f2e8a51c7940b6de2f1").unwrap();
-    /// let p = TokenProvider::builder(Default::default())
+    /// let p = ProviderState::builder(Default::default())
     ///     .refresh_token(RefreshToken::new("r"))
     ///     .store(MemoryStore::new())
     ///     .store_identity("user")
     ///     .store_key(key)
     ///     .build()?;
-    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// # Ok::<(), smartling_auth_core::Error>(())
     /// ```
     pub fn store_key(mut self, key: SealKey) -> Self {
         self.store_key = Some(key);
@@ -304,8 +292,8 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// identifier; a session without credentials needs it.
     ///
     /// ```
-    /// use smartling_auth_isahc::{RefreshToken, TokenProvider, store::MemoryStore};
-    /// let err = TokenProvider::builder(Default::default())
+    /// use smartling_auth_core::{RefreshToken, provider::ProviderState, store::MemoryStore};
+    /// let err = ProviderState::builder(Default::default())
     ///     .refresh_token(RefreshToken::new("r"))
     ///     .store(MemoryStore::unsealed())
     ///     .build().unwrap_err();
@@ -325,16 +313,16 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// replaced. See [`Origin`].
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, RefreshToken, TokenProvider, store::{MemoryStore, Origin}};
+    /// use smartling_auth_core::{BaseUrl, RefreshToken, provider::ProviderState, store::{MemoryStore, Origin}};
     /// let origin = Origin::of(&BaseUrl::default(), &RefreshToken::new("seed"));
-    /// let p = TokenProvider::builder(BaseUrl::default())
+    /// let p = ProviderState::builder(BaseUrl::default())
     ///     .refresh_token(RefreshToken::new("rotated"))
     ///     .store(MemoryStore::unsealed())
     ///     .store_identity("")
     ///     .store_origin(origin)
     ///     .build()?;
-    /// assert_eq!(p.state().cache().store().unwrap().name().origin(), Some(origin));
-    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// assert_eq!(p.cache().store().unwrap().name().origin(), Some(origin));
+    /// # Ok::<(), smartling_auth_core::Error>(())
     /// ```
     pub fn store_origin(mut self, origin: Origin) -> Self {
         self.store_origin = Some(origin);
@@ -347,8 +335,8 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// that while its holder renews.
     ///
     /// ```
-    /// use smartling_auth_isahc::{TokenProvider, store::Timings};
-    /// let b = TokenProvider::builder(Default::default())
+    /// use smartling_auth_core::{provider::ProviderState, store::Timings};
+    /// let b = ProviderState::builder(Default::default())
     ///     .store_timings(Timings::default().with_poll(std::time::Duration::from_millis(20)));
     /// # let _ = b;
     /// ```
@@ -360,26 +348,21 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
     /// Builds the provider. Nothing is sent until the first token is asked for.
     ///
     /// ```
-    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
-    /// let p = TokenProvider::builder(BaseUrl::default())
+    /// use smartling_auth_core::{BaseUrl, Credentials, provider::ProviderState};
+    /// let p = ProviderState::builder(BaseUrl::default())
     ///     .credentials(Credentials::new("id", "secret"))
     ///     .build();
     /// assert!(p.is_ok());
     /// ```
     pub fn build(self) -> Result<P, Error> {
-        let client = match self.http_client {
-            Some(http) => Client::with_http_client(http),
-            None => Client::new()?,
-        }
-        .timeouts(self.connect_timeout, self.timeout)
-        .max_body(self.max_body);
+        let client = P::client(&self.limits, self.http_client)?;
         let mut policy = self.policy;
-        policy.parse = policy.parse.max_body(self.max_body);
+        policy.parse = policy.parse.max_body(self.limits.max_body);
         // The session's notion of a lost request stays above the transport's own
         // timeout, so it never gives up on a request that is still running.
         policy.request_timeout = policy
             .request_timeout
-            .max(self.timeout.saturating_add(Duration::from_secs(5)));
+            .max(self.limits.timeout.saturating_add(Duration::from_secs(5)));
         let mut session = match &self.snapshot {
             Some(snap) => Session::from_snapshot(
                 self.base.clone(),
@@ -448,7 +431,7 @@ impl<P: From<Arc<ProviderState>>> Builder<P> {
         if let Some(shared) = shared {
             cache = cache.with_store(shared);
         }
-        Ok(P::from(Arc::new(ProviderState::new(
+        Ok(P::from_state(Arc::new(ProviderState::new(
             cache,
             client,
             self.deadline,
