@@ -432,6 +432,7 @@ impl<P: Provider> Builder<P> {
             cache = cache.with_store(shared);
         }
         Ok(P::from_state(Arc::new(ProviderState::new(
+            self.base,
             cache,
             client,
             self.deadline,

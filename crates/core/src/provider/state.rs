@@ -25,6 +25,7 @@ use crate::{AccessToken, BaseUrl, Snapshot, TokenCache};
 /// ```
 #[derive(Debug)]
 pub struct ProviderState<C> {
+    base: BaseUrl,
     cache: TokenCache,
     client: C,
     deadline: Duration,
@@ -48,12 +49,24 @@ impl ProviderState<()> {
 }
 
 impl<C> ProviderState<C> {
-    pub(crate) fn new(cache: TokenCache, client: C, deadline: Duration) -> Self {
+    pub(crate) fn new(base: BaseUrl, cache: TokenCache, client: C, deadline: Duration) -> Self {
         Self {
+            base,
             cache,
             client,
             deadline,
         }
+    }
+
+    /// The API's base URL, whose host the tokens are for.
+    ///
+    /// ```
+    /// # let state = smartling_auth_core::provider::ProviderState::builder(Default::default()).build()?;
+    /// assert_eq!(state.base_url().as_str(), "https://api.smartling.com");
+    /// # Ok::<(), smartling_auth_core::Error>(())
+    /// ```
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base
     }
 
     /// The token cache: the session, its single flight and its lock-free fast path.
