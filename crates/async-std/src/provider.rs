@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::future;
 use http::HeaderValue;
+use smartling_auth_core::provider::Answer;
 use smartling_auth_core::{
     AccessToken, BaseUrl, Credentials, Error, EventListener, HttpRequest, HttpResponse, Snapshot,
     Transport, TransportError,
@@ -120,6 +121,70 @@ impl TokenProvider {
         Ok(smartling_auth_core::api::authorization_header(
             &self.access_token().await?,
         ))
+    }
+
+    /// `Authorization: Bearer <token>` marked sensitive, with the token it carries:
+    /// hand that to [`invalidate`](Self::invalidate) after a 401.
+    ///
+    /// ```
+    /// use smartling_auth_async_std::{AccessToken, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a.b.c"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build()?;
+    /// let (header, token) = smol::block_on(p.authorization())?;
+    /// assert_eq!(header, "Bearer a.b.c");
+    /// assert!(p.invalidate(&token));
+    /// # Ok::<(), smartling_auth_async_std::Error>(())
+    /// ```
+    pub async fn authorization(&self) -> Result<(HeaderValue, AccessToken), Error> {
+        let token = self.access_token().await?;
+        Ok((
+            smartling_auth_core::api::authorization_header(&token),
+            token,
+        ))
+    }
+
+    /// Runs an authorised API call with any client: `call` gets the `Authorization`
+    /// header value; if its answer is a 401, the token it carried is dropped
+    /// ([`invalidate`](Self::invalidate)) and `call` runs once more with a fresh one
+    /// (never twice, and not when no newer token comes). A failure to get a token is
+    /// returned as `E` (any error type that takes this crate's [`Error`]).
+    ///
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let api = emu.base_url();
+    /// use smartling_auth_async_std::{BaseUrl, Credentials, TokenProvider};
+    /// let provider = TokenProvider::new(BaseUrl::parse(&api)?, Credentials::new("id", "secret"))?;
+    /// let answer = smol::block_on(provider.call(|authorization| {
+    ///     let url = format!("{api}/auth-api/v2/whoami");
+    ///     async move {
+    ///         let request = isahc::Request::get(url).header("Authorization", authorization).body(())?;
+    ///         Ok::<_, Box<dyn std::error::Error>>(isahc::send_async(request).await?)
+    ///     }
+    /// }))?;
+    /// assert_eq!(answer.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn call<R, E, F, Fut>(&self, mut call: F) -> Result<R, E>
+    where
+        F: FnMut(HeaderValue) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+        R: Answer,
+        E: From<Error>,
+    {
+        let (header, token) = self.authorization().await?;
+        let answer = call(header).await?;
+        if !answer.is_unauthorized() {
+            return Ok(answer);
+        }
+        self.invalidate(&token);
+        let (header, fresh) = self.authorization().await?;
+        if fresh.same_secret(&token) {
+            return Ok(answer);
+        }
+        drop(answer);
+        call(header).await
     }
 
     /// Reports that an API call with `token` was answered 401: unless a newer token has

@@ -178,6 +178,18 @@ impl Client {
         self.parse
     }
 
+    /// The isahc client underneath (its settings, without this client's per-request
+    /// timeouts and body cap).
+    ///
+    /// ```
+    /// let client = smartling_auth_isahc::Client::new()?;
+    /// let _: &isahc::HttpClient = client.http_client();
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn http_client(&self) -> &HttpClient {
+        &self.http
+    }
+
     /// The body cap in bytes.
     ///
     /// ```

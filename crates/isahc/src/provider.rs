@@ -13,7 +13,7 @@ use smartling_auth_core::{
     RequestKind, Snapshot, Transport, TransportError,
 };
 
-use smartling_auth_core::provider::{Builder, Limits, Provider};
+use smartling_auth_core::provider::{Answer, Builder, Limits, Provider};
 
 use crate::ProviderState;
 use crate::client::Client;
@@ -169,6 +169,98 @@ impl TokenProvider {
         Ok(smartling_auth_core::api::authorization_header(
             &self.access_token()?,
         ))
+    }
+
+    /// `Authorization: Bearer <token>` marked sensitive, with the token it carries:
+    /// hand that to [`invalidate`](Self::invalidate) after a 401.
+    ///
+    /// ```
+    /// use smartling_auth_isahc::{AccessToken, RefreshToken, TokenPair, TokenProvider};
+    /// use std::time::{Duration, Instant};
+    /// let pair = TokenPair::new(AccessToken::new("a.b.c"), RefreshToken::new("r"),
+    ///     Duration::from_secs(480), Duration::from_secs(3660));
+    /// let p = TokenProvider::builder(Default::default()).token_pair(pair, Instant::now()).build()?;
+    /// let (header, token) = p.authorization()?;
+    /// assert_eq!(header, "Bearer a.b.c");
+    /// assert!(p.invalidate(&token));
+    /// # Ok::<(), smartling_auth_isahc::Error>(())
+    /// ```
+    pub fn authorization(&self) -> Result<(HeaderValue, AccessToken), Error> {
+        let token = self.access_token()?;
+        Ok((
+            smartling_auth_core::api::authorization_header(&token),
+            token,
+        ))
+    }
+
+    /// Runs an authorised API call with any client: `call` gets the `Authorization`
+    /// header value; if its answer is a 401, the token it carried is dropped
+    /// ([`invalidate`](Self::invalidate)) and `call` runs once more with a fresh one
+    /// (never twice, and not when no newer token comes). A failure to get a token is
+    /// returned as `E` (any error type that takes this crate's [`Error`]).
+    ///
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let api = emu.base_url();
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let provider = TokenProvider::new(BaseUrl::parse(&api)?, Credentials::new("id", "secret"))?;
+    /// let answer = provider.call(|authorization| -> Result<_, Box<dyn std::error::Error>> {
+    ///     let request = isahc::Request::get(format!("{api}/auth-api/v2/whoami"))
+    ///         .header("Authorization", authorization)
+    ///         .body(())?;
+    ///     Ok(isahc::send(request)?)
+    /// })?;
+    /// assert_eq!(answer.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn call<R, E>(&self, mut call: impl FnMut(&HeaderValue) -> Result<R, E>) -> Result<R, E>
+    where
+        R: Answer,
+        E: From<Error>,
+    {
+        let (header, token) = self.authorization()?;
+        let answer = call(&header)?;
+        if !answer.is_unauthorized() {
+            return Ok(answer);
+        }
+        self.invalidate(&token);
+        let (header, fresh) = self.authorization()?;
+        if fresh.same_secret(&token) {
+            return Ok(answer);
+        }
+        drop(answer);
+        call(&header)
+    }
+
+    /// Sends `request` through the provider's own isahc client with a fresh token, and
+    /// after a 401 once more with a new one (the body is cloned for that). Redirects
+    /// are not followed.
+    ///
+    /// ```
+    /// # let emu = smartling_auth_emulator::Emulator::builder().user("id", "secret").start()?;
+    /// # let api = emu.base_url();
+    /// use smartling_auth_isahc::{BaseUrl, Credentials, TokenProvider};
+    /// let provider = TokenProvider::new(BaseUrl::parse(&api)?, Credentials::new("id", "secret"))?;
+    /// let request = isahc::Request::get(format!("{api}/auth-api/v2/whoami")).body(())?;
+    /// assert_eq!(provider.send_authorized(request)?.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_authorized<B>(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<http::Response<isahc::Body>, Error>
+    where
+        B: Clone + Into<isahc::Body>,
+    {
+        let http = self.0.client().http_client();
+        self.call(|authorization| {
+            let mut request = request.clone();
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, authorization.clone());
+            http.send(request)
+                .map_err(|e| Error::Transport(crate::transport_error::from_isahc(&e)))
+        })
     }
 
     /// Reports that an API call with `token` was answered 401: unless a newer token has

@@ -63,6 +63,27 @@ impl Default for Limits {
     }
 }
 
+/// An answer to an authorised API call: whether the server refused its token (401), so
+/// that a provider's `call` drops that token and retries once. Implemented for
+/// `http::Response`; implement it for your client's answer type.
+///
+/// ```
+/// use smartling_auth_core::{http, provider::Answer};
+/// let refused = http::Response::builder().status(401).body(()).unwrap();
+/// assert!(refused.is_unauthorized());
+/// assert!(!http::Response::new(()).is_unauthorized());
+/// ```
+pub trait Answer {
+    /// Whether the server answered 401 Unauthorized.
+    fn is_unauthorized(&self) -> bool;
+}
+
+impl<B> Answer for http::Response<B> {
+    fn is_unauthorized(&self) -> bool {
+        self.status() == http::StatusCode::UNAUTHORIZED
+    }
+}
+
 /// A token provider type a [`Builder`] can build: it names the client it sends with
 /// and wraps the shared [`ProviderState`].
 ///
