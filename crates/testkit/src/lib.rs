@@ -12,6 +12,7 @@
 //! | [`model`] | the lifecycle model: a session under any sequence of operations, with every invariant checked | none (`arbitrary` derives its inputs) |
 //! | `logs` | a tracing subscriber writing into a buffer the test reads | `logs` |
 //! | `emulator` | an emulator with a known user, providers pointed at it, `whoami` | `emulator` |
+//! | `tls` | a CA and a loopback server certificate it signed, in PEM | `redis` |
 //! | `drills` | the fleet drills on real processes with default settings: a killed holder, a paused holder, a slow server | `emulator` |
 //!
 //! The default features need only `smartling-auth-core`, so the fuzz workspace builds
@@ -50,6 +51,8 @@ pub mod poll;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod store_model;
+#[cfg(feature = "redis")]
+pub mod tls;
 
 use std::time::Duration;
 

@@ -88,17 +88,11 @@ impl RedisServer {
     /// assert!(redis.tls().unwrap().ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
     /// ```
     pub fn start_tls() -> Self {
-        let ca_key = rcgen::KeyPair::generate().expect("a CA key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("a CA");
-        let key = rcgen::KeyPair::generate().expect("a server key");
-        let params =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("server params");
-        let cert = params.signed_by(&key, &ca).expect("a server certificate");
-        let tls = Tls { ca_pem: ca.pem() };
-        let files = (cert.pem(), key.serialize_pem());
+        let material = crate::tls::LoopbackTls::new();
+        let tls = Tls {
+            ca_pem: material.ca_pem,
+        };
+        let files = (material.cert_pem, material.key_pem);
         Self::launch(None, Some((tls, files)))
     }
 
