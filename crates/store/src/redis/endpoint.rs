@@ -272,11 +272,12 @@ pub(super) fn tls_config(pem: Option<&[u8]>) -> Result<rustls::ClientConfig, Sto
 }
 
 /// rustls picks its process-wide crypto provider from its crate features, and cannot
-/// when a build enables both ring and aws-lc-rs (another crate may). Install ring, the
-/// one this crate asks for, unless the application installed one already.
+/// when a build enables both ring and aws-lc-rs (another crate may: dev builds do).
+/// Install aws-lc-rs, the one this crate asks for (and curl's TLS uses), unless the
+/// application, or curl's TLS, installed one already.
 fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
 }
 
