@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod build_size;
 mod ci;
 mod cmd;
 mod demo;
@@ -42,6 +43,13 @@ Commands:
   bench [--quick]               Runs every benchmark and the CLI timing, prints the
                                 results, and writes BENCHMARKS.md and the README's
                                 headline ratios. --quick: short runs, rough figures.
+  build-size [--only PATH]...   Builds a minimal program per way of using the crates
+                                (core; isahc, async-std, reqwest, each alone and with
+                                the Redis store; reqwest alone for reference), each
+                                clean in target/build-size/<path>/ and killed after
+                                15 min, and records build time, crates compiled, the
+                                crates that compile C and the stripped binary size in
+                                target/build-size/report.md and build_size.txt.
   demo [fleet]                  Runs the CLI demo against the bundled emulator; with
                                 `fleet`, three processes sharing one token through a
                                 store (Redis when redis-server is on PATH, else files).
@@ -90,6 +98,7 @@ fn run(args: &[String]) -> Result {
             Ok(())
         }
         "bench" => bench::bench(&root, bench::parse_args(rest)?),
+        "build-size" => build_size::build_size(&root, &build_size::parse_args(rest)?),
         "demo" => match rest {
             [] => demo::demo(&root, false),
             [a] if a == "fleet" => demo::demo(&root, true),
@@ -130,6 +139,10 @@ mod tests {
         ));
         assert!(matches!(
             run(&args(&["bench", "--slow"])),
+            Err(Failure::Usage(_))
+        ));
+        assert!(matches!(
+            run(&args(&["build-size", "--only", "nope"])),
             Err(Failure::Usage(_))
         ));
         assert!(matches!(

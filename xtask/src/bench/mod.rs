@@ -3,7 +3,7 @@
 //! README's headline ratios. The files are written only when every part succeeded.
 
 mod criterion;
-mod machine;
+pub mod machine;
 pub mod readme;
 mod report;
 
