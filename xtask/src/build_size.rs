@@ -77,12 +77,13 @@ const ASYNC_STD_MAIN: &str = r#"    let base = smartling_auth_async_std::BaseUrl
     println!("{}", pair.is_ok());
 "#;
 
-// Written before `crates/reqwest` existed, on the pattern of the other transports (an
-// async one-shot `authenticate`): check it when the crate lands.
+/// The reqwest transport's provider, asked for a token (it builds the middleware's
+/// crate too, as every user of the crate does).
 const REQWEST_MAIN: &str = r#"    let base = smartling_auth_reqwest::BaseUrl::parse(&arg(1)).expect("a base URL");
     let credentials = smartling_auth_reqwest::Credentials::new(arg(2), arg(3));
-    let pair = block_on(smartling_auth_reqwest::authenticate(&base, &credentials));
-    println!("{}", pair.is_ok());
+    let provider = smartling_auth_reqwest::TokenProvider::new(base, credentials).expect("a provider");
+    let token = block_on(provider.access_token());
+    println!("{}", token.is_ok());
 "#;
 
 const REQWEST_ALONE_MAIN: &str = r#"    let client = reqwest::Client::new();
