@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use smartling_auth_core::{
     Action, BaseUrl, Credentials, Error, HttpResponse, Policy, SecretBody, Session, TransportError,
-    error::TransportErrorKind,
+    error::TransportErrorKind, http,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
