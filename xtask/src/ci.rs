@@ -22,6 +22,7 @@ enum Task {
     /// `cargo <args>` once `redis-server` is known to be on `PATH`.
     NeedsRedis(&'static [&'static str]),
     Tidy,
+    Snippets,
     Deny,
     Package,
     Fuzz(String),
@@ -93,6 +94,10 @@ fn tasks(skip_tests: bool, fuzz_targets: Vec<String>) -> Vec<(String, Task)> {
             Task::Cargo(&["build", "--workspace", "--examples"], None),
         ),
         (
+            "README blocks and examples as a user's crate".into(),
+            Task::Snippets,
+        ),
+        (
             "bench build".into(),
             Task::Cargo(&["bench", "--workspace", "--no-run"], None),
         ),
@@ -134,6 +139,7 @@ pub fn ci(root: &Path, skip_tests: bool) -> Result {
                 redis_server_on_path().and_then(|()| run_cmd(cargo(root).args(args)))
             }
             Task::Tidy => crate::tidy::tidy(root),
+            Task::Snippets => crate::snippets::snippets(root),
             Task::Deny => ensure_cargo_tool(root, "deny", "cargo-deny").and_then(|()| {
                 run_cmd(cargo(root).args(["deny", "check", "licenses", "bans", "sources"]))
             }),
@@ -215,6 +221,7 @@ mod tests {
                 "docs",
                 "licenses, bans, sources",
                 "examples",
+                "README blocks and examples as a user's crate",
                 "bench build",
                 "package (verified)",
                 "fuzz oracle tests",

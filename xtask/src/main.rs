@@ -14,6 +14,7 @@ mod demo;
 mod fuzz;
 mod json;
 mod package;
+mod snippets;
 #[cfg(test)]
 mod testdir;
 mod tidy;
@@ -28,13 +29,17 @@ Usage: cargo xtask <command> [options]
 
 Commands:
   ci [--skip-tests]             What CI runs (.ci/run): fmt, tidy, clippy, test (unless
-                                --skip-tests), doc, deny, examples, bench build,
+                                --skip-tests), doc, deny, examples, snippets, bench build,
                                 cargo package (verified), and a 30 s fuzz smoke run of
                                 every fuzz target. Stops at the first failure.
   tidy                          Checks that keep docs and manifests true: paths named
                                 in Markdown and doc comments exist, `//!` headers, the
                                 CLI's exit codes, headline figures, rust-version and
                                 publish metadata. Reads files only; about a second.
+  snippets                      Builds every Rust block of the READMEs and every
+                                example as a user's crate would, outside the workspace
+                                (target/snippets), with only the features each README
+                                documents. Failures name the README line.
   package                       Packs every published crate and builds each from its
                                 packaged sources, as ci does (target/package-verify).
   fuzz [TARGET] [--seconds N]   Runs one fuzz target (all when none is given) for N
@@ -87,6 +92,10 @@ fn run(args: &[String]) -> Result {
             no_args("tidy", rest)?;
             tidy::tidy(&root)
         }
+        "snippets" => {
+            no_args("snippets", rest)?;
+            snippets::snippets(&root)
+        }
         "package" => {
             no_args("package", rest)?;
             package::package(&root)
@@ -129,6 +138,10 @@ mod tests {
         assert!(matches!(run(&args(&["nope"])), Err(Failure::Usage(_))));
         assert!(matches!(run(&args(&["tidy", "x"])), Err(Failure::Usage(_))));
         assert!(matches!(run(&args(&["demo", "x"])), Err(Failure::Usage(_))));
+        assert!(matches!(
+            run(&args(&["snippets", "x"])),
+            Err(Failure::Usage(_))
+        ));
         assert!(matches!(
             run(&args(&["package", "x"])),
             Err(Failure::Usage(_))
