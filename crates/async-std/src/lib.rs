@@ -2,9 +2,9 @@
 //! cloneable token provider for [async-std], [smol] or any other executor.
 //!
 //! async-std was discontinued in favour of smol, so this crate is built on the smol
-//! crates themselves ([`async_io`] timers, [`futures_lite`], the core's
-//! `event-listener` wake-ups) and on isahc's async API for HTTP. It runs on async-std,
-//! on smol, and on any executor: isahc and `async-io` drive their own I/O.
+//! crates themselves ([`async_io`][async-io] timers, [`futures_lite`][futures-lite],
+//! the core's `event-listener` wake-ups) and on isahc's async API for HTTP. It runs on
+//! async-std, on smol, and on any executor: isahc and `async-io` drive their own I/O.
 //!
 //! # On async-std
 //!
@@ -82,6 +82,8 @@
 //!
 //! [async-std]: https://docs.rs/async-std
 //! [smol]: https://docs.rs/smol
+//! [async-io]: https://docs.rs/async-io
+//! [futures-lite]: https://docs.rs/futures-lite
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -24,7 +24,7 @@
 //!
 //! # One call, any client
 //! ```
-//! use smartling_auth_core::{refresh_request, parse_token_response, BaseUrl, RefreshToken};
+//! use smartling_auth_core::{http, refresh_request, parse_token_response, BaseUrl, RefreshToken};
 //!
 //! let request = refresh_request(&BaseUrl::default(), &RefreshToken::new("my-refresh-token"));
 //! assert_eq!(request.uri().path(), "/auth-api/v2/authenticate/refresh");
@@ -105,6 +105,7 @@ mod wire;
 
 /// The listener of [`Call::listener`] and [`Transport::wait`], and the trait with its
 /// blocking waits (`wait_deadline`); async code awaits the listener directly.
+#[doc(no_inline)]
 pub use event_listener::{EventListener, Listener};
 pub use http;
 

@@ -36,6 +36,8 @@
 //! bytes and blocks. Its [`Client`] never follows redirects, enforces connect and
 //! total timeouts, and reads at most the body cap. Requests, retries, waits and
 //! fallbacks to login are `tracing` events at debug level, free of secrets.
+//!
+//! [isahc]: https://docs.rs/isahc
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
