@@ -86,6 +86,7 @@
 //! [futures-lite]: https://docs.rs/futures-lite
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod client;
@@ -101,6 +102,7 @@ pub use smartling_auth_core::{
 };
 pub use smartling_auth_store::FileStore;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use smartling_auth_store::RedisStore;
 
 pub use client::{AsyncClientExt, authenticate, refresh};

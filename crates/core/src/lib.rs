@@ -83,6 +83,7 @@
 //! `examples/ureq.rs` drives a session with the blocking `ureq` 3 client.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 pub mod api;

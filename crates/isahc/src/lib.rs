@@ -40,6 +40,7 @@
 //! [isahc]: https://docs.rs/isahc
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod client;
@@ -56,6 +57,7 @@ pub use smartling_auth_core::{
 };
 pub use smartling_auth_store::FileStore;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use smartling_auth_store::RedisStore;
 
 pub use client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, default_client};
