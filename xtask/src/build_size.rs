@@ -11,7 +11,9 @@
 //! The table is printed and written, with the date and machine, to
 //! `target/build-size/report.md`, and as tab-separated values to
 //! `target/build-size/build_size.txt` (as the store benchmark writes
-//! `target/criterion/store_commands.txt`). BENCHMARKS.md is not touched.
+//! `target/criterion/store_commands.txt`). A run that measured every path also writes
+//! its table into BENCHMARKS.md, as the section `## Build size`, which
+//! `cargo xtask bench` keeps when it rewrites the rest.
 //!
 //! Builds use cargo's default release profile, as a downstream program would (the
 //! workspace's own `[profile.release]` does not reach another workspace).
@@ -328,6 +330,14 @@ pub fn build_size(root: &Path, only: &[String]) -> Result {
     fs::write(&tsv, render_tsv(&measures))
         .map_err(|e| format!("cannot write {}: {e}", tsv.display()))?;
     println!("written: {} and {}", report.display(), tsv.display());
+    // BENCHMARKS.md holds the last full run (every path measured), as its section.
+    if failed.is_empty() && skipped.is_empty() && measures.len() == PATHS.len() {
+        let bench = root.join("BENCHMARKS.md");
+        let doc = fs::read_to_string(&bench).unwrap_or_default();
+        fs::write(&bench, splice_section(&doc, &text))
+            .map_err(|e| format!("cannot write {}: {e}", bench.display()))?;
+        println!("written: the build-size section of BENCHMARKS.md");
+    }
     if failed.is_empty() {
         Ok(())
     } else {
@@ -542,6 +552,13 @@ pub fn render(
             mib(m.stripped)
         ));
     }
+    let secs = |name: &str| measures.iter().find(|m| m.path == name).map(|m| m.seconds);
+    if let (Some(ours), Some(alone)) = (secs("reqwest"), secs("reqwest-alone")) {
+        s.push_str(&format!(
+            "\nThe reqwest path builds in {:.2}x the time of reqwest alone (target: 1.2x).\n",
+            ours / alone
+        ));
+    }
     for (name, why) in failed {
         let first = why.lines().next().unwrap_or("");
         s.push_str(&format!("| {name} | FAILED: {first} | | | |\n"));
@@ -553,6 +570,48 @@ pub fn render(
         ));
     }
     s
+}
+
+/// The heading of the build-size section in BENCHMARKS.md.
+pub const SECTION: &str = "## Build size";
+
+/// `doc` with its build-size section (from [`SECTION`] to the next `## ` heading or
+/// the end) replaced by `report` (whose `# ` heading becomes [`SECTION`]), or the
+/// report appended when there is none.
+pub fn splice_section(doc: &str, report: &str) -> String {
+    let body = report.strip_prefix("# Build size").unwrap_or(report);
+    let section = format!("{SECTION}{body}");
+    let section = if section.ends_with('\n') {
+        section
+    } else {
+        format!("{section}\n")
+    };
+    match doc.find(&format!("\n{SECTION}\n")) {
+        Some(at) => {
+            let start = at + 1;
+            let rest = &doc[start + SECTION.len()..];
+            let end = rest
+                .find("\n## ")
+                .map_or(doc.len(), |i| start + SECTION.len() + i + 1);
+            format!("{}{section}{}", &doc[..start], &doc[end..])
+        }
+        None if doc.is_empty() => section,
+        None => format!(
+            "{}\n{section}",
+            doc.trim_end_matches('\n').to_owned() + "\n"
+        ),
+    }
+}
+
+/// The build-size section of `doc`, if it has one (kept when `cargo xtask bench`
+/// rewrites the rest).
+pub fn section_of(doc: &str) -> Option<&str> {
+    let at = doc.find(&format!("\n{SECTION}\n"))? + 1;
+    let rest = &doc[at + SECTION.len()..];
+    let end = rest
+        .find("\n## ")
+        .map_or(doc.len(), |i| at + SECTION.len() + i + 1);
+    Some(&doc[at..end])
 }
 
 /// One line per path: name, seconds, crates, C crates (comma-separated), stripped
@@ -662,6 +721,29 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert_eq!(run_bounded(&mut Command::new("true"), LIMIT), Ok(true));
         assert_eq!(run_bounded(&mut Command::new("false"), LIMIT), Ok(false));
+    }
+
+    #[test]
+    fn the_section_is_spliced_into_benchmarks_md_and_found_again() {
+        let report = "# Build size\n\n| path | x |\n";
+        let doc = "# Benchmarks\n\n## Ratios\n\nr\n";
+        let once = splice_section(doc, report);
+        assert_eq!(
+            once,
+            "# Benchmarks\n\n## Ratios\n\nr\n\n## Build size\n\n| path | x |\n"
+        );
+        assert_eq!(section_of(&once), Some("## Build size\n\n| path | x |\n"));
+        let again = splice_section(&once, "# Build size\n\nnew\n");
+        assert_eq!(
+            again,
+            "# Benchmarks\n\n## Ratios\n\nr\n\n## Build size\n\nnew\n"
+        );
+        let middle = "# B\n\n## Build size\n\nold\n\n## Token store\n\nt\n";
+        assert_eq!(
+            splice_section(middle, "# Build size\n\nnew\n"),
+            "# B\n\n## Build size\n\nnew\n## Token store\n\nt\n"
+        );
+        assert_eq!(section_of("# B\n"), None);
     }
 
     #[test]

@@ -50,6 +50,15 @@ pub fn write(root: &Path, benchmarks: &str, headlines: &[String]) -> Result {
     let readme_path = root.join("README.md");
     let readme = fs::read_to_string(&readme_path).map_err(|e| format!("README.md: {e}"))?;
     let readme = splice_headlines(&readme, headlines)?;
+    // The build-size section is `cargo xtask build-size`'s: kept as it was.
+    let old = fs::read_to_string(root.join("BENCHMARKS.md")).unwrap_or_default();
+    let benchmarks = match crate::build_size::section_of(&old) {
+        Some(section) => format!(
+            "{}\n{section}",
+            benchmarks.trim_end_matches('\n').to_owned() + "\n"
+        ),
+        None => benchmarks.to_owned(),
+    };
     fs::write(root.join("BENCHMARKS.md"), benchmarks)
         .map_err(|e| format!("cannot write BENCHMARKS.md: {e}"))?;
     fs::write(&readme_path, readme).map_err(|e| format!("cannot write README.md: {e}"))?;
