@@ -791,7 +791,7 @@ impl<'m> Fleet<'m> {
                 let version = record.version;
                 ensure!(
                     (version == expected + 1 && version <= MAX_VERSION)
-                        || (*expected == MAX_VERSION && version == 1),
+                        || (*expected >= MAX_VERSION && version == 1),
                     "(c) a write of version {version} over {expected}"
                 );
                 let last = self.procs[i].last_read.map(|(v, _)| v);
