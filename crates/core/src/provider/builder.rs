@@ -244,7 +244,7 @@ impl<P: Provider> Builder<P> {
     /// processes of one machine, a `RedisStore` (feature `redis`) for a fleet, or a
     /// store of your own. A fresh local token never touches the store; on a local miss
     /// the provider reads the store first, and only one process of all that share it
-    /// renews (see [`smartling_auth_core::store`]). If the store fails, the provider
+    /// renews (see [`crate::store`]). If the store fails, the provider
     /// renews on its own and tries the store again later: no call fails because of it.
     ///
     /// The record is named after the credentials' user identifier (or
@@ -331,7 +331,7 @@ impl<P: Provider> Builder<P> {
 
     /// The store protocol's timings (how often waiters poll, how long a lease lasts
     /// unless its holder extends it); by default [`Timings::for_policy`]: a lease of
-    /// [`LEASE_TTL`](smartling_auth_core::store::LEASE_TTL), extended every third of
+    /// [`LEASE_TTL`](crate::store::LEASE_TTL), extended every third of
     /// that while its holder renews.
     ///
     /// ```
